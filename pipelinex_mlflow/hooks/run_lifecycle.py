@@ -1,0 +1,424 @@
+"""``MLflowBasicLoggerHook`` starts, tags and ends one MLflow run per Kedro run."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+
+from pipelinex_mlflow.hooks._guard import warn_on_failure
+from pipelinex_mlflow.hooks._run_context import (
+    git_tags,
+    host_name,
+    kedro_command,
+    runner_name,
+    user_name,
+)
+from pipelinex_mlflow.io.naming import name_mlflow_datasets
+from pipelinex_mlflow.tracking import (
+    DEFAULT_ARTIFACTS_DIR,
+    MLFLOW_MAX_PARAM_LENGTH,
+    LongParamPolicy,
+    RunLogger,
+    RunRef,
+    RunStatus,
+    TrackingError,
+    check_reachable,
+    default_tracking_uri,
+    end_run,
+    ensure_experiment,
+    find_active_fluent_run_id,
+    normalize_tracking_uri,
+    resume_run,
+    run_view_hint,
+    set_current_run,
+    start_run,
+    validate_long_param_policy,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Mapping, Sequence
+    from types import FrameType
+
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+ALL_RUN_PARAMS = "__ALL__"
+RUN_PARAM_PREFIX = "___"
+_SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
+
+logger = logging.getLogger(__name__)
+
+
+def _timestamp(offset_hours: float, fmt: str) -> str:
+    return (datetime.now(timezone.utc) + timedelta(hours=offset_hours)).strftime(fmt)
+
+
+def _used_parameters(pipeline: Pipeline, catalog: CatalogProtocol) -> dict[str, Any]:
+    """Return the parameters the pipeline's nodes read, keyed by their path.
+
+    ``params:model.depth`` becomes ``{"model.depth": value}``; a node reading the
+    whole ``parameters`` dict brings in every parameter. Values already hold the
+    runtime ``--params`` overrides: Kedro merged them into the catalog.
+    """
+    used: dict[str, Any] = {}
+    for name in sorted(pipeline.inputs()):
+        if name != "parameters" and not name.startswith("params:"):
+            continue
+        dataset = catalog.get(name)
+        if dataset is None:
+            continue
+        value = dataset.load()
+        if name == "parameters":
+            used.update(value if isinstance(value, dict) else {name: value})
+        else:
+            used[name.removeprefix("params:")] = value
+    return used
+
+
+class MLflowBasicLoggerHook:
+    """Tracks each Kedro run as one MLflow run: starts it, tags it, and ends it.
+
+    The run starts before any other hook or dataset logs (the hook wraps every other
+    ``before_pipeline_run``) and ends only after every other ``after_pipeline_run``
+    or ``on_pipeline_error`` has flushed. It is ``FINISHED`` after success,
+    ``FAILED`` after an error, and ``KILLED`` when the process exits mid-run (Ctrl-C,
+    ``SIGTERM``). Datasets and other hooks find the run from any thread or worker
+    process through :func:`pipelinex_mlflow.tracking.current_run`.
+
+    What lands in the run:
+
+    - params: the Kedro parameters the pipeline uses (with runtime ``--params``),
+      flattened with ``.``; ``__time_begin``/``__time_end`` (``%Y-%m-%dT%H:%M:%S``);
+      the chosen ``run_params`` as ``___<key>``;
+    - metrics: ``__time_begin``/``__time_end`` as ``YYYYMMDDhhmmss`` numbers and
+      ``__time``, the run's duration in seconds;
+    - tags: ``tags``, ``kedro.command`` (the exact ``kedro run`` line),
+      ``kedro.env``, ``kedro.pipelines``, ``kedro.runner``, ``kedro.session_id``,
+      ``kedro.version``, git commit/branch (``mlflow.source.git.*``) and
+      ``git.dirty``, ``mlflow.user``, ``host``.
+
+    Examples:
+        In ``settings.py``:
+
+        .. code-block:: python
+
+            from pipelinex_mlflow import MLflowBasicLoggerHook
+
+            HOOKS = (MLflowBasicLoggerHook(experiment_name="my_experiment"),)
+
+        >>> hook = MLflowBasicLoggerHook(uri="sqlite:///mlflow.db", tags={"team": "a"})
+        >>> hook.run is None
+        True
+    """
+
+    def __init__(  # noqa: PLR0913 - PipelineX's signature, kept for its users
+        self,
+        uri: str | None = None,
+        experiment_name: str | None = None,
+        artifact_location: str | None = None,
+        run_name: str | None = None,
+        run_id: str | None = None,
+        nested: bool = False,
+        tags: Mapping[str, Any] | None = None,
+        offset_hours: float = 0,
+        enable_logging_time_begin: bool = True,
+        enable_logging_time_end: bool = True,
+        enable_logging_time: bool = True,
+        logging_kedro_run_params: Sequence[str] | str | None = None,
+        enable_mlflow: bool = True,
+        *,
+        log_parameters: bool = True,
+        max_param_length: int = MLFLOW_MAX_PARAM_LENGTH,
+        long_param_policy: LongParamPolicy = "truncate",
+        flatten_separator: str = ".",
+    ) -> None:
+        """Configure the run to start for each Kedro run.
+
+        Args:
+            uri: The tracking URI. Defaults to ``MLFLOW_TRACKING_URI``, else
+                ``sqlite:///<project root>/mlflow.db``. Relative SQLite paths are
+                taken from the project root.
+            experiment_name: The experiment, created if missing. Defaults to the
+                project's package name.
+            artifact_location: Where a newly created experiment stores artifacts.
+                Defaults to MLflow's choice, except for a local SQLite store, whose
+                artifacts go to ``mlartifacts/`` beside the database file.
+            run_name: The run's name in the MLflow UI; MLflow picks one if ``None``.
+            run_id: Resume this existing run instead of starting a new one.
+            nested: Start the run as a child of the run the caller opened with
+                ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).
+            tags: Tags to set on the run, next to the automatic ones.
+            offset_hours: Hours added to UTC in the ``__time_begin``/``__time_end``
+                values (9 for Japan, -5 for New York in winter).
+            enable_logging_time_begin: Log ``__time_begin``.
+            enable_logging_time_end: Log ``__time_end``.
+            enable_logging_time: Log ``__time``, the run's duration in seconds.
+            logging_kedro_run_params: Keys of Kedro's ``run_params`` to log as
+                params ``___<key>``, or ``"__ALL__"`` for all of them.
+            enable_mlflow: ``False`` turns the hook off entirely.
+            log_parameters: Log the Kedro parameters the pipeline uses.
+            max_param_length: The longest param value sent to MLflow (old servers
+                reject values over 250 or 500 characters).
+            long_param_policy: ``truncate``, ``tag`` or ``fail`` for longer values;
+                see :class:`~pipelinex_mlflow.tracking.RunLogger`.
+            flatten_separator: Joins nested parameter keys.
+
+        Raises:
+            ValueError: For an unknown ``long_param_policy`` or a bad length.
+        """
+        validate_long_param_policy(long_param_policy, max_param_length)
+        self.uri = uri
+        self.experiment_name = experiment_name
+        self.artifact_location = artifact_location
+        self.run_name = run_name
+        self.run_id = run_id
+        self.nested = nested
+        self.tags = dict(tags or {})
+        self.offset_hours = offset_hours
+        self.enable_logging_time_begin = enable_logging_time_begin
+        self.enable_logging_time_end = enable_logging_time_end
+        self.enable_logging_time = enable_logging_time
+        self.logging_kedro_run_params = logging_kedro_run_params or ()
+        self.enable_mlflow = enable_mlflow
+        self.log_parameters = log_parameters
+        self.max_param_length = max_param_length
+        self.long_param_policy: LongParamPolicy = long_param_policy
+        self.flatten_separator = flatten_separator
+        self._reset()
+
+    def _reset(self) -> None:
+        self.run: RunRef | None = None
+        self._logger: RunLogger | None = None
+        self._started_at = 0.0
+        self._previous_sigterm: Any = None
+
+    # ----------------------------------------------------------------------------------
+    # Hook implementations
+    # ----------------------------------------------------------------------------------
+    @hook_impl(wrapper=True)
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> Generator[None, Any, Any]:
+        """Start the run before any other hook's ``before_pipeline_run`` runs."""
+        if self.enable_mlflow:
+            self._start(run_params, pipeline, catalog)
+        try:
+            return (yield)
+        except BaseException:
+            # Kedro calls neither on_pipeline_error nor after_pipeline_run here.
+            self._finish("FAILED")
+            raise
+
+    @hook_impl(wrapper=True)
+    def after_pipeline_run(self) -> Generator[None, Any, Any]:
+        """End the run FINISHED once every other ``after_pipeline_run`` has run."""
+        try:
+            result = yield
+        except BaseException:
+            self._finish("FAILED")
+            raise
+        self._finish("FINISHED")
+        return result
+
+    @hook_impl(wrapper=True)
+    def on_pipeline_error(self, error: BaseException) -> Generator[None, Any, Any]:
+        """End the run FAILED once every other ``on_pipeline_error`` has run."""
+        try:
+            return (yield)
+        finally:
+            if self._logger is not None:
+                with warn_on_failure(self, "tag the error"):
+                    self._logger.set_tags(
+                        {"kedro.error": f"{type(error).__name__}: {error}"}
+                    )
+            self._finish("FAILED")
+
+    # ----------------------------------------------------------------------------------
+    # Start and end
+    # ----------------------------------------------------------------------------------
+    def _start(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        if self.run is not None:
+            logger.warning(
+                "MLflow run %s of an earlier Kedro run was never ended; marking it "
+                "FAILED before starting a new one.",
+                self.run.run_id,
+            )
+            self._finish("FAILED")
+        self._reset()
+        project_path = run_params.get("project_path")
+        run, experiment_id = self._open_run(project_path)
+        self.run = run
+        self._logger = RunLogger(
+            run,
+            max_param_length=self.max_param_length,
+            long_param_policy=self.long_param_policy,
+            check_existing_params=self.run_id is not None,
+        )
+        self._started_at = time.perf_counter()
+        set_current_run(run)
+        self._guard_against_exit()
+        logger.info(
+            "Tracking this Kedro run as MLflow run %s; to view it, %s",
+            run.run_id,
+            run_view_hint(run.tracking_uri, experiment_id, run.run_id),
+        )
+        name_mlflow_datasets(pipeline, catalog)
+        with warn_on_failure(self, "log the run's tags and params"):
+            self._log_start(run_params, pipeline, catalog)
+
+    def _open_run(self, project_path: str | None) -> tuple[RunRef, str]:
+        from mlflow.exceptions import MlflowException
+
+        uri = normalize_tracking_uri(
+            self.uri or default_tracking_uri(project_path), project_path
+        )
+        check_reachable(uri)
+        try:
+            if self.run_id:
+                return resume_run(uri, self.run_id)
+            experiment_id = ensure_experiment(
+                uri,
+                self.experiment_name or _default_experiment_name(),
+                self.artifact_location or _local_artifact_location(uri),
+            )
+            parent = find_active_fluent_run_id() if self.nested else None
+            if self.nested and parent is None:
+                logger.warning(
+                    "MLflowBasicLoggerHook(nested=True) found no enclosing MLflow run "
+                    "(none active, no MLFLOW_RUN_ID); starting a top-level run."
+                )
+            run = start_run(
+                uri, experiment_id, run_name=self.run_name, parent_run_id=parent
+            )
+        except MlflowException as exc:
+            raise TrackingError(
+                f"Cannot start an MLflow run in the store at {uri!r}: {exc.message}"
+            ) from exc
+        return run, experiment_id
+
+    def _log_start(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        assert self._logger is not None  # noqa: S101 - set by _start just before
+        self._logger.set_tags({**self._automatic_tags(run_params), **self.tags})
+        if self.log_parameters:
+            self._logger.log_params(
+                _used_parameters(pipeline, catalog), sep=self.flatten_separator
+            )
+        self._logger.log_params(self._chosen_run_params(run_params))
+        if self.enable_logging_time_begin:
+            self._log_time("__time_begin")
+        self._logger.flush()
+
+    def _automatic_tags(self, run_params: dict[str, Any]) -> dict[str, Any]:
+        project_path = run_params.get("project_path")
+        tags: dict[str, Any] = {
+            "kedro.command": kedro_command(run_params),
+            "kedro.env": run_params.get("env") or "local",
+            "kedro.pipelines": ",".join(run_params.get("pipeline_names") or ())
+            or "__default__",
+            "kedro.runner": runner_name(run_params),
+            "kedro.session_id": run_params.get("run_id", ""),
+            "kedro.version": run_params.get("kedro_version", ""),
+            "mlflow.user": user_name(),
+            "mlflow.source.name": Path(project_path).name if project_path else "kedro",
+            "mlflow.source.type": "LOCAL",
+            "host": host_name(),
+        }
+        for key in ("tags", "namespaces", "node_names"):
+            if run_params.get(key):
+                tags[f"kedro.{key}"] = ",".join(map(str, run_params[key]))
+        return {**tags, **git_tags(project_path)}
+
+    def _chosen_run_params(self, run_params: dict[str, Any]) -> dict[str, Any]:
+        wanted = self.logging_kedro_run_params
+        keys = run_params if wanted == ALL_RUN_PARAMS else wanted
+        return {
+            f"{RUN_PARAM_PREFIX}{key}": run_params[key]
+            for key in keys
+            if key in run_params
+        }
+
+    def _log_time(self, name: str) -> None:
+        assert self._logger is not None  # noqa: S101 - only called while a run is open
+        self._logger.log_params(
+            {name: _timestamp(self.offset_hours, "%Y-%m-%dT%H:%M:%S")}
+        )
+        self._logger.log_metrics(
+            {name: int(_timestamp(self.offset_hours, "%Y%m%d%H%M%S"))}
+        )
+
+    def _finish(self, status: RunStatus) -> None:
+        run, run_logger = self.run, self._logger
+        if run is None or run_logger is None:
+            return
+        with warn_on_failure(self, "log the run's end time"):
+            if self.enable_logging_time_end:
+                self._log_time("__time_end")
+            if self.enable_logging_time:
+                run_logger.log_metrics({"__time": time.perf_counter() - self._started_at})
+            run_logger.flush()
+        try:
+            end_run(run, status)
+            logger.info("MLflow run %s ended %s", run.run_id, status)
+        finally:
+            self._release_exit_guard()
+            set_current_run(None)
+            self._reset()
+
+    # ----------------------------------------------------------------------------------
+    # Runs must not stay RUNNING when the process dies mid-run
+    # ----------------------------------------------------------------------------------
+    def _guard_against_exit(self) -> None:
+        atexit.register(self._end_at_exit)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(signal.SIGTERM)
+        if current is signal.SIG_DFL:
+            # The default action kills the process without running atexit handlers.
+            self._previous_sigterm = current
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    def _release_exit_guard(self) -> None:
+        atexit.unregister(self._end_at_exit)
+        if self._previous_sigterm is not None and (
+            threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+    def _end_at_exit(self) -> None:
+        if self.run is not None:
+            logger.warning("Process exiting mid-run: marking MLflow run KILLED")
+            with warn_on_failure(self, "mark the run KILLED"):
+                self._finish("KILLED")
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(_SIGTERM_EXIT_CODE)
+
+
+def _default_experiment_name() -> str:
+    from kedro.framework.project import PACKAGE_NAME
+
+    return PACKAGE_NAME or "Default"
+
+
+def _local_artifact_location(tracking_uri: str) -> str | None:
+    """Keep a local SQLite store's artifacts beside it, whatever the current folder.
+
+    MLflow's default is ``./mlruns`` of whichever directory the process started in.
+    """
+    if not tracking_uri.startswith("sqlite:////"):
+        return None
+    db_path = Path(tracking_uri[len("sqlite:///") :])
+    return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()

@@ -1,0 +1,224 @@
+"""Turns values into MLflow params and metrics (codes ``p``, ``m``, ``a``) and back.
+
+Saving also writes a small *layout* (kept in a tag of the run) recording the shape
+of what was saved, so loading can rebuild the same structure: a scalar, a metric
+history, or a nested dict whose leaves remember their kind and Python type.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kedro.io import DatasetError
+
+from pipelinex_mlflow.tracking import (
+    MAX_TAG_LENGTH,
+    RunData,
+    dumps_layout,
+    is_number,
+    sanitize_key,
+)
+
+ValueCode = Literal["p", "m", "a"]
+LAYOUT_TAG_PREFIX = "pipelinex_mlflow.layout."
+_PARAM_TYPES = (str, list, tuple, set, frozenset, bool, type(None))
+# Types that ast.literal_eval rebuilds from their str() for dataset code "a".
+_LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType"}
+
+
+@dataclass
+class Encoded:
+    """What one save sends to MLflow."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    histories: dict[str, list[float]] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+
+    def layout_tag(self, name: str) -> dict[str, str]:
+        """The tag recording the layout, or nothing when it would be too long."""
+        text = dumps_layout(self.layout)
+        if len(text) > MAX_TAG_LENGTH:
+            return {}
+        return {layout_tag_key(name): text}
+
+
+def layout_tag_key(name: str) -> str:
+    """Return the tag key holding the layout of the value saved under ``name``."""
+    return sanitize_key(LAYOUT_TAG_PREFIX + name)
+
+
+def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
+    """Split ``data`` into params, metrics and metric histories for code ``code``.
+
+    Raises:
+        DatasetError: When ``data`` cannot be logged under ``code``, saying why and
+            which code would take it.
+    """
+    encoded = Encoded()
+    if isinstance(data, Mapping):
+        leaves = []
+        for path, value in _leaves(data):
+            key = sanitize_key(sep.join([name, *map(str, path)]))
+            kind = _kind(code, key, value)
+            _put(encoded, kind, key, value)
+            leaves.append([list(map(str, path)), key, kind, type(value).__name__])
+        encoded.layout = {"code": code, "shape": "tree", "leaves": leaves}
+        return encoded
+    key = sanitize_key(name)
+    kind = _kind(code, key, data)
+    _put(encoded, kind, key, data)
+    encoded.layout = {"code": code, "shape": kind, "type": type(data).__name__}
+    return encoded
+
+
+def _leaves(data: Mapping[Any, Any], path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            found.extend(_leaves(value, (*path, key)))
+        else:
+            found.append(((*path, key), value))
+    return found
+
+
+def _kind(code: ValueCode, key: str, value: Any) -> str:
+    if code == "p":
+        return "param"
+    if code == "m":
+        if is_number(value):
+            return "metric"
+        if _is_number_sequence(value):
+            return "history"
+        raise DatasetError(
+            f"MLflowDataSet(dataset='m') can log numbers, sequences of numbers and "
+            f"dicts of them, but {key!r} is {type(value).__name__} "
+            f"{_short(value)}. Use dataset='p' for text, or dataset='a' to choose "
+            "by type."
+        )
+    if is_number(value):
+        return "metric"
+    if isinstance(value, _PARAM_TYPES):
+        return "param"
+    raise DatasetError(
+        f"MLflowDataSet(dataset='a') logs numbers as metrics and str, list, tuple, "
+        f"set, bool or None as params, but {key!r} is {type(value).__name__}. Save "
+        "it as a file instead, for example dataset='pkl', 'csv' or 'json'."
+    )
+
+
+def _is_number_sequence(value: Any) -> bool:
+    if isinstance(value, (str, bytes, Mapping)):
+        return False
+    if hasattr(value, "tolist") and not is_number(value):
+        value = value.tolist()
+    return (
+        isinstance(value, Sequence)
+        and len(value) > 0
+        and all(is_number(v) for v in value)
+    )
+
+
+def _put(encoded: Encoded, kind: str, key: str, value: Any) -> None:
+    if kind == "metric":
+        encoded.metrics[key] = float(value)
+    elif kind == "history":
+        values = value.tolist() if hasattr(value, "tolist") else value
+        encoded.histories[key] = [float(v) for v in values]
+    else:
+        encoded.params[key] = value
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def decode(
+    code: ValueCode,
+    name: str,
+    run_data: RunData,
+    history: Callable[[str], list[float]],
+    sep: str,
+) -> Any:
+    """Rebuild what was saved under ``name`` from a run's params and metrics.
+
+    Params come back as strings (for code ``a``, lists, tuples, sets, bools and
+    ``None`` are rebuilt from their text), metrics as floats and metric histories
+    as lists of floats.
+
+    Raises:
+        DatasetError: If the run holds nothing under ``name``.
+    """
+    layout_text = run_data.tags.get(layout_tag_key(name))
+    layout = json.loads(layout_text) if layout_text else None
+    if layout is None:
+        return _decode_without_layout(name, run_data, history, sep)
+    if layout["shape"] == "tree":
+        result: dict[str, Any] = {}
+        for path, key, kind, type_name in layout["leaves"]:
+            value = _read(run_data, history, key, kind)
+            _set_path(result, path, _rebuild(code, value, kind, type_name))
+        return result
+    key = sanitize_key(name)
+    value = _read(run_data, history, key, layout["shape"])
+    return _rebuild(code, value, layout["shape"], layout.get("type", "str"))
+
+
+def _read(
+    run_data: RunData, history: Callable[[str], list[float]], key: str, kind: str
+) -> Any:
+    source = run_data.params if kind == "param" else run_data.metrics
+    if key not in source:
+        raise DatasetError(
+            f"The MLflow run has no {kind if kind != 'history' else 'metric'} {key!r}, "
+            "though it was saved there; was it deleted?"
+        )
+    return history(key) if kind == "history" else source[key]
+
+
+def _rebuild(code: ValueCode, value: Any, kind: str, type_name: str) -> Any:
+    if kind != "param" or code != "a" or type_name not in _LITERAL_TYPES:
+        return value
+    try:
+        rebuilt = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        # A truncated or unusual value: the text is the best we have.
+        return value
+    if type_name in ("set", "frozenset") and rebuilt == {}:
+        return set()
+    return rebuilt
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+
+
+def _decode_without_layout(
+    name: str, run_data: RunData, history: Callable[[str], list[float]], sep: str
+) -> Any:
+    """Read values logged by other tools (PipelineX, plain MLflow): no layout tag."""
+    key = sanitize_key(name)
+    if key in run_data.params:
+        return run_data.params[key]
+    if key in run_data.metrics:
+        values = history(key)
+        return values if len(values) > 1 else run_data.metrics[key]
+    prefix = key + sep
+    result: dict[str, Any] = {}
+    for source in (run_data.params, run_data.metrics):
+        for full_key, value in source.items():
+            if full_key.startswith(prefix):
+                _set_path(result, full_key[len(prefix) :].split(sep), value)
+    if not result:
+        raise DatasetError(
+            f"The MLflow run has no param or metric {key!r} (nor keys starting with "
+            f"{prefix!r}). Check the dataset's name and its loading_run_id."
+        )
+    return result

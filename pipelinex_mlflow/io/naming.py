@@ -1,0 +1,35 @@
+"""Names each ``MLflowDataSet`` after its catalog entry, factory entries included."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+
+def name_mlflow_datasets(pipeline: Pipeline, catalog: CatalogProtocol) -> list[str]:
+    """Give every ``MLflowDataSet`` the pipeline uses its catalog entry's name.
+
+    Entries from dataset factories (``"{name}_score"``) are resolved first, so
+    they are named like explicit ones. A ``dataset_name`` set by the user wins.
+
+    Returns:
+        The names of the datasets that were named, sorted.
+    """
+    named = []
+    for name in sorted(pipeline.datasets()):
+        if name == "parameters" or name.startswith("params:"):
+            continue
+        dataset = catalog.get(name)
+        if isinstance(dataset, MLflowDataSet):
+            dataset.bind_catalog_name(name)
+            named.append(name)
+    logger.debug("Named MLflowDataSets after their catalog entries: %s", named)
+    return named

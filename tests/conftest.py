@@ -1,0 +1,135 @@
+"""Shared fixtures: a real SQLite MLflow store per test, and a real `mlflow server`."""
+
+from __future__ import annotations
+
+import os
+
+# Offline machines: no telemetry from Kedro or MLflow, before either is imported.
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pipelinex_mlflow import tracking
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mlflow.tracking import MlflowClient
+
+SERVER_START_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store, migrated once (about 3 s), copied into every test."""
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path_factory.mktemp("cached_db") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+@pytest.fixture(autouse=True)
+def tracking_uri(
+    migrated_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Point MLflow at a fresh copy of the migrated store, and clean up after."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(migrated_db, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for name in (tracking.RUN_ID_ENV_VAR, tracking.TRACKING_URI_ENV_VAR, "MLFLOW_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    yield uri
+    tracking.set_current_run(None)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_active_run() -> Iterator[None]:
+    """Fail any test that leaves MLflow's thread-local active run behind."""
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        leaked = mlflow.active_run()
+        if leaked is not None:
+            mlflow.end_run()
+            pytest.fail(f"Test left MLflow run {leaked.info.run_id} active")
+
+
+@pytest.fixture
+def client(tracking_uri: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1, stopped with its whole process group."""
+    root = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
+            "--artifacts-destination", str(root / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+    )
+    try:
+        _wait_healthy(url, process, root / "server.log")
+        yield url
+    finally:
+        _stop_group(process)
+        log.close()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mlflow server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    _stop_group(process)
+    pytest.fail(f"mlflow server not healthy in {SERVER_START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+
+
+def _stop_group(process: subprocess.Popen[Any]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
