@@ -3,6 +3,9 @@
 Importing this package is cheap: MLflow is imported only when a run is tracked.
 """
 
+import logging
+import warnings
+
 from pipelinex_mlflow.hooks import MLflowBasicLoggerHook
 from pipelinex_mlflow.io import MLflowDataset, MLflowDataSet
 
@@ -14,3 +17,18 @@ __all__ = [
     "MLflowDataset",
     "__version__",
 ]
+
+# `type: pipelinex_mlflow.MLflowDataSet` is PipelineX's documented spelling and a
+# real class here, so Kedro's advice to respell "DataSet" would only mislead.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Since kedro-datasets 2\.0, 'Dataset' is spelled with a lowercase 's'\. "
+    r"Got 'pipelinex_mlflow\.",
+    category=UserWarning,
+)
+
+# Like Kedro's own logger: say which run is tracked and where to see it, unless
+# the project's logging configuration sets another level.
+_package_logger = logging.getLogger(__name__)
+if _package_logger.level == logging.NOTSET:
+    _package_logger.setLevel(logging.INFO)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 SERVER_START_TIMEOUT_S = 120
+EXAMPLE_PROJECT = Path(__file__).parents[1] / "examples" / "demo_project"
+_EXAMPLE_LEFTOVERS = ("data", "mlflow.db", "mlartifacts", "mlruns", "__pycache__", "*.egg-info")
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +76,17 @@ def client(tracking_uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> Path:
+    """A clean copy of the example Kedro project, bootstrapped for KedroSession."""
+    from kedro.framework.startup import bootstrap_project
+
+    project = tmp_path / "demo_project"
+    shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS))
+    bootstrap_project(project)
+    return project
 
 
 def _free_port() -> int:

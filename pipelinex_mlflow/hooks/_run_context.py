@@ -56,7 +56,7 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
         ...     {"pipeline_names": ["train"], "runtime_params": {"a": {"b": 1}}},
         ...     argv=["python"],
         ... )
-        "kedro run --pipelines=train '--params=a.b=1'"
+        'kedro run --pipelines=train --params=a.b=1'
     """
     argv = sys.argv if argv is None else argv
     if argv and Path(argv[0]).name == "kedro" and "run" in argv[1:]:

@@ -91,13 +91,21 @@ def check_installed(code: str) -> None:
         DatasetError: Naming the missing module and the exact ``pip install``.
     """
     fmt = ARTIFACT_FORMATS[code]
-    missing = [m for m in fmt.needs if importlib.util.find_spec(m) is None]
+    missing = [m for m in fmt.needs if not _importable(m)]
     if missing:
         extra = fmt.extra or "all"
         raise DatasetError(
             f"MLflowDataSet(dataset={code!r}) needs {', '.join(missing)}, which is not "
             f'installed. Install it with: pip install "pipelinex-mlflow[{extra}]"'
         )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        # ValueError: the module was blocked or half-imported (sys.modules[m] is None).
+        return False
 
 
 def is_matplotlib_figure(data: Any) -> bool:

@@ -1,0 +1,219 @@
+"""The tracking module: keys, flattening, batching and the long-param policies."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pipelinex_mlflow.tracking import (
+    CHANGED_PARAM_TAG_PREFIX,
+    LONG_PARAM_TAG_PREFIX,
+    RunLogger,
+    RunRef,
+    TrackingError,
+    check_reachable,
+    current_run,
+    flatten_dict,
+    normalize_tracking_uri,
+    run_view_hint,
+    sanitize_key,
+    set_current_run,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+@pytest.fixture
+def run(client: MlflowClient, tracking_uri: str) -> RunRef:
+    experiment_id = client.create_experiment("tracking")
+    return RunRef(tracking_uri, client.create_run(experiment_id).info.run_id)
+
+
+class TestKeys:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("params:model.depth", "params:model.depth"),
+            ("a|b@c", "a_b_c"),
+            ("/abs//x/../y", "abs/x/y"),
+            ("héllo wörld", "héllo wörld"),
+            ("x" * 300, "x" * 250),
+        ],
+    )
+    def test_sanitize_key(self, raw: str, expected: str) -> None:
+        assert sanitize_key(raw) == expected
+
+    def test_sanitized_keys_are_accepted_by_mlflow(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        keys = ["a|b", "[x]", "a=b+c", "../up", "#tag", "é" * 260]
+        logger = RunLogger(run)
+        logger.log_metrics({k: 1 for k in keys})
+        logger.flush()
+        assert set(client.get_run(run.run_id).data.metrics) == {
+            sanitize_key(k) for k in keys
+        }
+
+    def test_empty_key_is_rejected(self) -> None:
+        with pytest.raises(TrackingError, match="cannot be used as an MLflow key"):
+            sanitize_key("//")
+
+    def test_flatten_keeps_empty_dicts_and_uses_separator(self) -> None:
+        assert flatten_dict({"a": {"b": {"c": 1}, "d": {}}}, sep="/") == {
+            "a/b/c": 1,
+            "a/d": {},
+        }
+
+
+class TestRunLogger:
+    def test_buffers_until_flush_then_lands_in_one_run(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        logger = RunLogger(run)
+        logger.log_params({"model": {"depth": 3, "name": "rf"}})
+        logger.log_metrics({"acc": 0.5})
+        logger.log_metric_history("loss", [3, 2, 1])
+        logger.set_tags({"team": "a"})
+        assert client.get_run(run.run_id).data.params == {}
+        logger.flush()
+        data = client.get_run(run.run_id).data
+        assert data.params == {"model.depth": "3", "model.name": "rf"}
+        assert data.metrics == {"acc": 0.5, "loss": 1.0}
+        assert data.tags["team"] == "a"
+        history = client.get_metric_history(run.run_id, "loss")
+        assert [(m.step, m.value) for m in history] == [(0, 3.0), (1, 2.0), (2, 1.0)]
+        assert logger.pending == {"params": 0, "metrics": 0, "tags": 0, "texts": 0}
+
+    def test_thousands_of_values_go_through_chunked_batches(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        logger = RunLogger(run)
+        logger.log_params({f"p{i}": i for i in range(250)})
+        logger.log_metrics({f"m{i}": i for i in range(2500)})
+        logger.flush()
+        data = client.get_run(run.run_id).data
+        assert len(data.params) == 250
+        assert len(data.metrics) == 2500
+
+    def test_truncate_policy_cuts_and_warns(
+        self, client: MlflowClient, run: RunRef, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        logger = RunLogger(run, max_param_length=10)
+        logger.log_params({"long": "x" * 50})
+        logger.flush()
+        assert client.get_run(run.run_id).data.params["long"] == "x" * 10
+        assert "Truncated MLflow param 'long' from 50 to 10" in caplog.text
+
+    def test_tag_policy_keeps_the_full_value(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        logger = RunLogger(run, max_param_length=10, long_param_policy="tag")
+        logger.log_params({"long": "y" * 50, "huge": "z" * 9000})
+        logger.flush()
+        data = client.get_run(run.run_id).data
+        assert data.params["long"] == "y" * 10
+        assert data.tags[LONG_PARAM_TAG_PREFIX + "long"] == "y" * 50
+        assert "long_params/huge.txt" in data.tags[LONG_PARAM_TAG_PREFIX + "huge"]
+        text = client.download_artifacts(run.run_id, "long_params/huge.txt")
+        assert Path(text).read_text() == "z" * 9000
+
+    def test_fail_policy_raises_before_sending(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        logger = RunLogger(run, max_param_length=10, long_param_policy="fail")
+        with pytest.raises(TrackingError, match="more than max_param_length=10"):
+            logger.log_params({"long": "x" * 11})
+        logger.flush()
+        assert client.get_run(run.run_id).data.params == {}
+
+    @pytest.mark.parametrize(
+        ("policy", "length", "match"),
+        [("drop", 10, "Must be one of: fail, tag, truncate"), ("tag", 0, "positive")],
+    )
+    def test_bad_policy_settings(self, run: RunRef, policy: str, length: int, match: str) -> None:
+        with pytest.raises(ValueError, match=match):
+            RunLogger(run, max_param_length=length, long_param_policy=policy)  # type: ignore[arg-type]
+
+    def test_non_numeric_metric_says_what_to_do(self, run: RunRef) -> None:
+        with pytest.raises(TrackingError, match="must be a number, got str 'high'"):
+            RunLogger(run).log_metrics({"level": "high"})
+
+    def test_param_given_two_values_in_one_batch(self, run: RunRef) -> None:
+        logger = RunLogger(run)
+        logger.log_params({"p": 1})
+        with pytest.raises(TrackingError, match="two values in one run"):
+            logger.log_params({"p": 2})
+
+    def test_changed_params_of_a_resumed_run_become_tags(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        first = RunLogger(run)
+        first.log_params({"alpha": 1, "beta": 2})
+        first.flush()
+        resumed = RunLogger(run, check_existing_params=True)
+        resumed.log_params({"alpha": 1, "beta": 3, "gamma": 4})
+        resumed.flush()
+        data = client.get_run(run.run_id).data
+        assert data.params == {"alpha": "1", "beta": "2", "gamma": "4"}
+        assert data.tags[CHANGED_PARAM_TAG_PREFIX + "beta"] == "3"
+
+    def test_mlflow_rejection_is_a_clear_error(
+        self, client: MlflowClient, run: RunRef
+    ) -> None:
+        client.delete_run(run.run_id)
+        logger = RunLogger(run)
+        logger.log_metrics({"m": 1})
+        with pytest.raises(TrackingError, match=f"MLflow rejected .* {run.run_id}"):
+            logger.flush()
+
+    def test_uploads_a_folder_in_one_call_keeping_its_name(
+        self, client: MlflowClient, run: RunRef, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "reports"
+        folder.mkdir()
+        (folder / "a.txt").write_text("a")
+        (folder / "b.txt").write_text("b")
+        RunLogger(run).log_artifact(folder, "reports")
+        listed = [a.path for a in client.list_artifacts(run.run_id, "reports")]
+        assert listed == ["reports/a.txt", "reports/b.txt"]
+
+
+class TestCurrentRun:
+    def test_set_and_clear_mirror_into_the_environment(self) -> None:
+        run = RunRef("sqlite:///x.db", "abc")
+        set_current_run(run)
+        assert current_run() == run
+        set_current_run(None)
+        assert current_run() is None
+
+
+class TestTrackingUris:
+    def test_relative_sqlite_paths_are_taken_from_the_project(self, tmp_path: Path) -> None:
+        uri = normalize_tracking_uri("sqlite:///mlruns/sqlite.db", tmp_path)
+        assert uri == f"sqlite:///{(tmp_path / 'mlruns' / 'sqlite.db').as_posix()}"
+        assert (tmp_path / "mlruns").is_dir()
+
+    @pytest.mark.parametrize("uri", ["./mlruns", "file:///tmp/mlruns", "mlruns"])
+    def test_legacy_file_store_is_refused(self, uri: str) -> None:
+        with pytest.raises(TrackingError, match="legacy file store"):
+            normalize_tracking_uri(uri, None)
+
+    def test_unreachable_server_fails_in_seconds(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(TrackingError, match="Cannot reach the MLflow tracking server"):
+            check_reachable(f"http://127.0.0.1:{port}")
+        assert time.monotonic() - started < 10
+
+    def test_view_hint(self) -> None:
+        assert run_view_hint("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
+        assert "mlflow ui --backend-store-uri sqlite:///x.db" in run_view_hint(
+            "sqlite:///x.db", "1", "r"
+        )
