@@ -348,16 +348,16 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if self._code is None and self._inner is None:
             self._remember(data)
             return
-        name = self._require_name() if self._inner is None else self.name
         if self._code in VALUE_CODES:
-            encoded = encode(self._code, name or "", data, self._sep)  # type: ignore[arg-type]
+            name = self._require_name()
+            encoded = encode(self._code, name, data, self._sep)  # type: ignore[arg-type]
 
             def send(run_logger: RunLogger) -> None:
                 run_logger.log_params(encoded.params)
                 run_logger.log_metrics(encoded.metrics)
                 for key, values in encoded.histories.items():
                     run_logger.log_metric_history(key, values)
-                run_logger.set_tags(encoded.layout_tag(name or ""))
+                run_logger.set_tags(encoded.layout_tag(name))
 
             self._save_to_run(send)
         else:
@@ -412,13 +412,19 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     def _code_filepath(self) -> str:
         return self._filepath or str(self._default_filepath())
 
-    def _file_dataset(self, dataset_type: str, filepath: str) -> AbstractDataset[Any, Any]:
+    def _file_dataset(
+        self,
+        dataset_type: str,
+        filepath: str,
+        extra_config: dict[str, Any] | None = None,
+    ) -> AbstractDataset[Any, Any]:
         key = (dataset_type, filepath)
         if key not in self._file_inners:
             fmt = ARTIFACT_FORMATS[self._code or ""]
             config: dict[str, Any] = {"type": dataset_type, "filepath": filepath}
             if dataset_type == fmt.dataset_type:
                 config.update(deepcopy(fmt.config))
+            config.update(extra_config or {})
             self._file_inners[key] = AbstractDataset.from_config(
                 self.name or "mlflow_inner", config
             )
@@ -430,9 +436,11 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         fmt = ARTIFACT_FORMATS[self._code or ""]
         filepath = self._code_filepath()
         dataset_type = fmt.dataset_type
-        if is_matplotlib_figure(data) and self._code not in ("svg", "pdf"):
-            dataset_type = MATPLOTLIB_TYPE
-        elif fmt.load_type and isinstance(data, str) and not is_plotly_figure(data):
+        if is_matplotlib_figure(data):
+            return self._file_dataset(
+                MATPLOTLIB_TYPE, filepath, {"save_args": {"format": fmt.suffix}}
+            )
+        if fmt.load_type and isinstance(data, str) and not is_plotly_figure(data):
             # An html/svg page given as text is written as it is.
             dataset_type = fmt.load_type
         return self._file_dataset(dataset_type, filepath)
