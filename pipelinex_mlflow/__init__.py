@@ -6,15 +6,25 @@ Importing this package is cheap: MLflow is imported only when a run is tracked.
 import logging
 import warnings
 
-from pipelinex_mlflow.hooks import MLflowBasicLoggerHook
-from pipelinex_mlflow.io import MLflowDataset, MLflowDataSet
+from pipelinex_mlflow.hooks import (
+    MLflowArtifactsLoggerHook,
+    MLflowBasicLoggerHook,
+    MLflowCatalogLoggerHook,
+    MLflowEnvVarsLoggerHook,
+    MLflowTimeLoggerHook,
+)
+from pipelinex_mlflow.io import MLflowDataSet, MLflowDataset
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLflowArtifactsLoggerHook",
     "MLflowBasicLoggerHook",
+    "MLflowCatalogLoggerHook",
     "MLflowDataSet",
     "MLflowDataset",
+    "MLflowEnvVarsLoggerHook",
+    "MLflowTimeLoggerHook",
     "__version__",
 ]
 

@@ -138,7 +138,9 @@ def is_number(value: Any) -> bool:
     if isinstance(value, (int, float)):
         return True
     # numpy scalars and friends: anything with a lossless float conversion and a dtype.
-    return hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0 and _floatable(value)
+    return (
+        hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0 and _floatable(value)
+    )
 
 
 def _floatable(value: Any) -> bool:
@@ -381,9 +383,7 @@ def resume_run(tracking_uri: str, run_id: str) -> tuple[RunRef, str]:
             "MLflowBasicLoggerHook, or leave it unset to start a new run."
         ) from exc
     client.update_run(run_id, status="RUNNING")
-    return RunRef(tracking_uri=tracking_uri, run_id=run_id), str(
-        run.info.experiment_id
-    )
+    return RunRef(tracking_uri=tracking_uri, run_id=run_id), str(run.info.experiment_id)
 
 
 def end_run(run: RunRef, status: RunStatus) -> None:
@@ -603,7 +603,9 @@ class RunLogger:
         """
         now = _now_ms()
         flat = flatten_dict(metrics, sep=sep)
-        entries = [(sanitize_key(k), _metric_value(k, v), step, now) for k, v in flat.items()]
+        entries = [
+            (sanitize_key(k), _metric_value(k, v), step, now) for k, v in flat.items()
+        ]
         with self._lock:
             self._buffer.metrics.extend(entries)
 
@@ -616,7 +618,8 @@ class RunLogger:
         now = _now_ms()
         clean = sanitize_key(key)
         entries = [
-            (clean, _metric_value(f"{key}[{i}]", v), i, now) for i, v in enumerate(values)
+            (clean, _metric_value(f"{key}[{i}]", v), i, now)
+            for i, v in enumerate(values)
         ]
         with self._lock:
             self._buffer.metrics.extend(entries)
@@ -625,7 +628,9 @@ class RunLogger:
         """Queue tags; values are stringified and cut to MLflow's 8000 characters."""
         with self._lock:
             for key, value in tags.items():
-                self._buffer.tags[sanitize_key(key)] = _param_text(value)[:MAX_TAG_LENGTH]
+                self._buffer.tags[sanitize_key(key)] = _param_text(value)[
+                    :MAX_TAG_LENGTH
+                ]
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Queue ``text`` to be uploaded as the artifact file ``artifact_file``."""
@@ -684,7 +689,9 @@ class RunLogger:
         self, client: MlflowClient, params: dict[str, str], tags: dict[str, str]
     ) -> dict[str, str]:
         existing = client.get_run(self.run.run_id).data.params
-        changed = {k: v for k, v in params.items() if k in existing and existing[k] != v}
+        changed = {
+            k: v for k, v in params.items() if k in existing and existing[k] != v
+        }
         if not changed:
             return {k: v for k, v in params.items() if k not in existing}
         logger.warning(
@@ -698,7 +705,9 @@ class RunLogger:
             tags[sanitize_key(CHANGED_PARAM_TAG_PREFIX + key)] = value[:MAX_TAG_LENGTH]
         return {k: v for k, v in params.items() if k not in existing}
 
-    def log_artifact(self, local_path: Path | str, artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, local_path: Path | str, artifact_path: str | None = None
+    ) -> None:
         """Upload one file, or a whole folder in one call, under ``artifact_path``."""
         client = get_client(self.run.tracking_uri)
         path = Path(local_path)

@@ -50,7 +50,9 @@ def run_with_hooks(
         manager.register(hook)
     runner = runner or SequentialRunner()
     record = run_params(runner=str(runner), **params)
-    manager.hook.before_pipeline_run(run_params=record, pipeline=pipeline, catalog=catalog)
+    manager.hook.before_pipeline_run(
+        run_params=record, pipeline=pipeline, catalog=catalog
+    )
     try:
         result = runner.run(pipeline, catalog, manager, run_id=record["run_id"])
     except Exception as error:

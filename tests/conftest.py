@@ -30,7 +30,14 @@ if TYPE_CHECKING:
 
 SERVER_START_TIMEOUT_S = 120
 EXAMPLE_PROJECT = Path(__file__).parents[1] / "examples" / "demo_project"
-_EXAMPLE_LEFTOVERS = ("data", "mlflow.db", "mlartifacts", "mlruns", "__pycache__", "*.egg-info")
+_EXAMPLE_LEFTOVERS = (
+    "data",
+    "mlflow.db",
+    "mlartifacts",
+    "mlruns",
+    "__pycache__",
+    "*.egg-info",
+)
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +59,11 @@ def tracking_uri(
     shutil.copy(migrated_db, db)
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    for name in (tracking.RUN_ID_ENV_VAR, tracking.TRACKING_URI_ENV_VAR, "MLFLOW_RUN_ID"):
+    for name in (
+        tracking.RUN_ID_ENV_VAR,
+        tracking.TRACKING_URI_ENV_VAR,
+        "MLFLOW_RUN_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield uri
     tracking.set_current_run(None)
@@ -84,7 +95,9 @@ def example_project(tmp_path: Path) -> Path:
     from kedro.framework.startup import bootstrap_project
 
     project = tmp_path / "demo_project"
-    shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS))
+    shutil.copytree(
+        EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS)
+    )
     bootstrap_project(project)
     return project
 
@@ -104,10 +117,20 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (root / "server.log").open("w")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-            "--artifacts-destination", str(root / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'server.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -134,7 +157,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:
         except OSError:
             time.sleep(0.5)
     _stop_group(process)
-    pytest.fail(f"mlflow server not healthy in {SERVER_START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"mlflow server not healthy in {SERVER_START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def _stop_group(process: subprocess.Popen[Any]) -> None:

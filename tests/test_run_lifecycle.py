@@ -88,7 +88,9 @@ class TestSuccessfulRun:
         metrics = run.data.metrics
         assert {"__time_begin", "__time_end", "__time"} <= set(metrics)
         assert 0 < metrics["__time"] < 60
-        assert str(int(metrics["__time_begin"]))[:8] == params["__time_begin"][:10].replace("-", "")
+        assert str(int(metrics["__time_begin"]))[:8] == params["__time_begin"][
+            :10
+        ].replace("-", "")
         tags = run.data.tags
         assert tags["team"] == "vision"
         assert tags["kedro.env"] == "staging"
@@ -106,13 +108,17 @@ class TestSuccessfulRun:
         self, client: MlflowClient, tracking_uri: str
     ) -> None:
         for offset in (0, 12):
-            hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp", offset_hours=offset)
+            hook = MLflowBasicLoggerHook(
+                uri=tracking_uri, experiment_name="exp", offset_hours=offset
+            )
             run_with_hooks(_pipeline(), _catalog(), (hook,))
         utc, shifted = (int(r.data.metrics["__time_begin"]) for r in _runs(client))
         # YYYYMMDDhhmmss: twelve hours later is a different hour or day.
         assert shifted // 10**4 != utc // 10**4
 
-    def test_disabled_times_are_not_logged(self, client: MlflowClient, tracking_uri: str) -> None:
+    def test_disabled_times_are_not_logged(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
         hook = MLflowBasicLoggerHook(
             uri=tracking_uri,
             experiment_name="exp",
@@ -132,14 +138,22 @@ class TestSuccessfulRun:
         )
         run_with_hooks(_pipeline(), _catalog(), (hook,))
         (run,) = _runs(client)
-        assert {"___run_id", "___kedro_version", "___pipeline_names"} <= set(run.data.params)
+        assert {"___run_id", "___kedro_version", "___pipeline_names"} <= set(
+            run.data.params
+        )
 
-    def test_enable_mlflow_false_touches_nothing(self, client: MlflowClient, tracking_uri: str) -> None:
-        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp", enable_mlflow=False)
+    def test_enable_mlflow_false_touches_nothing(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        hook = MLflowBasicLoggerHook(
+            uri=tracking_uri, experiment_name="exp", enable_mlflow=False
+        )
         run_with_hooks(_pipeline(), _catalog(), (hook,))
         assert client.get_experiment_by_name("exp") is None
 
-    def test_same_hook_twice_gives_two_runs(self, client: MlflowClient, tracking_uri: str) -> None:
+    def test_same_hook_twice_gives_two_runs(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
         hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp")
         run_with_hooks(_pipeline(), _catalog(depth=1), (hook,))
         run_with_hooks(_pipeline(), _catalog(depth=2), (hook,))
@@ -147,12 +161,19 @@ class TestSuccessfulRun:
         assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
         assert [r.data.params["model.depth"] for r in runs] == ["1", "2"]
 
-    def test_whole_parameters_dict_is_flattened(self, client: MlflowClient, tracking_uri: str) -> None:
+    def test_whole_parameters_dict_is_flattened(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
         pipeline = Pipeline([node(lambda p: p, "parameters", "out", name="all")])
         catalog = DataCatalog(
-            {"parameters": MemoryDataset({"a": {"b": 1}, "c": [1, 2]}), "out": MemoryDataset()}
+            {
+                "parameters": MemoryDataset({"a": {"b": 1}, "c": [1, 2]}),
+                "out": MemoryDataset(),
+            }
         )
-        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp", flatten_separator="/")
+        hook = MLflowBasicLoggerHook(
+            uri=tracking_uri, experiment_name="exp", flatten_separator="/"
+        )
         run_with_hooks(pipeline, catalog, (hook,))
         (run,) = _runs(client)
         assert run.data.params["a/b"] == "1"
@@ -207,7 +228,9 @@ class TestFailures:
 
     def test_unreachable_server_fails_fast_and_creates_nothing(self) -> None:
         hook = MLflowBasicLoggerHook(uri="http://127.0.0.1:9", experiment_name="exp")
-        with pytest.raises(TrackingError, match="Cannot reach the MLflow tracking server"):
+        with pytest.raises(
+            TrackingError, match="Cannot reach the MLflow tracking server"
+        ):
             run_with_hooks(_pipeline(), _catalog(), (hook,))
         assert current_run() is None
 
@@ -218,7 +241,7 @@ class TestFailures:
 
     def test_unknown_run_id_to_resume(self, tracking_uri: str) -> None:
         hook = MLflowBasicLoggerHook(uri=tracking_uri, run_id="0" * 32)
-        with pytest.raises(TrackingError, match="Cannot resume MLflow run '0+'"):
+        with pytest.raises(TrackingError, match=r"Cannot resume MLflow run '0+'"):
             run_with_hooks(_pipeline(), _catalog(), (hook,))
 
     def test_run_never_ended_by_kedro_is_failed_at_the_next_start(
@@ -235,7 +258,10 @@ class TestFailures:
 
     @pytest.mark.parametrize(
         ("ending", "expected"),
-        [("raise KeyboardInterrupt", "KILLED"), ("os.kill(os.getpid(), signal.SIGTERM)", "KILLED")],
+        [
+            ("raise KeyboardInterrupt", "KILLED"),
+            ("os.kill(os.getpid(), signal.SIGTERM)", "KILLED"),
+        ],
     )
     def test_interrupted_process_marks_the_run_killed(
         self, client: MlflowClient, tracking_uri: str, ending: str, expected: str
@@ -273,7 +299,9 @@ class TestFailures:
 
 
 class TestRunSelection:
-    def test_resumes_an_existing_run(self, client: MlflowClient, tracking_uri: str) -> None:
+    def test_resumes_an_existing_run(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
         experiment_id = client.create_experiment("exp")
         existing = client.create_run(experiment_id)
         client.log_param(existing.info.run_id, "model.depth", "99")
@@ -287,13 +315,19 @@ class TestRunSelection:
         assert run.data.tags["pipelinex_mlflow.changed_param.model.depth"] == "3"
         assert run.data.params["lr"] == "0.1"
 
-    def test_nests_under_the_callers_run(self, client: MlflowClient, tracking_uri: str) -> None:
+    def test_nests_under_the_callers_run(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
         import mlflow
 
         mlflow.set_tracking_uri(tracking_uri)
         try:
-            with mlflow.start_run(experiment_id=client.create_experiment("outer")) as outer:
-                hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp", nested=True)
+            with mlflow.start_run(
+                experiment_id=client.create_experiment("outer")
+            ) as outer:
+                hook = MLflowBasicLoggerHook(
+                    uri=tracking_uri, experiment_name="exp", nested=True
+                )
                 run_with_hooks(_pipeline(), _catalog(), (hook,))
         finally:
             mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
@@ -316,7 +350,10 @@ class TestRunSelection:
         from pipelinex_mlflow import MLflowDataSet
 
         catalog = DataCatalog(
-            {"params:x": MemoryDataset({"a": 1}), "artifact": MLflowDataSet(dataset="json")}
+            {
+                "params:x": MemoryDataset({"a": 1}),
+                "artifact": MLflowDataSet(dataset="json"),
+            }
         )
         hook = MLflowBasicLoggerHook(experiment_name="exp")
         run_with_hooks(pipeline, catalog, (hook,), project_path=str(project))
@@ -335,13 +372,16 @@ def test_two_sessions_in_one_process_give_two_runs(
 
     for alpha in (0.01, 0.5):
         with KedroSession.create(
-            project_path=example_project, runtime_params={"model": {"ridge_alpha": alpha}}
+            project_path=example_project,
+            runtime_params={"model": {"ridge_alpha": alpha}},
         ) as session:
             session.run()
     runs = _runs(client, "demo_project")
     assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
     assert [r.data.params["model.ridge_alpha"] for r in runs] == ["0.01", "0.5"]
-    assert runs[1].data.tags["kedro.command"] == "kedro run --params=model.ridge_alpha=0.5"
+    assert (
+        runs[1].data.tags["kedro.command"] == "kedro run --params=model.ridge_alpha=0.5"
+    )
     assert mlflow.active_run() is None
 
 
@@ -352,7 +392,10 @@ def test_import_does_not_import_mlflow() -> None:
         "sys.exit(f'imported {bad}' if bad else 0)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr or done.stdout

@@ -53,7 +53,7 @@ class TestKeys:
     ) -> None:
         keys = ["a|b", "[x]", "a=b+c", "../up", "#tag", "é" * 260]
         logger = RunLogger(run)
-        logger.log_metrics({k: 1 for k in keys})
+        logger.log_metrics(dict.fromkeys(keys, 1))
         logger.flush()
         assert set(client.get_run(run.run_id).data.metrics) == {
             sanitize_key(k) for k in keys
@@ -135,7 +135,9 @@ class TestRunLogger:
         ("policy", "length", "match"),
         [("drop", 10, "Must be one of: fail, tag, truncate"), ("tag", 0, "positive")],
     )
-    def test_bad_policy_settings(self, run: RunRef, policy: str, length: int, match: str) -> None:
+    def test_bad_policy_settings(
+        self, run: RunRef, policy: str, length: int, match: str
+    ) -> None:
         with pytest.raises(ValueError, match=match):
             RunLogger(run, max_param_length=length, long_param_policy=policy)  # type: ignore[arg-type]
 
@@ -193,7 +195,9 @@ class TestCurrentRun:
 
 
 class TestTrackingUris:
-    def test_relative_sqlite_paths_are_taken_from_the_project(self, tmp_path: Path) -> None:
+    def test_relative_sqlite_paths_are_taken_from_the_project(
+        self, tmp_path: Path
+    ) -> None:
         uri = normalize_tracking_uri("sqlite:///mlruns/sqlite.db", tmp_path)
         assert uri == f"sqlite:///{(tmp_path / 'mlruns' / 'sqlite.db').as_posix()}"
         assert (tmp_path / "mlruns").is_dir()
@@ -208,12 +212,17 @@ class TestTrackingUris:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(TrackingError, match="Cannot reach the MLflow tracking server"):
+        with pytest.raises(
+            TrackingError, match="Cannot reach the MLflow tracking server"
+        ):
             check_reachable(f"http://127.0.0.1:{port}")
         assert time.monotonic() - started < 10
 
     def test_view_hint(self) -> None:
-        assert run_view_hint("http://h:5000/", "1", "r") == "http://h:5000/#/experiments/1/runs/r"
+        assert (
+            run_view_hint("http://h:5000/", "1", "r")
+            == "http://h:5000/#/experiments/1/runs/r"
+        )
         assert "mlflow ui --backend-store-uri sqlite:///x.db" in run_view_hint(
             "sqlite:///x.db", "1", "r"
         )

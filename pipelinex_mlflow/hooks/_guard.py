@@ -25,7 +25,7 @@ def warn_on_failure(hook: object, action: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - any tracking failure must not kill the run
+    except Exception as exc:
         logger.warning(
             "%s could not %s (%s: %s); the pipeline goes on without it.",
             type(hook).__name__,

@@ -61,7 +61,9 @@ def _timestamp(offset_hours: float, fmt: str) -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=offset_hours)).strftime(fmt)
 
 
-def _used_parameters(pipeline: Pipeline, catalog: CatalogProtocol) -> dict[str, Any]:
+def _used_parameters(
+    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+) -> dict[str, Any]:
     """Return the parameters the pipeline's nodes read, keyed by their path.
 
     ``params:model.depth`` becomes ``{"model.depth": value}``; a node reading the
@@ -119,7 +121,7 @@ class MLflowBasicLoggerHook:
         True
     """
 
-    def __init__(  # noqa: PLR0913 - PipelineX's signature, kept for its users
+    def __init__(
         self,
         uri: str | None = None,
         experiment_name: str | None = None,
@@ -205,7 +207,10 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     @hook_impl(wrapper=True)
     def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
     ) -> Generator[None, Any, Any]:
         """Start the run before any other hook's ``before_pipeline_run`` runs."""
         if self.enable_mlflow:
@@ -245,7 +250,10 @@ class MLflowBasicLoggerHook:
     # Start and end
     # ----------------------------------------------------------------------------------
     def _start(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         if self.run is not None:
             logger.warning(
@@ -307,7 +315,10 @@ class MLflowBasicLoggerHook:
         return run, experiment_id
 
     def _log_start(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         assert self._logger is not None  # noqa: S101 - set by _start just before
         self._logger.set_tags({**self._automatic_tags(run_params), **self.tags})
@@ -366,7 +377,9 @@ class MLflowBasicLoggerHook:
             if self.enable_logging_time_end:
                 self._log_time("__time_end")
             if self.enable_logging_time:
-                run_logger.log_metrics({"__time": time.perf_counter() - self._started_at})
+                run_logger.log_metrics(
+                    {"__time": time.perf_counter() - self._started_at}
+                )
             run_logger.flush()
         try:
             end_run(run, status)

@@ -1,5 +1,5 @@
 """Kedro datasets that save to MLflow."""
 
-from pipelinex_mlflow.io.mlflow_dataset import MLflowDataset, MLflowDataSet
+from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet, MLflowDataset
 
 __all__ = ["MLflowDataSet", "MLflowDataset"]

@@ -76,7 +76,9 @@ def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
     return encoded
 
 
-def _leaves(data: Mapping[Any, Any], path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def _leaves(
+    data: Mapping[Any, Any], path: tuple[Any, ...] = ()
+) -> list[tuple[Any, ...]]:
     found: list[tuple[Any, ...]] = []
     for key, value in data.items():
         if isinstance(value, Mapping) and value:

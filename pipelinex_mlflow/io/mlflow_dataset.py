@@ -116,7 +116,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     _EPHEMERAL = False
     _SINGLE_PROCESS: ClassVar[bool] = False
 
-    def __init__(  # noqa: PLR0913 - PipelineX's signature, kept for its users
+    def __init__(
         self,
         dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None = None,
         filepath: str | None = None,
@@ -302,7 +302,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     def _save_to_run(self, send: Any) -> None:
         """Call ``send(run_logger)`` for the run to save to, then flush it."""
         if self._saving_run_id:
-            run = RunRef(self._store_uri(self._saving_tracking_uri), self._saving_run_id)
+            run = RunRef(
+                self._store_uri(self._saving_tracking_uri), self._saving_run_id
+            )
             self._send(run, send, check_existing=True)
             return
         if not self._saving_experiment_name:
@@ -350,7 +352,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return
         if self._code in VALUE_CODES:
             name = self._require_name()
-            encoded = encode(self._code, name, data, self._sep)  # type: ignore[arg-type]
+            encoded = encode(self._code, name, data, self._sep)
 
             def send(run_logger: RunLogger) -> None:
                 run_logger.log_params(encoded.params)
@@ -369,7 +371,10 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return
         run = current_run()
         copy_mode = self._copy_mode or _infer_copy_mode(data)
-        self._cache = (run.run_id if run else "", _copy_with_mode(data, copy_mode=copy_mode))
+        self._cache = (
+            run.run_id if run else "",
+            _copy_with_mode(data, copy_mode=copy_mode),
+        )
 
     def _save_artifact(self, data: Any) -> None:
         # Refuse before writing anything when there is no run to upload to.
@@ -543,7 +548,11 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
     def _load_artifact(self) -> Any:
         run = self._loading_run()
-        local = _local_path(self._reader_for()) if self._inner is None else _local_path(self._inner)
+        local = (
+            _local_path(self._reader_for())
+            if self._inner is None
+            else _local_path(self._inner)
+        )
         if local is None:
             raise DatasetError("MLflowDataSet cannot tell which artifact to download.")
         artifact = self._artifact_file(local)
@@ -551,7 +560,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         try:
             downloaded = download_artifact(run, artifact, download_dir)
         except TrackingError as exc:
-            raise DatasetError(f"{exc}. Check loading_run_id and the dataset's name.") from exc
+            raise DatasetError(
+                f"{exc}. Check loading_run_id and the dataset's name."
+            ) from exc
         return self._reader_for(str(downloaded)).load()
 
     # ----------------------------------------------------------------------------------

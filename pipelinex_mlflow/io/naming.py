@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 
@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def name_mlflow_datasets(pipeline: Pipeline, catalog: CatalogProtocol) -> list[str]:
+def name_mlflow_datasets(
+    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+) -> list[str]:
     """Give every ``MLflowDataSet`` the pipeline uses its catalog entry's name.
 
     Entries from dataset factories (``"{name}_score"``) are resolved first, so

@@ -13,7 +13,7 @@ from kedro.io import DataCatalog, DatasetError, MemoryDataset
 from kedro.pipeline import Pipeline, node
 from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 
-from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataset, MLflowDataSet
+from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet, MLflowDataset
 from pipelinex_mlflow.tracking import RunRef, set_current_run
 from tests._kedro import run_with_hooks
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 def _new_run(client: MlflowClient, tracking_uri: str, experiment: str = "ds") -> RunRef:
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = (
+        found.experiment_id if found else client.create_experiment(experiment)
+    )
     return RunRef(tracking_uri, client.create_run(experiment_id).info.run_id)
 
 
@@ -36,7 +38,11 @@ def saving_run(client: MlflowClient, tracking_uri: str) -> RunRef:
 
 
 def _round_trip(
-    client: MlflowClient, tracking_uri: str, saving_run: RunRef, data: Any, **kwargs: Any
+    client: MlflowClient,
+    tracking_uri: str,
+    saving_run: RunRef,
+    data: Any,
+    **kwargs: Any,
 ) -> Any:
     """Save in one run, then load it back from another run through loading_run_id."""
     MLflowDataSet(dataset_name="item", **kwargs).save(data)
@@ -51,7 +57,9 @@ def _round_trip(
 
 
 class TestParamCode:
-    def test_string_round_trip(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
+    def test_string_round_trip(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
         assert _round_trip(client, tracking_uri, saving_run, "rf", dataset="p") == "rf"
         assert client.get_run(saving_run.run_id).data.params == {"item": "rf"}
 
@@ -62,26 +70,43 @@ class TestParamCode:
         loaded = _round_trip(client, tracking_uri, saving_run, data, dataset="p")
         assert loaded == {"depth": "3", "opt": {"name": "adam", "lr": "0.1"}}
         params = client.get_run(saving_run.run_id).data.params
-        assert params == {"item.depth": "3", "item.opt.name": "adam", "item.opt.lr": "0.1"}
+        assert params == {
+            "item.depth": "3",
+            "item.opt.name": "adam",
+            "item.opt.lr": "0.1",
+        }
 
     def test_custom_separator(self, client: MlflowClient, saving_run: RunRef) -> None:
-        MLflowDataSet(dataset="p", dataset_name="cfg", flatten_separator="/").save({"a": {"b": 1}})
+        MLflowDataSet(dataset="p", dataset_name="cfg", flatten_separator="/").save(
+            {"a": {"b": 1}}
+        )
         assert client.get_run(saving_run.run_id).data.params == {"cfg/a/b": "1"}
 
     def test_long_value_policy(self, client: MlflowClient, saving_run: RunRef) -> None:
-        ds = MLflowDataSet(dataset="p", dataset_name="long", max_param_length=5, long_param_policy="fail")
+        ds = MLflowDataSet(
+            dataset="p",
+            dataset_name="long",
+            max_param_length=5,
+            long_param_policy="fail",
+        )
         with pytest.raises(DatasetError, match="more than max_param_length=5"):
             ds.save("x" * 6)
         assert client.get_run(saving_run.run_id).data.params == {}
 
 
 class TestMetricCode:
-    def test_number(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
+    def test_number(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
         assert _round_trip(client, tracking_uri, saving_run, 3, dataset="m") == 3.0
         assert client.get_run(saving_run.run_id).data.metrics == {"item": 3.0}
 
-    def test_sequence_is_a_history(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
-        loaded = _round_trip(client, tracking_uri, saving_run, [0.5, 0.25, 0.125], dataset="m")
+    def test_sequence_is_a_history(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
+        loaded = _round_trip(
+            client, tracking_uri, saving_run, [0.5, 0.25, 0.125], dataset="m"
+        )
         assert loaded == [0.5, 0.25, 0.125]
         history = client.get_metric_history(saving_run.run_id, "item")
         assert [(m.step, m.value) for m in history] == [(0, 0.5), (1, 0.25), (2, 0.125)]
@@ -100,13 +125,19 @@ class TestMetricCode:
         loaded = _round_trip(client, tracking_uri, saving_run, data, dataset="m")
         assert loaded == {"acc": 0.5, "loss": [2.0, 1.0], "f1": {"macro": 0.25}}
         assert set(client.get_run(saving_run.run_id).data.metrics) == {
-            "item.acc", "item.loss", "item.f1.macro"
+            "item.acc",
+            "item.loss",
+            "item.f1.macro",
         }
 
-    @pytest.mark.parametrize("bad", ["high", {"a": "x"}, [1, "b"], None, True])
-    def test_non_numbers_are_refused(self, client: MlflowClient, saving_run: RunRef, bad: Any) -> None:
+    @pytest.mark.parametrize("bad", ["high", {"a": "x"}, [1, "b"], [], True])
+    def test_non_numbers_are_refused(
+        self, client: MlflowClient, saving_run: RunRef, bad: Any
+    ) -> None:
         ds = MLflowDataSet(dataset="m", dataset_name="bad")
-        with pytest.raises(DatasetError):
+        with pytest.raises(
+            DatasetError, match="MLflowDataSet\\(dataset='m'\\) can log numbers"
+        ):
             ds.save(bad)
         assert client.get_run(saving_run.run_id).data.metrics == {}
 
@@ -131,17 +162,30 @@ class TestAutoCode:
             "nested": {"depth": 3, "kind": "gini"},
         }
         loaded = _round_trip(client, tracking_uri, saving_run, data, dataset="a")
-        assert loaded == {**data, "epochs": 10.0, "nested": {"depth": 3.0, "kind": "gini"}}
+        assert loaded == {
+            **data,
+            "epochs": 10.0,
+            "nested": {"depth": 3.0, "kind": "gini"},
+        }
         run = client.get_run(saving_run.run_id).data
         assert set(run.metrics) == {"item.lr", "item.epochs", "item.nested.depth"}
         assert run.params["item.name"] == "rf"
         assert run.params["item.classes"] == "{'cat', 'dog'}"
 
-    @pytest.mark.parametrize(("value", "kind"), [(2.5, "metrics"), ("txt", "params"), ([1, 2], "params")])
+    @pytest.mark.parametrize(
+        ("value", "kind"), [(2.5, "metrics"), ("txt", "params"), ([1, 2], "params")]
+    )
     def test_scalars_by_type(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, value: Any, kind: str
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        value: Any,
+        kind: str,
     ) -> None:
-        assert _round_trip(client, tracking_uri, saving_run, value, dataset="a") == value
+        assert (
+            _round_trip(client, tracking_uri, saving_run, value, dataset="a") == value
+        )
         assert "item" in getattr(client.get_run(saving_run.run_id).data, kind)
 
     def test_unsupported_type_suggests_a_file_code(self, saving_run: RunRef) -> None:
@@ -209,32 +253,56 @@ class TestFileCodes:
             assert loaded == data
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == [artifact]
 
-    @pytest.mark.parametrize(("code", "suffix"), [("png", "png"), ("img", "png"), ("jpg", "jpg"), ("jpeg", "jpeg")])
+    @pytest.mark.parametrize(
+        ("code", "suffix"),
+        [("png", "png"), ("img", "png"), ("jpg", "jpg"), ("jpeg", "jpeg")],
+    )
     def test_images(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, code: str, suffix: str
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        code: str,
+        suffix: str,
     ) -> None:
         loaded = _round_trip(client, tracking_uri, saving_run, _image(), dataset=code)
         assert loaded.size == (4, 3)
-        assert [a.path for a in client.list_artifacts(saving_run.run_id)] == [f"item.{suffix}"]
+        assert [a.path for a in client.list_artifacts(saving_run.run_id)] == [
+            f"item.{suffix}"
+        ]
 
-    def test_matplotlib_figure_as_png(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
-        loaded = _round_trip(client, tracking_uri, saving_run, _matplotlib_figure(), dataset="png")
+    def test_matplotlib_figure_as_png(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
+        loaded = _round_trip(
+            client, tracking_uri, saving_run, _matplotlib_figure(), dataset="png"
+        )
         assert loaded.size[0] > 100
 
-    def test_matplotlib_figure_as_svg(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
-        loaded = _round_trip(client, tracking_uri, saving_run, _matplotlib_figure(), dataset="svg")
+    def test_matplotlib_figure_as_svg(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
+        loaded = _round_trip(
+            client, tracking_uri, saving_run, _matplotlib_figure(), dataset="svg"
+        )
         assert "<svg" in loaded
 
     def test_plotly_html_renders_offline(
         self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
     ) -> None:
-        loaded = _round_trip(client, tracking_uri, saving_run, _plotly_figure(), dataset="html")
+        loaded = _round_trip(
+            client, tracking_uri, saving_run, _plotly_figure(), dataset="html"
+        )
         assert "Plotly.newPlot" in loaded
         assert '<script src="https://cdn.plot.ly' not in loaded
         assert len(loaded) > 1_000_000, "plotly.js must be inlined"
 
     def test_artifact_path_and_user_filepath(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, tmp_path: Path
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        tmp_path: Path,
     ) -> None:
         local = tmp_path / "out" / "scores.csv"
         ds = MLflowDataSet(dataset="csv", filepath=str(local), artifact_path="tables/")
@@ -245,7 +313,11 @@ class TestFileCodes:
         ]
 
     def test_loading_never_overwrites_the_users_file(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, tmp_path: Path
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        tmp_path: Path,
     ) -> None:
         MLflowDataSet(dataset="txt", dataset_name="note").save("from MLflow")
         local = tmp_path / "note.txt"
@@ -267,46 +339,70 @@ class TestFileCodes:
         assert ds.load() == "first run"
         second = _new_run(client, tracking_uri)
         set_current_run(second)
-        with pytest.raises(DatasetError, match="has no artifact 'note.txt'"):
+        with pytest.raises(DatasetError, match=r"has no artifact 'note\.txt'"):
             ds.load()
         ds.save("second run")
         assert ds.load() == "second run"
 
     def test_missing_optional_dependency(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(sys.modules, "openpyxl", None)
-        with pytest.raises(DatasetError, match=r'pip install "pipelinex-mlflow\[xls\]"'):
+        with pytest.raises(
+            DatasetError, match=r'pip install "pipelinex-mlflow\[xls\]"'
+        ):
             MLflowDataSet(dataset="xls")
 
 
 class TestNestedDatasets:
     def test_config_dict(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, tmp_path: Path
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        tmp_path: Path,
     ) -> None:
         config = {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "f.csv")}
         loaded = _round_trip(client, tracking_uri, saving_run, FRAME, dataset=config)
         pd.testing.assert_frame_equal(loaded, FRAME)
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == ["f.csv"]
 
-    def test_instance(self, client: MlflowClient, saving_run: RunRef, tmp_path: Path) -> None:
+    def test_instance(
+        self, client: MlflowClient, saving_run: RunRef, tmp_path: Path
+    ) -> None:
         from kedro_datasets.json import JSONDataset
 
-        MLflowDataSet(dataset=JSONDataset(filepath=str(tmp_path / "x.json"))).save({"k": 1})
+        MLflowDataSet(dataset=JSONDataset(filepath=str(tmp_path / "x.json"))).save(
+            {"k": 1}
+        )
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == ["x.json"]
 
-    def test_versioned(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, tmp_path: Path) -> None:
+    def test_versioned(
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        tmp_path: Path,
+    ) -> None:
         from kedro.io import Version
         from kedro_datasets.json import JSONDataset
 
-        inner = JSONDataset(filepath=str(tmp_path / "v.json"), version=Version(None, None))
+        inner = JSONDataset(
+            filepath=str(tmp_path / "v.json"), version=Version(None, None)
+        )
         MLflowDataSet(dataset=inner, dataset_name="v").save({"version": 1})
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == ["v.json"]
         set_current_run(_new_run(client, tracking_uri))
-        again = JSONDataset(filepath=str(tmp_path / "v.json"), version=Version(None, None))
+        again = JSONDataset(
+            filepath=str(tmp_path / "v.json"), version=Version(None, None)
+        )
         reader = MLflowDataSet(dataset=again, loading_run_id=saving_run.run_id)
         assert reader.load() == {"version": 1}
 
     def test_partitioned_folder(
-        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef, tmp_path: Path
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        saving_run: RunRef,
+        tmp_path: Path,
     ) -> None:
         config = {
             "type": "partitions.PartitionedDataset",
@@ -318,7 +414,9 @@ class TestNestedDatasets:
         listed = [a.path for a in client.list_artifacts(saving_run.run_id, "raw/parts")]
         assert listed == ["raw/parts/a.txt", "raw/parts/b.txt"]
         set_current_run(_new_run(client, tracking_uri))
-        reader = MLflowDataSet(dataset=config, artifact_path="raw", loading_run_id=saving_run.run_id)
+        reader = MLflowDataSet(
+            dataset=config, artifact_path="raw", loading_run_id=saving_run.run_id
+        )
         (tmp_path / "parts" / "a.txt").write_text("changed locally")
         loaded = reader.load()
         assert {k: v() for k, v in loaded.items()} == {"a": "A", "b": "B"}
@@ -333,9 +431,14 @@ class TestRuns:
         assert client.search_runs([client.search_experiments()[0].experiment_id]) == []
 
     @pytest.mark.parametrize("code", ["p", "m", "a", "json"])
-    def test_no_run_means_a_clear_error_and_no_orphan(self, client: MlflowClient, code: str) -> None:
+    def test_no_run_means_a_clear_error_and_no_orphan(
+        self, client: MlflowClient, code: str
+    ) -> None:
         ds = MLflowDataSet(dataset=code, dataset_name="x")
-        with pytest.raises(DatasetError, match="has no MLflow run to save to. Register MLflowBasicLoggerHook"):
+        with pytest.raises(
+            DatasetError,
+            match=r"has no MLflow run to save to\. Register MLflowBasicLoggerHook",
+        ):
             ds.save({"a": 1} if code != "m" else 1)
         experiments = [e.experiment_id for e in client.search_experiments()]
         assert client.search_runs(experiments) == []
@@ -349,7 +452,9 @@ class TestRuns:
     ) -> None:
         target = _new_run(client, tracking_uri)
         client.set_terminated(target.run_id)
-        MLflowDataSet(dataset="m", dataset_name="late", saving_run_id=target.run_id).save(1)
+        MLflowDataSet(
+            dataset="m", dataset_name="late", saving_run_id=target.run_id
+        ).save(1)
         assert client.get_run(target.run_id).data.metrics == {"late": 1.0}
         assert client.get_run(target.run_id).info.status == "FINISHED"
         assert client.get_run(saving_run.run_id).data.metrics == {}
@@ -357,7 +462,9 @@ class TestRuns:
     def test_saving_experiment_name_starts_and_ends_its_own_run(
         self, client: MlflowClient, saving_run: RunRef
     ) -> None:
-        MLflowDataSet(dataset="p", dataset_name="side", saving_experiment_name="side_exp").save("v")
+        MLflowDataSet(
+            dataset="p", dataset_name="side", saving_experiment_name="side_exp"
+        ).save("v")
         experiment = client.get_experiment_by_name("side_exp")
         assert experiment is not None
         (run,) = client.search_runs([experiment.experiment_id])
@@ -371,26 +478,36 @@ class TestRuns:
         MLflowDataSet(dataset="m", dataset_name="best").save(0.9)
         current = _new_run(client, tracking_uri)
         set_current_run(current)
-        ds = MLflowDataSet(dataset="m", dataset_name="best", loading_run_id=saving_run.run_id)
+        ds = MLflowDataSet(
+            dataset="m", dataset_name="best", loading_run_id=saving_run.run_id
+        )
         assert ds.load() == 0.9
         ds.save(0.95)
         assert client.get_run(current.run_id).data.metrics == {"best": 0.95}
         assert client.get_run(saving_run.run_id).data.metrics == {"best": 0.9}
 
-    def test_loading_from_a_run_without_the_key(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
+    def test_loading_from_a_run_without_the_key(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
         with pytest.raises(DatasetError, match="has no param or metric 'ghost'"):
             MLflowDataSet(dataset="m", dataset_name="ghost").load()
 
-    def test_loads_values_logged_by_other_tools(self, client: MlflowClient, saving_run: RunRef) -> None:
+    def test_loads_values_logged_by_other_tools(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
         client.log_param(saving_run.run_id, "legacy", "v1")
         client.log_metric(saving_run.run_id, "curve", 1.0, step=0)
         client.log_metric(saving_run.run_id, "curve", 2.0, step=1)
         assert MLflowDataSet(dataset="p", dataset_name="legacy").load() == "v1"
         assert MLflowDataSet(dataset="m", dataset_name="curve").load() == [1.0, 2.0]
 
-    def test_exists_tells_the_truth(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
+    def test_exists_tells_the_truth(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
         metric = MLflowDataSet(dataset="m", dataset_name="acc", caching=False)
-        artifact = MLflowDataSet(dataset="json", dataset_name="cfg", caching=False, file_caching=False)
+        artifact = MLflowDataSet(
+            dataset="json", dataset_name="cfg", caching=False, file_caching=False
+        )
         assert not metric.exists()
         assert not artifact.exists()
         metric.save(1)
@@ -399,13 +516,19 @@ class TestRuns:
         assert artifact.exists()
         set_current_run(_new_run(client, tracking_uri))
         assert not MLflowDataSet(dataset="m", dataset_name="acc").exists()
-        assert MLflowDataSet(dataset="m", dataset_name="acc", loading_run_id=saving_run.run_id).exists()
-        assert MLflowDataSet(dataset="json", dataset_name="cfg", loading_run_id=saving_run.run_id).exists()
+        assert MLflowDataSet(
+            dataset="m", dataset_name="acc", loading_run_id=saving_run.run_id
+        ).exists()
+        assert MLflowDataSet(
+            dataset="json", dataset_name="cfg", loading_run_id=saving_run.run_id
+        ).exists()
 
     def test_exists_without_any_run_is_false(self) -> None:
         assert not MLflowDataSet(dataset="m", dataset_name="x").exists()
 
-    def test_in_memory_copy_is_per_run(self, client: MlflowClient, tracking_uri: str, saving_run: RunRef) -> None:
+    def test_in_memory_copy_is_per_run(
+        self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
+    ) -> None:
         ds = MLflowDataSet(dataset="p", dataset_name="word")
         data = {"k": [1]}
         ds.save(data)
@@ -419,23 +542,34 @@ class TestRuns:
 
 class TestConfiguration:
     def test_unknown_code_lists_the_allowed_ones(self) -> None:
-        with pytest.raises(DatasetError, match=r"Unknown MLflowDataSet dataset code 'xml'. Must be one of: a, csv, feather"):
+        with pytest.raises(
+            DatasetError,
+            match=r"Unknown MLflowDataSet dataset code 'xml'. Must be one of: a, csv, feather",
+        ):
             MLflowDataSet(dataset="xml")
 
     def test_unknown_code_fails_when_the_catalog_is_built(self) -> None:
         catalog = DataCatalog.from_config(
             {"bad": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "xml"}}
         )
-        with pytest.raises(DatasetError, match="Unknown MLflowDataSet dataset code 'xml'"):
+        with pytest.raises(
+            DatasetError, match="Unknown MLflowDataSet dataset code 'xml'"
+        ):
             catalog.get("bad")
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
         [
             ({"dataset": "m", "filepath": "x.csv"}, "'filepath' does not apply"),
-            ({"dataset": "m", "saving_tracking_uri": "sqlite:///x.db"}, "needs 'saving_run_id'"),
+            (
+                {"dataset": "m", "saving_tracking_uri": "sqlite:///x.db"},
+                "needs 'saving_run_id'",
+            ),
             ({"dataset": "m", "copy_mode": "clone"}, "Invalid copy_mode 'clone'"),
-            ({"dataset": "p", "long_param_policy": "drop"}, "Invalid long_param_policy"),
+            (
+                {"dataset": "p", "long_param_policy": "drop"},
+                "Invalid long_param_policy",
+            ),
             ({"dataset": 3}, "must be a code string, a dict or a Kedro dataset"),
         ],
     )
@@ -481,7 +615,14 @@ def _train(depth: int) -> tuple[dict[str, Any], float, pd.DataFrame, list[float]
 
 def _pipeline() -> Pipeline:
     return Pipeline(
-        [node(_train, "params:depth", ["config", "val_score", "pred_df", "loss"], name="train")]
+        [
+            node(
+                _train,
+                "params:depth",
+                ["config", "val_score", "pred_df", "loss"],
+                name="train",
+            )
+        ]
     )
 
 
@@ -489,7 +630,11 @@ def _yaml_catalog() -> dict[str, Any]:
     return {
         "config": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "a"},
         "pred_df": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "csv"},
-        "loss": {"type": "pipelinex_mlflow.MLflowDataset", "dataset": "m", "dataset_name": "train_loss"},
+        "loss": {
+            "type": "pipelinex_mlflow.MLflowDataset",
+            "dataset": "m",
+            "dataset_name": "train_loss",
+        },
         "{name}_score": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "m"},
     }
 
@@ -525,7 +670,9 @@ class TestInPipelines:
         catalog = SharedMemoryDataCatalog.from_config(_yaml_catalog())
         catalog["params:depth"] = MemoryDataset(4)
         hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="pipe")
-        run_with_hooks(_pipeline(), catalog, (hook,), runner=ParallelRunner(max_workers=2))
+        run_with_hooks(
+            _pipeline(), catalog, (hook,), runner=ParallelRunner(max_workers=2)
+        )
         self._assert_landed(client)
 
     @staticmethod
@@ -538,5 +685,7 @@ class TestInPipelines:
         assert run.data.metrics["config.depth"] == 4.0
         assert run.data.params["config.kind"] == "tree"
         assert run.data.params["depth"] == "4"
-        assert [m.value for m in client.get_metric_history(run.info.run_id, "train_loss")] == [3.0, 2.0]
+        assert [
+            m.value for m in client.get_metric_history(run.info.run_id, "train_loss")
+        ] == [3.0, 2.0]
         assert "pred_df.csv" in [a.path for a in client.list_artifacts(run.info.run_id)]
