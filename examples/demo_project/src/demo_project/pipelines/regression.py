@@ -20,7 +20,9 @@ def make_data(data: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def split(frame: pd.DataFrame, split: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    frame: pd.DataFrame, split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     n_test = int(len(frame) * split["test_fraction"])
     return frame.iloc[n_test:], frame.iloc[:n_test]
 
@@ -55,10 +57,14 @@ def evaluate(pred_df: pd.DataFrame) -> tuple[float, float, float, dict[str, Any]
     return r2, rmse, mae, report
 
 
-def describe(fitted: dict[str, Any], pred_df: pd.DataFrame) -> tuple[dict[str, float], go.Figure]:
+def describe(
+    fitted: dict[str, Any], pred_df: pd.DataFrame
+) -> tuple[dict[str, float], go.Figure]:
     coefficients = dict(zip(fitted["features"], fitted["weights"], strict=True))
     figure = go.Figure(go.Scatter(x=pred_df["y"], y=pred_df["y_pred"], mode="markers"))
-    figure.update_layout(title="Predicted vs actual", xaxis_title="y", yaxis_title="y_pred")
+    figure.update_layout(
+        title="Predicted vs actual", xaxis_title="y", yaxis_title="y_pred"
+    )
     return coefficients, figure
 
 
@@ -66,10 +72,30 @@ def create_pipeline() -> Pipeline:
     return Pipeline(
         [
             node(make_data, "params:data", "frame", name="make_data"),
-            node(split, ["frame", "params:split"], ["train_df", "test_features"], name="split"),
-            node(train, ["train_df", "params:model"], ["model", "model_name", "loss_history"], name="train"),
+            node(
+                split,
+                ["frame", "params:split"],
+                ["train_df", "test_features"],
+                name="split",
+            ),
+            node(
+                train,
+                ["train_df", "params:model"],
+                ["model", "model_name", "loss_history"],
+                name="train",
+            ),
             node(predict, ["model", "test_features"], "pred_df", name="predict"),
-            node(evaluate, "pred_df", ["score", "rmse_error", "mae_error", "report"], name="evaluate"),
-            node(describe, ["model", "pred_df"], ["coefficients", "residual_plot"], name="describe"),
+            node(
+                evaluate,
+                "pred_df",
+                ["score", "rmse_error", "mae_error", "report"],
+                name="evaluate",
+            ),
+            node(
+                describe,
+                ["model", "pred_df"],
+                ["coefficients", "residual_plot"],
+                name="describe",
+            ),
         ]
     )
