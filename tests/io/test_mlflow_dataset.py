@@ -689,3 +689,17 @@ class TestInPipelines:
             m.value for m in client.get_metric_history(run.info.run_id, "train_loss")
         ] == [3.0, 2.0]
         assert "pred_df.csv" in [a.path for a in client.list_artifacts(run.info.run_id)]
+
+
+def test_parallel_runner_with_spawned_workers(
+    client: MlflowClient, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spawned workers run no hooks, but find the run through the environment."""
+    from kedro.io import SharedMemoryDataCatalog
+
+    monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
+    catalog = SharedMemoryDataCatalog.from_config(_yaml_catalog())
+    catalog["params:depth"] = MemoryDataset(4)
+    hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="pipe")
+    run_with_hooks(_pipeline(), catalog, (hook,), runner=ParallelRunner(max_workers=2))
+    TestInPipelines._assert_landed(client)
