@@ -18,8 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -30,7 +33,7 @@ N_METRICS = 1000
 
 def _import_ms(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     return float(out.strip().splitlines()[-1]) * 1000
@@ -43,6 +46,58 @@ def _median_ms(action: Callable[[], None], repeat: int) -> float:
         action()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str]]:
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow import MLflowDataSet
+    from pipelinex_mlflow.tracking import RunLogger, RunRef, set_current_run
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(f"bench-{time.time()}")
+
+    def new_run() -> RunRef:
+        return RunRef(uri, client.create_run(experiment_id).info.run_id)
+
+    def batched() -> None:
+        logger = RunLogger(new_run())
+        logger.log_params({f"p{i}": i for i in range(N_PARAMS)})
+        logger.log_metrics({f"m{i}": i for i in range(N_METRICS)})
+        logger.flush()
+
+    def per_call() -> None:
+        run = new_run()
+        for i in range(N_PARAMS):
+            client.log_param(run.run_id, f"p{i}", i)
+        for i in range(N_METRICS):
+            client.log_metric(run.run_id, f"m{i}", i)
+
+    def dataset_saves() -> None:
+        set_current_run(new_run())
+        MLflowDataSet(dataset="m", dataset_name="score").save(0.5)
+        MLflowDataSet(dataset="a", dataset_name="cfg").save({"a": 1, "c": {"d": 2.0}})
+        MLflowDataSet(dataset="json", dataset_name="js").save({"k": list(range(100))})
+        set_current_run(None)
+
+    values = f"{N_PARAMS} params + {N_METRICS} metrics"
+    return [
+        (
+            f"{values}, one `RunLogger.flush()` ({label})",
+            _median_ms(batched, repeat),
+            "",
+        ),
+        (
+            f"{values}, one `MlflowClient` call per value ({label}), as kedro-mlflow logs",
+            _median_ms(per_call, 1),
+            "1 run",
+        ),
+        (
+            f"`MLflowDataSet.save` of an `m`, an `a` dict and a `json` file ({label})",
+            _median_ms(dataset_saves, repeat),
+            "",
+        ),
+    ]
 
 
 def main() -> None:
@@ -66,70 +121,11 @@ def main() -> None:
         ),
     ]
 
-    from mlflow.tracking import MlflowClient
-
-    from pipelinex_mlflow import MLflowDataSet
-    from pipelinex_mlflow.tracking import RunLogger, RunRef, set_current_run
-
     uris = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"}
     if args.server:
         uris["HTTP"] = args.server
     for label, uri in uris.items():
-        client = MlflowClient(tracking_uri=uri)
-        experiment_id = client.create_experiment(f"bench-{time.time()}")
-
-        def new_run() -> RunRef:
-            return RunRef(uri, client.create_run(experiment_id).info.run_id)
-
-        def batched() -> None:
-            logger = RunLogger(new_run())
-            logger.log_params({f"p{i}": i for i in range(N_PARAMS)})
-            logger.log_metrics({f"m{i}": i for i in range(N_METRICS)})
-            logger.flush()
-
-        def per_call() -> None:
-            run = new_run()
-            for i in range(N_PARAMS):
-                client.log_param(run.run_id, f"p{i}", i)
-            for i in range(N_METRICS):
-                client.log_metric(run.run_id, f"m{i}", i)
-
-        rows.append(
-            (
-                f"{N_PARAMS} params + {N_METRICS} metrics, one `RunLogger.flush()` ({label})",
-                _median_ms(batched, args.repeat),
-                "",
-            )
-        )
-        rows.append(
-            (
-                f"the same, one `MlflowClient` call per value ({label}), as kedro-mlflow logs",
-                _median_ms(per_call, 1),
-                "1 run",
-            )
-        )
-
-        frame_dir = Path(tempfile.mkdtemp())
-
-        def dataset_saves() -> None:
-            set_current_run(new_run())
-            MLflowDataSet(dataset="m", dataset_name="score").save(0.5)
-            MLflowDataSet(dataset="a", dataset_name="cfg").save(
-                {"a": 1, "b": "x", "c": {"d": 2.0}}
-            )
-            MLflowDataSet(dataset="json", dataset_name="js").save(
-                {"k": list(range(100))}
-            )
-            set_current_run(None)
-
-        rows.append(
-            (
-                f"`MLflowDataSet.save` of an `m`, an `a` dict and a `json` file ({label})",
-                _median_ms(dataset_saves, args.repeat),
-                "",
-            )
-        )
-        del frame_dir
+        rows.extend(_store_rows(label, uri, args.repeat))
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("| operation | median ms | note |\n|---|---|---|")
