@@ -403,15 +403,19 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     # ----------------------------------------------------------------------------------
     # The inner file dataset
     # ----------------------------------------------------------------------------------
-    def _default_filepath(self) -> Path:
+    def _scratch_dir(self) -> Path:
+        """This dataset's temporary folder, removed with the dataset or at exit."""
         if self._tmp_root is None:
             self._tmp_root = tempfile.mkdtemp(prefix="pipelinex_mlflow-")
             self._finalizer = weakref.finalize(
                 self, shutil.rmtree, self._tmp_root, ignore_errors=True
             )
+        return Path(self._tmp_root)
+
+    def _default_filepath(self) -> Path:
         run = current_run()
         code = self._code or ""
-        folder = Path(self._tmp_root, run.run_id if run else "no-run")
+        folder = self._scratch_dir() / (run.run_id if run else "no-run")
         return folder / f"{self._require_name()}.{ARTIFACT_FORMATS[code].suffix}"
 
     def _code_filepath(self) -> str:
@@ -556,7 +560,10 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if local is None:
             raise DatasetError("MLflowDataSet cannot tell which artifact to download.")
         artifact = self._artifact_file(local)
-        download_dir = Path(tempfile.mkdtemp(prefix="pipelinex_mlflow-dl-"))
+        # Partitioned datasets read lazily, so the download outlives this call.
+        download_dir = Path(
+            tempfile.mkdtemp(prefix="download-", dir=self._scratch_dir())
+        )
         try:
             downloaded = download_artifact(run, artifact, download_dir)
         except TrackingError as exc:

@@ -1,0 +1,204 @@
+"""Draws a Gantt chart of timed tasks as a self-contained plotly HTML page.
+
+Pure and independent of Kedro and MLflow: it turns ``TimelineEntry`` rows into a
+plotly figure. plotly is imported only when a chart is built.
+
+Examples:
+    >>> entries = [
+    ...     TimelineEntry("load", 0.0, 1.5),
+    ...     TimelineEntry("train", 1.5, 4.0, worker="process 42"),
+    ... ]
+    >>> html = gantt_html(entries, {"title": "My run"})
+    >>> "train" in html and '<script src="https://cdn.plot.ly' not in html
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import cycle
+from typing import Any
+
+#: The keys ``gantt_params`` may hold.
+GANTT_PARAM_KEYS: tuple[str, ...] = ("colors", "height", "layout", "title", "width")
+DEFAULT_TITLE = "Kedro node timeline"
+FAILED_COLOR = "crimson"
+_ROW_HEIGHT_PX = 28
+_MIN_HEIGHT_PX = 250
+_MARGIN_PX = 150
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One bar of the chart.
+
+    Attributes:
+        task: The row label.
+        start: Wall-clock start, seconds since the epoch.
+        end: Wall-clock end, seconds since the epoch.
+        worker: Who ran it (a thread or process); bars are colored by worker.
+        failed: Draw the bar with a red outline and say so on hover.
+        duration: The measured duration in seconds; ``end - start`` if ``None``.
+    """
+
+    task: str
+    start: float
+    end: float
+    worker: str = "main"
+    failed: bool = False
+    duration: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The duration to show: the measured one, else ``end - start``."""
+        return self.duration if self.duration is not None else self.end - self.start
+
+
+def validate_gantt_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check ``gantt_params`` and return a copy.
+
+    Args:
+        params: ``title`` (str), ``height``/``width`` (pixels), ``colors`` (a
+            list of CSS colors, cycled over the workers) and ``layout`` (a dict of
+            further plotly layout properties, applied last).
+
+    Returns:
+        A new dict with the same items.
+
+    Raises:
+        ValueError: For an unknown key or a value of the wrong type.
+
+    Examples:
+        >>> validate_gantt_params({"index_col": "Resource"})
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown gantt_params key(s) ['index_col']. ...
+    """
+    checked = dict(params or {})
+    unknown = sorted(set(checked) - set(GANTT_PARAM_KEYS))
+    if unknown:
+        raise ValueError(
+            f"Unknown gantt_params key(s) {unknown}. Must be among: "
+            f"{', '.join(GANTT_PARAM_KEYS)}. Other plotly layout properties go in "
+            "gantt_params['layout'], for example {'layout': {'font': {'size': 10}}}."
+        )
+    for key in ("height", "width"):
+        value = checked.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(
+                f"gantt_params[{key!r}] must be a positive number of pixels, "
+                f"not {value!r}."
+            )
+    colors = checked.get("colors")
+    if colors is not None and (
+        isinstance(colors, str)
+        or not isinstance(colors, Sequence)
+        or not colors
+        or not all(isinstance(color, str) for color in colors)
+    ):
+        raise ValueError(
+            "gantt_params['colors'] must be a non-empty list of CSS colors, for "
+            f"example ['#1f77b4', 'orange'], not {colors!r}."
+        )
+    if not isinstance(checked.get("layout", {}), Mapping):
+        raise ValueError(
+            "gantt_params['layout'] must be a dict of plotly layout properties."
+        )
+    if not isinstance(checked.get("title", ""), str):
+        raise ValueError("gantt_params['title'] must be a string.")
+    return checked
+
+
+def build_gantt(
+    entries: Sequence[TimelineEntry], params: Mapping[str, Any] | None = None
+) -> Any:
+    """Return a plotly figure with one horizontal bar per entry, in start order.
+
+    Bars sit on a date axis (local time) and are colored by worker, so bars that
+    ran in parallel are easy to tell apart; failed tasks have a red outline.
+
+    Args:
+        entries: The bars.
+        params: Styling, see :func:`validate_gantt_params`.
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    options = validate_gantt_params(params)
+    ordered = sorted(entries, key=lambda entry: (entry.start, entry.task))
+    palette = cycle(options.get("colors") or qualitative.Plotly)
+    workers = list(dict.fromkeys(entry.worker for entry in ordered))
+    figure = go.Figure()
+    for worker, color in zip(workers, palette, strict=False):
+        rows = [entry for entry in ordered if entry.worker == worker]
+        figure.add_trace(
+            go.Bar(
+                name=worker,
+                orientation="h",
+                y=[entry.task for entry in rows],
+                base=[_local_time(entry.start) for entry in rows],
+                # On a date axis the bar length is in milliseconds.
+                x=[max(entry.end - entry.start, 0.0) * 1000 for entry in rows],
+                customdata=[
+                    [
+                        f"{entry.seconds:.3f}",
+                        _local_time(entry.start),
+                        _local_time(entry.end),
+                        "failed" if entry.failed else "completed",
+                    ]
+                    for entry in rows
+                ],
+                hovertemplate=(
+                    "<b>%{y}</b><br>%{customdata[0]} s (%{customdata[3]})<br>"
+                    "%{customdata[1]} to %{customdata[2]}<extra>"
+                    f"{worker}</extra>"
+                ),
+                marker={
+                    "color": color,
+                    "line": {
+                        "color": [FAILED_COLOR if e.failed else color for e in rows],
+                        "width": [3 if e.failed else 0 for e in rows],
+                    },
+                },
+            )
+        )
+    tasks = list(dict.fromkeys(entry.task for entry in ordered))
+    figure.update_layout(
+        title=options.get("title", DEFAULT_TITLE),
+        barmode="overlay",
+        height=options.get("height")
+        or max(_MIN_HEIGHT_PX, _MARGIN_PX + _ROW_HEIGHT_PX * len(tasks)),
+        width=options.get("width"),
+        xaxis={"type": "date", "title": "time"},
+        yaxis={
+            "categoryorder": "array",
+            "categoryarray": tasks,
+            "autorange": "reversed",
+        },
+        legend={"title": {"text": "worker"}},
+    )
+    figure.update_layout(**dict(options.get("layout", {})))
+    return figure
+
+
+def figure_html(figure: Any) -> str:
+    """Return a full HTML page for ``figure`` with plotly.js inlined (works offline)."""
+    return str(figure.to_html(include_plotlyjs=True, full_html=True))
+
+
+def gantt_html(
+    entries: Sequence[TimelineEntry], params: Mapping[str, Any] | None = None
+) -> str:
+    """Build the Gantt chart of ``entries`` and return it as a self-contained page."""
+    return figure_html(build_gantt(entries, params))
+
+
+def _local_time(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds).strftime("%Y-%m-%d %H:%M:%S.%f")

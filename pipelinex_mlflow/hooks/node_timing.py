@@ -1,0 +1,399 @@
+"""``MLflowTimeLoggerHook`` logs how long each node ran, with a Gantt chart of the run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from kedro.framework.hooks import hook_impl
+
+from pipelinex_mlflow.gantt import TimelineEntry, gantt_html, validate_gantt_params
+from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
+from pipelinex_mlflow.tracking import RunLogger, RunRef, sanitize_key
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+
+DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
+GANTT_ARTIFACT = "gantt.html"
+TIME_LOG_ARTIFACT = "time_log.json"
+_SPOOL_SUFFIX = ".json"
+
+NodeStatus = Literal["completed", "failed"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_task_name(node: Node) -> str:
+    """Name a node's timing after ``node.name``: readable and unique in a pipeline.
+
+    Kedro 1.x names an unnamed node ``<function>__<hash>``, with its namespace in
+    front (``training.fit``).
+    """
+    return node.name
+
+
+@dataclass(frozen=True)
+class NodeTiming:
+    """When and how long one node ran.
+
+    Attributes:
+        node: The node's name.
+        task: The name the chart and the metric use (``task_name_func(node)``).
+        start: Wall-clock start, seconds since the epoch.
+        end: Wall-clock end, seconds since the epoch.
+        duration: Seconds, measured with ``time.perf_counter``.
+        status: ``completed``, or ``failed`` if the node raised.
+        pid: The process that ran the node.
+        thread: The thread that ran the node.
+    """
+
+    node: str
+    task: str
+    start: float
+    end: float
+    duration: float
+    status: NodeStatus
+    pid: int
+    thread: str
+
+    def as_log_entry(self, task: str) -> dict[str, Any]:
+        """The node's entry in ``time_log.json``: times as ISO 8601 in UTC.
+
+        Args:
+            task: The task name as logged (made a valid, unique MLflow key).
+        """
+        entry = asdict(self)
+        entry["task"] = task
+        entry["start"] = _iso_utc(self.start)
+        entry["end"] = _iso_utc(self.end)
+        entry["duration_s"] = entry.pop("duration")
+        return entry
+
+
+def _iso_utc(epoch_seconds: float) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+class MLflowTimeLoggerHook:
+    """Logs how long each node ran, with a Gantt chart of the run, to MLflow.
+
+    It logs to the run of ``MLflowBasicLoggerHook``, which must be registered too:
+
+    - a metric ``<metric_name_prefix><task name>`` per node: its duration in
+      seconds (``time.perf_counter``, from ``before_node_run`` to
+      ``after_node_run``, so the node's function without loading its inputs or
+      saving its outputs), failed nodes included; the task name is
+      ``task_name_func(node)``, by default ``node.name``;
+    - the artifact ``time_log.json``: ``{"nodes": [...]}``, one entry per node
+      with ``node``, ``task``, ``start``/``end`` (ISO 8601, UTC),
+      ``duration_s``, ``status`` (``completed``/``failed``), ``pid`` and
+      ``thread``, in start order;
+    - the artifact ``gantt.html``: a plotly Gantt chart, one bar per node on a
+      time axis (local time), colored by the thread or process that ran it. The
+      page inlines plotly.js (about 5 MB), so the MLflow UI shows it offline.
+
+    Everything is sent once, when the pipeline ends or fails. Timings are
+    complete under ``SequentialRunner``, ``ThreadRunner`` and ``ParallelRunner``
+    with the ``fork`` start method (Linux up to Python 3.13): forked workers
+    leave their timings in a per-run temporary folder that the main process
+    collects. Under the ``spawn``/``forkserver`` start methods (macOS, Windows,
+    Linux from Python 3.14), Kedro runs no node hooks in the workers, so no node
+    is timed; the hook then warns. Set ``KEDRO_MP_CONTEXT=fork`` where fork is
+    safe.
+
+    Examples:
+        In ``settings.py``:
+
+        .. code-block:: python
+
+            from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowTimeLoggerHook
+
+            HOOKS = (
+                MLflowBasicLoggerHook(experiment_name="my_experiment"),
+                MLflowTimeLoggerHook(gantt_params={"title": "Training", "height": 600}),
+            )
+
+        >>> hook = MLflowTimeLoggerHook(metric_name_prefix="time/")
+        >>> hook.metric_name_prefix
+        'time/'
+    """
+
+    def __init__(  # noqa: PLR0917 - PipelineX's signature, kept for its users
+        self,
+        gantt_filepath: str | os.PathLike[str] | None = None,
+        gantt_params: Mapping[str, Any] | None = None,
+        metric_name_prefix: str = DEFAULT_METRIC_NAME_PREFIX,
+        task_name_func: Callable[[Node], str] = default_task_name,
+        time_log_filepath: str | os.PathLike[str] | None = None,
+        enable_plotly: bool = True,
+        enable_mlflow: bool = True,
+    ) -> None:
+        """Configure what is logged and which local copies are written.
+
+        Args:
+            gantt_filepath: Also write the Gantt chart to this local HTML file
+                (relative paths are taken from the project root). ``None``
+                writes no local copy.
+            gantt_params: Styling of the chart: ``title`` (default "Kedro node
+                timeline"), ``height`` and ``width`` (pixels; the height grows
+                with the number of nodes by default), ``colors`` (CSS colors
+                cycled over the workers) and ``layout`` (further plotly layout
+                properties, applied last).
+            metric_name_prefix: Put in front of each task name to make the metric
+                name; PipelineX's ``"_time_to_run "`` by default.
+            task_name_func: Turns a Kedro node into its task name. Its result is
+                made a valid MLflow key, and a suffix is added where two nodes'
+                names would clash.
+            time_log_filepath: Also write the time log to this local JSON file.
+            enable_plotly: Draw the Gantt chart.
+            enable_mlflow: Log to MLflow; with ``False`` only the local copies
+                are written.
+
+        Raises:
+            ValueError: For unknown or ill-typed ``gantt_params``.
+        """
+        self.gantt_filepath = gantt_filepath
+        self.gantt_params = validate_gantt_params(gantt_params)
+        self.metric_name_prefix = metric_name_prefix
+        self.task_name_func = task_name_func
+        self.time_log_filepath = time_log_filepath
+        self.enable_plotly = enable_plotly
+        self.enable_mlflow = enable_mlflow
+        self._spool_dir: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._parent_pid = os.getpid()
+        self._starts: dict[tuple[str, int], tuple[float, float]] = {}
+        self._timings: list[NodeTiming] = []
+        self._active = False
+        self._warned_no_run = False
+
+    # ----------------------------------------------------------------------------------
+    # Hook implementations
+    # ----------------------------------------------------------------------------------
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        """Start a fresh record, with a folder where worker processes leave theirs."""
+        self._remove_spool_dir()
+        self._reset()
+        self._active = True
+        with warn_on_failure(self, "prepare to time nodes"):
+            self._spool_dir = tempfile.mkdtemp(prefix="pipelinex_mlflow-timing-")
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        """Note when the node starts, per thread, since nodes may run concurrently."""
+        with warn_on_failure(self, f"time node {node.name!r}"):
+            key = (node.name, threading.get_ident())
+            started = (time.perf_counter(), time.time())
+            with self._lock:
+                self._starts[key] = started
+
+    @hook_impl
+    def after_node_run(self, node: Node) -> None:
+        """Record the finished node's timing."""
+        self._record(node, "completed")
+
+    @hook_impl
+    def on_node_error(self, node: Node) -> None:
+        """Record the failed node's timing: how long it ran before it raised."""
+        self._record(node, "failed")
+
+    @hook_impl
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline
+    ) -> None:
+        """Log every timing, the time log and the Gantt chart at once."""
+        self._finish(run_params, pipeline, succeeded=True)
+
+    @hook_impl
+    def on_pipeline_error(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        """Log the timings of the nodes that ran before the pipeline failed."""
+        self._finish(run_params, pipeline, succeeded=False)
+
+    # ----------------------------------------------------------------------------------
+    # Recording
+    # ----------------------------------------------------------------------------------
+    def _record(self, node: Node, status: NodeStatus) -> None:
+        perf_end, wall_end = time.perf_counter(), time.time()
+        with warn_on_failure(self, f"time node {node.name!r}"):
+            with self._lock:
+                started = self._starts.pop((node.name, threading.get_ident()), None)
+            if started is None:
+                return
+            perf_start, wall_start = started
+            timing = NodeTiming(
+                node=node.name,
+                task=str(self.task_name_func(node)),
+                start=wall_start,
+                end=wall_end,
+                duration=perf_end - perf_start,
+                status=status,
+                pid=os.getpid(),
+                thread=threading.current_thread().name,
+            )
+            if timing.pid == self._parent_pid:
+                with self._lock:
+                    self._timings.append(timing)
+            else:
+                self._spool(timing)
+
+    def _spool(self, timing: NodeTiming) -> None:
+        """Leave a worker process's timing where the main process will find it."""
+        if self._spool_dir is None:
+            logger.debug(
+                "No timing folder for node %r; its timing is lost", timing.node
+            )
+            return
+        name = f"{timing.pid}-{uuid.uuid4().hex}"
+        partial = Path(self._spool_dir, name + ".part")
+        partial.write_text(json.dumps(asdict(timing)), encoding="utf-8")
+        # Atomic: the main process never reads a half-written file.
+        os.replace(partial, Path(self._spool_dir, name + _SPOOL_SUFFIX))
+
+    def _collect(self) -> list[NodeTiming]:
+        with self._lock:
+            timings = list(self._timings)
+        if self._spool_dir is not None:
+            for path in sorted(Path(self._spool_dir).glob("*" + _SPOOL_SUFFIX)):
+                try:
+                    timings.append(NodeTiming(**json.loads(path.read_text("utf-8"))))
+                except (OSError, ValueError, TypeError) as exc:
+                    logger.debug("Skipping unreadable timing file %s: %s", path, exc)
+        return sorted(timings, key=lambda timing: (timing.start, timing.node))
+
+    # ----------------------------------------------------------------------------------
+    # Reporting
+    # ----------------------------------------------------------------------------------
+    def _finish(
+        self, run_params: dict[str, Any], pipeline: Pipeline, *, succeeded: bool
+    ) -> None:
+        if not self._active:
+            return
+        self._active = False
+        try:
+            with warn_on_failure(self, "collect the node timings"):
+                timings = self._collect()
+                if not timings:
+                    if succeeded and pipeline.nodes:
+                        logger.warning(
+                            "MLflowTimeLoggerHook timed none of the %d nodes. "
+                            "ParallelRunner runs no node hooks in its workers under the "
+                            "'spawn' or 'forkserver' start method (macOS, Windows, "
+                            "Python 3.14+); set KEDRO_MP_CONTEXT=fork where fork is "
+                            "safe, or use ThreadRunner.",
+                            len(pipeline.nodes),
+                        )
+                    return
+                self._report(timings, run_params.get("project_path"))
+        finally:
+            self._remove_spool_dir()
+
+    def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
+        tasks = _unique_task_names(timings)
+        time_log = json.dumps(
+            {
+                "nodes": [
+                    t.as_log_entry(task) for t, task in zip(timings, tasks, strict=True)
+                ]
+            },
+            indent=2,
+        )
+        html = None
+        if self.enable_plotly:
+            with warn_on_failure(self, "draw the Gantt chart"):
+                html = gantt_html(self._timeline(timings, tasks), self.gantt_params)
+        root = Path(project_path) if project_path else Path.cwd()
+        if self.time_log_filepath is not None:
+            with warn_on_failure(self, "write the local time log"):
+                _write(root / self.time_log_filepath, time_log)
+        if self.gantt_filepath is not None and html is not None:
+            with warn_on_failure(self, "write the local Gantt chart"):
+                _write(root / self.gantt_filepath, html)
+        if not self.enable_mlflow:
+            return
+        run = self._run_or_warn()
+        if run is None:
+            return
+        with warn_on_failure(self, "log the node timings"):
+            run_logger = RunLogger(run)
+            run_logger.log_metrics(
+                {
+                    sanitize_key(self.metric_name_prefix + task): timing.duration
+                    for timing, task in zip(timings, tasks, strict=True)
+                }
+            )
+            run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
+            run_logger.flush()
+            if html is not None:
+                run_logger.log_html(html, GANTT_ARTIFACT)
+            logger.info(
+                "Logged the timings of %d nodes to MLflow run %s",
+                len(timings),
+                run.run_id,
+            )
+
+    def _timeline(
+        self, timings: list[NodeTiming], tasks: list[str]
+    ) -> list[TimelineEntry]:
+        return [
+            TimelineEntry(
+                task=task,
+                start=timing.start,
+                end=timing.end,
+                worker=timing.thread
+                if timing.pid == self._parent_pid
+                else f"process {timing.pid}",
+                failed=timing.status == "failed",
+                duration=timing.duration,
+            )
+            for timing, task in zip(timings, tasks, strict=True)
+        ]
+
+    def _run_or_warn(self) -> RunRef | None:
+        run = current_run_or_warn(self, warned=self._warned_no_run)
+        self._warned_no_run = self._warned_no_run or run is None
+        return run
+
+    def _remove_spool_dir(self) -> None:
+        if self._spool_dir is not None:
+            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool_dir = None
+
+
+def _unique_task_names(timings: list[NodeTiming]) -> list[str]:
+    """Sanitised task names, with ``_2``, ``_3``... where two nodes share one."""
+    owner: dict[str, str] = {}
+    names = []
+    for timing in timings:
+        base = sanitize_key(timing.task)
+        name, counter = base, 1
+        while owner.get(name, timing.node) != timing.node:
+            counter += 1
+            name = f"{base}_{counter}"
+        owner[name] = timing.node
+        names.append(name)
+    return names
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    logger.debug("Wrote %s", path)

@@ -1,0 +1,14 @@
+"""Fixtures for the companion hooks: the run-starting hook they all need."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelinex_mlflow import MLflowBasicLoggerHook
+from tests.hooks._pipeline import EXPERIMENT
+
+
+@pytest.fixture
+def basic_hook(tracking_uri: str) -> MLflowBasicLoggerHook:
+    """The hook that opens and closes the MLflow run."""
+    return MLflowBasicLoggerHook(uri=tracking_uri, experiment_name=EXPERIMENT)

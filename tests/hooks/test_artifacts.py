@@ -1,0 +1,175 @@
+"""MLflowArtifactsLoggerHook: files, folders, globs and dataset files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from kedro.io import MemoryDataset
+from kedro.io.core import Version
+from kedro_datasets.json import JSONDataset
+
+from pipelinex_mlflow import MLflowArtifactsLoggerHook
+from pipelinex_mlflow.hooks.artifacts import dataset_local_path, resolve_paths
+from tests.hooks._pipeline import failing_pipeline, inputs, only_run, run
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow import MLflowBasicLoggerHook
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "conf" / "base").mkdir(parents=True)
+    (root / "conf" / "base" / "parameters.yml").write_text("factor: 10\n")
+    (root / "conf" / "base" / "catalog.yml").write_text("{}\n")
+    (root / "logs" / "old").mkdir(parents=True)
+    (root / "logs" / "info.log").write_text("info")
+    (root / "logs" / "errors.log").write_text("errors")
+    (root / "logs" / "old" / "past.log").write_text("past")
+    (root / "README.md").write_text("readme")
+    return root
+
+
+def _paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for info in client.list_artifacts(run_id, path):
+        found.add(info.path)
+        if info.is_dir:
+            found |= _paths(client, run_id, info.path)
+    return found
+
+
+class TestFilepaths:
+    def test_files_folders_and_globs_with_one_warning_for_missing(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        project: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        hook = MLflowArtifactsLoggerHook(
+            filepaths_before_pipeline_run=["conf/base", "README.md", "missing.txt"],
+            filepaths_after_pipeline_run=["logs/**/*.log", "nothing/*.zip"],
+        )
+        run((basic_hook, hook), project_path=str(project))
+        logged = only_run(client)
+        assert logged.info.status == "FINISHED"
+        assert _paths(client, logged.info.run_id) == {
+            "base",
+            "base/parameters.yml",
+            "base/catalog.yml",
+            "README.md",
+            "info.log",
+            "errors.log",
+            "past.log",
+        }
+        warnings = [r.message for r in caplog.records if "found nothing" in r.message]
+        assert len(warnings) == 2
+        assert "missing.txt" in warnings[0]
+        assert "nothing/*.zip" in warnings[1]
+
+    def test_relative_to_the_current_folder_outside_a_project(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        project: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.chdir(project)
+        hook = MLflowArtifactsLoggerHook(filepaths_before_pipeline_run=["README.md"])
+        run((basic_hook, hook))
+        assert _paths(client, only_run(client).info.run_id) == {"README.md"}
+
+    def test_after_list_uploaded_when_the_pipeline_fails(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, project: Path
+    ) -> None:
+        hook = MLflowArtifactsLoggerHook(
+            filepaths_after_pipeline_run=["logs/errors.log"]
+        )
+        with pytest.raises(ValueError, match="node exploded"):
+            run((basic_hook, hook), pipe=failing_pipeline(), project_path=str(project))
+        logged = only_run(client)
+        assert logged.info.status == "FAILED"
+        assert _paths(client, logged.info.run_id) == {"errors.log"}
+
+    def test_disabled(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, project: Path
+    ) -> None:
+        hook = MLflowArtifactsLoggerHook(
+            filepaths_before_pipeline_run=["README.md"], enable_mlflow=False
+        )
+        run((basic_hook, hook), project_path=str(project))
+        assert not client.list_artifacts(only_run(client).info.run_id)
+
+
+class TestDatasets:
+    def test_dataset_files_after_they_are_saved(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """Plain and versioned files go up; a dataset without a file only warns."""
+        versioned = JSONDataset(
+            filepath=str(tmp_path / "doubled.json"), version=Version(None, None)
+        )
+        datasets = inputs(
+            squared=JSONDataset(filepath=str(tmp_path / "squared.json")),
+            doubled=versioned,
+            combined=MemoryDataset(),
+        )
+        hook = MLflowArtifactsLoggerHook(
+            datasets_after_node_run=["squared", "doubled", "combined"]
+        )
+        run((basic_hook, hook), datasets=datasets)
+        logged = only_run(client)
+        assert logged.info.status == "FINISHED"
+        assert _paths(client, logged.info.run_id) == {"squared.json", "doubled.json"}
+        assert "cannot upload dataset 'combined': it has no local file" in caplog.text
+
+    def test_local_path_of_datasets(self, tmp_path: Path) -> None:
+        assert dataset_local_path(MemoryDataset()) is None
+        assert (
+            dataset_local_path(JSONDataset(filepath="memory://bucket/a.json")) is None
+        )
+        plain = JSONDataset(filepath=str(tmp_path / "a.json"))
+        assert dataset_local_path(plain) == tmp_path / "a.json"
+        versioned = JSONDataset(
+            filepath=str(tmp_path / "b.json"),
+            version=Version(None, "2026-01-01T00.00.00.000Z"),
+        )
+        versioned.save({"a": 1})
+        assert dataset_local_path(versioned) == (
+            tmp_path / "b.json" / "2026-01-01T00.00.00.000Z" / "b.json"
+        )
+
+
+def test_resolve_paths_keeps_order_and_drops_duplicates(project: Path) -> None:
+    found, missing = resolve_paths(
+        ["README.md", "logs/*.log", str(project / "README.md"), "no/*.txt"], project
+    )
+    assert found == [
+        project / "README.md",
+        project / "logs" / "errors.log",
+        project / "logs" / "info.log",
+    ]
+    assert missing == ["no/*.txt"]
+
+
+def test_without_a_run_warns_once(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook = MLflowArtifactsLoggerHook(
+        filepaths_before_pipeline_run=["README.md"],
+        filepaths_after_pipeline_run=["README.md"],
+    )
+    run((hook,), project_path=str(project))
+    warnings = [
+        r for r in caplog.records if "Register MLflowBasicLoggerHook" in r.message
+    ]
+    assert len(warnings) == 1

@@ -1,0 +1,178 @@
+"""MLflowCatalogLoggerHook: MLflow datasets in the catalog, and automatic values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog, DatasetError, MemoryDataset
+from kedro_datasets.json import JSONDataset
+
+from pipelinex_mlflow import MLflowCatalogLoggerHook, MLflowDataSet
+from pipelinex_mlflow.tracking import current_run, get_client
+from tests.hooks._pipeline import (
+    inputs,
+    labels_pipeline,
+    only_run,
+    relabel_pipeline,
+    run,
+    values_pipeline,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow import MLflowBasicLoggerHook
+
+
+class PreLogged:
+    """Logs a param into the run before anything else, as an earlier hook might."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self) -> None:
+        run = current_run()
+        assert run is not None
+        get_client(run.tracking_uri).log_param(run.run_id, "label", "old")
+
+
+class TestAutoLogging:
+    def test_values_by_kind(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, tmp_path: Path
+    ) -> None:
+        """Numbers are metrics, plain values params, big or opaque values skipped."""
+        datasets = {
+            "x": MemoryDataset(2),
+            "saved": JSONDataset(filepath=str(tmp_path / "saved.json")),
+        }
+        run(
+            (basic_hook, MLflowCatalogLoggerHook()),
+            datasets=datasets,
+            pipe=values_pipeline(),
+        )
+        data = only_run(client).data
+        assert data.metrics == {
+            "x": 2.0,
+            "np_number": 2.5,
+            "config.lr": 0.1,
+            "__time_begin": data.metrics["__time_begin"],
+            "__time_end": data.metrics["__time_end"],
+            "__time": data.metrics["__time"],
+        }
+        logged_params = {k: v for k, v in data.params.items() if not k.startswith("__")}
+        assert logged_params == {
+            "flag": "True",
+            "labels": "{'a', 'b'}",
+            "pair": "('x', 1)",
+            "config.maybe": "None",
+            "config.on": "True",
+        }
+
+    def test_each_name_once_and_parameters_keyed_by_path(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+    ) -> None:
+        """``stats`` feeds three nodes but is logged once; ``params:model`` is ``model``."""
+        run((basic_hook, MLflowCatalogLoggerHook()))
+        logged = only_run(client)
+        assert len(client.get_metric_history(logged.info.run_id, "stats.n")) == 1
+        assert logged.data.metrics["model.depth"] == 3.0
+        assert logged.data.params["model.kind"] == "rf"  # also MLflowBasicLoggerHook's
+
+    def test_auto_off(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+    ) -> None:
+        run((basic_hook, MLflowCatalogLoggerHook(auto=False)))
+        assert "stats.n" not in only_run(client).data.metrics
+
+
+class TestParamConflicts:
+    def test_two_values_in_one_run_keep_the_first(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """``params:label`` and the output ``label`` share a key: the second warns."""
+        datasets = {"params:label": MemoryDataset("base")}
+        run(
+            (basic_hook, MLflowCatalogLoggerHook()),
+            datasets=datasets,
+            pipe=relabel_pipeline(),
+        )
+        logged = only_run(client)
+        assert logged.info.status == "FINISHED"
+        assert logged.data.params["label"] == "base"
+        assert "MLflowCatalogLoggerHook did not log 'label'" in caplog.text
+
+    def test_a_param_already_in_the_run_is_not_changed(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """The new value goes to a tag and the rest of the batch still lands."""
+        hooks = (basic_hook, MLflowCatalogLoggerHook(), PreLogged())
+        run(hooks, datasets={"x": MemoryDataset("2")}, pipe=labels_pipeline())
+        logged = only_run(client)
+        assert logged.info.status == "FINISHED"
+        assert logged.data.params["label"] == "old"
+        assert logged.data.params["x"] == "2"
+        assert logged.data.tags["pipelinex_mlflow.changed_param.label"] == "new-2"
+        assert "already holds other values for params ['label']" in caplog.text
+
+
+class TestMlflowCatalog:
+    def test_entries_become_named_mlflow_datasets(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, tmp_path: Path
+    ) -> None:
+        """Codes, MLflowDataSets and Kedro datasets; their names are not auto-logged."""
+        hook = MLflowCatalogLoggerHook(
+            mlflow_catalog={
+                "combined": "m",
+                "stats": "json",
+                "doubled": MLflowDataSet(dataset="p"),
+                "squared": JSONDataset(filepath=str(tmp_path / "squared.json")),
+            }
+        )
+        run((basic_hook, hook), datasets=inputs(combined=MemoryDataset()))
+        logged = only_run(client)
+        assert logged.data.metrics["combined"] == 19.5
+        assert logged.data.params["doubled"] == "30"
+        assert "doubled" not in logged.data.metrics
+        assert "stats.n" not in logged.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
+        assert {"stats.json", "squared.json"} <= artifacts
+
+    def test_added_to_every_created_catalog(self) -> None:
+        hook = MLflowCatalogLoggerHook(mlflow_catalog={"score": "m"})
+        catalog = DataCatalog()
+        hook.after_catalog_created(catalog=catalog)
+        dataset = catalog.get("score")
+        assert isinstance(dataset, MLflowDataSet)
+        assert dataset.name == "score"
+
+    @pytest.mark.parametrize(
+        ("spec", "error", "match"),
+        [
+            (
+                3,
+                ValueError,
+                r"mlflow_catalog\['x'\] must be an MLflowDataSet dataset code",
+            ),
+            ("nope", DatasetError, "Unknown MLflowDataSet dataset code 'nope'"),
+        ],
+    )
+    def test_bad_entries_fail_at_construction(
+        self, spec: Any, error: type[Exception], match: str
+    ) -> None:
+        with pytest.raises(error, match=match):
+            MLflowCatalogLoggerHook(mlflow_catalog={"x": spec})
+
+
+def test_without_a_run_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    run((MLflowCatalogLoggerHook(),))
+    warnings = [
+        r for r in caplog.records if "Register MLflowBasicLoggerHook" in r.message
+    ]
+    assert len(warnings) == 1
