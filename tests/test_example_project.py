@@ -48,6 +48,8 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
         metrics
     )
     assert {"__time_begin", "__time_end", "__time"} <= set(metrics)
+    nodes = ["make_data", "split", "train", "predict", "evaluate", "describe"]
+    assert {f"_time_to_run {n}" for n in nodes} <= set(metrics)
     assert metrics["score"] > 0.9
     losses = client.get_metric_history(run.info.run_id, "loss_history")
     assert len(losses) == 50
