@@ -331,17 +331,74 @@ def ensure_experiment(
 ) -> str:
     """Return the id of experiment ``name``, creating it (with ``artifact_location``).
 
-    A deleted experiment of that name is restored rather than failing.
+    A new experiment of a local SQLite store keeps its artifacts in ``mlartifacts/``
+    beside the database unless ``artifact_location`` says otherwise: MLflow's own
+    default is ``./mlruns`` of whichever folder the process happens to run in. A
+    deleted experiment of that name is restored rather than failing.
     """
     client = get_client(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         logger.info("Creating MLflow experiment %r", name)
-        return client.create_experiment(name, artifact_location=artifact_location)
+        return client.create_experiment(
+            name, artifact_location=artifact_location or _local_artifacts(tracking_uri)
+        )
     if experiment.lifecycle_stage == "deleted":
         logger.warning("Restoring the deleted MLflow experiment %r", name)
         client.restore_experiment(experiment.experiment_id)
     return str(experiment.experiment_id)
+
+
+def _local_artifacts(tracking_uri: str) -> str | None:
+    if not tracking_uri.startswith("sqlite:////"):
+        return None
+    db_path = Path(tracking_uri[len("sqlite:///") :])
+    return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()
+
+
+def open_run(
+    tracking_uri: str,
+    *,
+    experiment_name: str,
+    artifact_location: str | None = None,
+    run_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+) -> tuple[RunRef, str]:
+    """Resume ``run_id``, or start a run in ``experiment_name`` (created if missing).
+
+    With ``nested``, the new run is a child of the run the caller opened with
+    ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).
+
+    Returns:
+        The run and its experiment id.
+
+    Raises:
+        TrackingError: If the store refuses, naming the store and the reason.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if run_id:
+            return resume_run(tracking_uri, run_id)
+        experiment_id = ensure_experiment(
+            tracking_uri, experiment_name, artifact_location
+        )
+        parent = find_active_fluent_run_id() if nested else None
+        if nested and parent is None:
+            logger.warning(
+                "nested=True found no enclosing MLflow run (none active, no "
+                "MLFLOW_RUN_ID); starting a top-level run."
+            )
+        run = start_run(
+            tracking_uri, experiment_id, run_name=run_name, parent_run_id=parent
+        )
+    except MlflowException as exc:
+        raise TrackingError(
+            f"Cannot start an MLflow run in the store at {tracking_uri!r}: "
+            f"{exc.message}"
+        ) from exc
+    return run, experiment_id
 
 
 def start_run(
@@ -389,16 +446,6 @@ def resume_run(tracking_uri: str, run_id: str) -> tuple[RunRef, str]:
 def end_run(run: RunRef, status: RunStatus) -> None:
     """Mark ``run`` as terminated with ``status``."""
     get_client(run.tracking_uri).set_terminated(run.run_id, status=status)
-
-
-def get_run_status(run: RunRef) -> str:
-    """Return the status of ``run`` (``RUNNING``, ``FINISHED``, ...)."""
-    return str(get_client(run.tracking_uri).get_run(run.run_id).info.status)
-
-
-def get_experiment_id(run: RunRef) -> str:
-    """Return the id of the experiment that holds ``run``."""
-    return str(get_client(run.tracking_uri).get_run(run.run_id).info.experiment_id)
 
 
 def find_active_fluent_run_id() -> str | None:
@@ -541,8 +588,13 @@ class RunLogger:
                 "texts": len(self._buffer.texts),
             }
 
-    def log_params(self, params: Mapping[str, Any], sep: str = ".") -> None:
+    def log_params(
+        self, params: Mapping[str, Any], sep: str = ".", *, enforce_limit: bool = True
+    ) -> None:
         """Queue params; nested dicts are flattened with ``sep``, values stringified.
+
+        ``enforce_limit=False`` exempts short values of our own (timestamps) from
+        the long-param policy.
 
         Raises:
             TrackingError: For an over-long value under the ``fail`` policy, or one
@@ -552,10 +604,10 @@ class RunLogger:
         with self._lock:
             for raw_key, value in flat.items():
                 key = sanitize_key(raw_key)
-                self._queue_param(key, _param_text(value))
+                self._queue_param(key, _param_text(value), enforce_limit)
 
-    def _queue_param(self, key: str, text: str) -> None:
-        if len(text) > self._max_param_length:
+    def _queue_param(self, key: str, text: str, enforce_limit: bool) -> None:
+        if enforce_limit and len(text) > self._max_param_length:
             text = self._shorten_param(key, text)
         previous = self._buffer.params.get(key)
         if previous is not None and previous != text:
@@ -670,9 +722,22 @@ class RunLogger:
                 tags=[RunTag(k, v) for k, v in tags.items()],
             )
         except MlflowException as exc:
+            rescued = ""
+            if params and (metrics or tags):
+                # One bad param (say, too long for an old server) must not cost the
+                # run its metrics and tags as well.
+                try:
+                    client.log_batch(
+                        self.run.run_id,
+                        metrics=metrics,
+                        tags=[RunTag(k, v) for k, v in tags.items()],
+                    )
+                    rescued = "; its metrics and tags were sent without the params"
+                except MlflowException:
+                    rescued = ""
             raise TrackingError(
                 f"MLflow rejected {len(params)} params, {len(metrics)} metrics and "
-                f"{len(tags)} tags for run {self.run.run_id}: {exc.message}"
+                f"{len(tags)} tags for run {self.run.run_id}{rescued}: {exc.message}"
             ) from exc
         for artifact_file, text in buffer.texts.items():
             client.log_text(self.run.run_id, text, artifact_file)
@@ -717,10 +782,6 @@ class RunLogger:
             client.log_artifact(self.run.run_id, str(path), artifact_path)
         logger.debug("Uploaded %s to MLflow run %s", path, self.run.run_id)
 
-    def log_html(self, html: str, artifact_file: str) -> None:
-        """Upload an HTML page at once (the MLflow UI renders ``.html`` artifacts)."""
-        get_client(self.run.tracking_uri).log_text(self.run.run_id, html, artifact_file)
-
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -739,7 +800,7 @@ def _metric_value(key: str, value: Any) -> float:
     if not is_number(value):
         raise TrackingError(
             f"MLflow metric {key!r} must be a number, got {type(value).__name__} "
-            f"{_short_repr(value)}. Log it as a param (dataset code 'p') or let "
+            f"{short_repr(value)}. Log it as a param (dataset code 'p') or let "
             "dataset code 'a' choose by type."
         )
     number = float(value)
@@ -748,7 +809,8 @@ def _metric_value(key: str, value: Any) -> float:
     return number
 
 
-def _short_repr(value: Any, limit: int = 80) -> str:
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

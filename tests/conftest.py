@@ -8,6 +8,9 @@ import os
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Node hooks run in ParallelRunner workers only when they are forked; Python 3.14
+# makes forkserver the Linux default. Tests of spawned workers set this themselves.
+os.environ.setdefault("KEDRO_MP_CONTEXT", "fork")
 
 import shutil
 import signal
@@ -54,7 +57,13 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tracking_uri(
     migrated_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """Point MLflow at a fresh copy of the migrated store, and clean up after."""
+    """Point MLflow at a fresh copy of the migrated store, and clean up after.
+
+    The test runs in its own folder, so nothing MLflow writes relative to the
+    current folder (``./mlruns`` artifacts of experiments a test creates) lands in
+    the repository.
+    """
+    monkeypatch.chdir(tmp_path)
     db = tmp_path / "mlflow.db"
     shutil.copy(migrated_db, db)
     uri = f"sqlite:///{db}"

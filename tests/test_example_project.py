@@ -65,5 +65,19 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
         "coefficients.json",
         "residual_plot.html",
         "tables",
+        "gantt.html",
+        "time_log.json",
+        "conf",
+        "data",
     } <= artifacts
+    conf = {a.path for a in client.list_artifacts(run.info.run_id, "conf/base")}
+    assert conf == {"conf/base/catalog.yml", "conf/base/parameters.yml"}
+    assert params["env..KEDRO_DISABLE_TELEMETRY"] == "1"
+    # Kedro's own deprecation warnings aside, a clean run warns about nothing.
+    warnings = [
+        line
+        for line in output.splitlines()
+        if "WARNING" in line and "Warning:" not in line
+    ]
+    assert warnings == []
     assert (example_project / "mlartifacts").is_dir()

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import DatasetError
 
 from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
+from pipelinex_mlflow.io.local_paths import dataset_base_path, dataset_local_path
 from pipelinex_mlflow.tracking import RunLogger, RunRef
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from kedro.io import AbstractDataset, CatalogProtocol
+    from kedro.io import CatalogProtocol
 
 PathSpec = str | os.PathLike[str]
 _GLOB_CHARS = frozenset("*?[")
@@ -58,36 +58,43 @@ def resolve_paths(
     return list(found), missing
 
 
-def dataset_local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
-    """Return the local file or folder a Kedro dataset writes, if it has one.
+def artifact_dir(path: Path, root: Path, *, is_dir: bool | None = None) -> str | None:
+    """Where ``path`` goes in the run's artifacts: its place in the project.
 
-    For a versioned dataset it is the file of the version just saved (the save
-    version), else the latest one. Datasets on remote storage (``s3://``...) and
-    in-memory ones have none.
+    Files in the project keep their relative folder, so ``conf/base/parameters.yml``
+    and ``conf/local/parameters.yml`` do not overwrite each other; a folder is
+    uploaded as itself. Paths outside the project go to the root under their name.
+
+    Examples:
+        >>> artifact_dir(Path("/p/conf/base/parameters.yml"), Path("/p"))
+        'conf/base'
+        >>> artifact_dir(Path("/elsewhere/run.log"), Path("/p")) is None
+        True
     """
-    if getattr(dataset, "_protocol", "file") not in ("file", None):
-        return None
-    if getattr(dataset, "_version", None) is not None:
-        return _versioned_path(dataset)
-    for attribute in ("_filepath", "_path"):
-        value = getattr(dataset, attribute, None)
-        if value is not None:
-            return Path(os.fspath(value))
-    return None
-
-
-def _versioned_path(dataset: Any) -> Path | None:
+    folder = path.is_dir() if is_dir is None else is_dir
     try:
-        saved = Path(dataset._get_versioned_path(dataset.resolve_save_version()))
-        return saved if saved.exists() else Path(dataset._get_load_path())
-    except (DatasetError, AttributeError, TypeError):
-        return None
+        relative = path.relative_to(root)
+    except ValueError:
+        return path.name if folder else None
+    place = relative if folder else relative.parent
+    return None if str(place) in ("", ".") else place.as_posix()
 
 
-def _upload(run_logger: RunLogger, path: Path, hook: object) -> None:
+def _as_list(value: Sequence[PathSpec] | PathSpec | None) -> list[PathSpec]:
+    # A lone string is one path, not a sequence of one-character paths.
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [value]
+    return list(value)
+
+
+def _upload(
+    run_logger: RunLogger, path: Path, target: str | None, hook: object
+) -> None:
     with warn_on_failure(hook, f"upload {path}"):
-        # A folder goes up in one call, under its own name.
-        run_logger.log_artifact(path, path.name if path.is_dir() else None)
+        # A folder goes up in one call.
+        run_logger.log_artifact(path, target)
 
 
 class MLflowArtifactsLoggerHook:
@@ -106,9 +113,10 @@ class MLflowArtifactsLoggerHook:
 
     Each entry is a file, a folder or a glob pattern (``**`` recurses); ``~`` is
     expanded and relative paths are taken from the project root (the current
-    folder outside a project). A file lands at the artifact root under its own
-    name; a folder is uploaded in one call, as a folder of that name. Paths that
-    match nothing are named in one warning, and the others are uploaded anyway.
+    folder outside a project). Paths in the project keep their place in it
+    (``conf/base/parameters.yml``); others land at the artifact root under their
+    name. A folder is uploaded in one call. Paths that match nothing are named in
+    one warning, and the others are uploaded anyway.
 
     Examples:
         In ``settings.py``:
@@ -138,9 +146,9 @@ class MLflowArtifactsLoggerHook:
 
     def __init__(
         self,
-        filepaths_before_pipeline_run: Sequence[PathSpec] | None = None,
-        filepaths_after_pipeline_run: Sequence[PathSpec] | None = None,
-        datasets_after_node_run: Sequence[str] | None = None,
+        filepaths_before_pipeline_run: Sequence[PathSpec] | PathSpec | None = None,
+        filepaths_after_pipeline_run: Sequence[PathSpec] | PathSpec | None = None,
+        datasets_after_node_run: Sequence[str] | str | None = None,
         enable_mlflow: bool = True,
     ) -> None:
         """Choose what to upload and when.
@@ -155,9 +163,11 @@ class MLflowArtifactsLoggerHook:
                 saved, for a versioned dataset).
             enable_mlflow: ``False`` turns the hook off.
         """
-        self.filepaths_before_pipeline_run = list(filepaths_before_pipeline_run or [])
-        self.filepaths_after_pipeline_run = list(filepaths_after_pipeline_run or [])
-        self.datasets_after_node_run = list(datasets_after_node_run or [])
+        self.filepaths_before_pipeline_run = _as_list(filepaths_before_pipeline_run)
+        self.filepaths_after_pipeline_run = _as_list(filepaths_after_pipeline_run)
+        self.datasets_after_node_run = [
+            str(n) for n in _as_list(datasets_after_node_run)
+        ]
         self.enable_mlflow = enable_mlflow
         self._root = Path.cwd()
         self._catalog: CatalogProtocol[Any, Any] | None = None
@@ -199,7 +209,10 @@ class MLflowArtifactsLoggerHook:
                     else f"{path} does not exist",
                 )
                 return
-            _upload(RunLogger(run), path, self)
+            # A versioned file goes where its unversioned path would.
+            base = dataset_base_path(dataset) or path
+            target = artifact_dir(base, self._root, is_dir=path.is_dir())
+            _upload(RunLogger(run), path, target, self)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
@@ -232,7 +245,7 @@ class MLflowArtifactsLoggerHook:
                 )
             run_logger = RunLogger(run)
             for path in paths:
-                _upload(run_logger, path, self)
+                _upload(run_logger, path, artifact_dir(path, self._root), self)
             logger.debug(
                 "Uploaded %d path(s) %s to run %s", len(paths), when, run.run_id
             )

@@ -216,7 +216,7 @@ class MLflowCatalogLoggerHook:
 
         >>> hook = MLflowCatalogLoggerHook(mlflow_catalog={"score": "m"})
         >>> hook.mlflow_datasets["score"]
-        MLflowDataSet(dataset='m', name='score')
+        pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='m', name='score')
     """
 
     def __init__(

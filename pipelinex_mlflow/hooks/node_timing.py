@@ -341,9 +341,9 @@ class MLflowTimeLoggerHook:
                 }
             )
             run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
-            run_logger.flush()
             if html is not None:
-                run_logger.log_html(html, GANTT_ARTIFACT)
+                run_logger.log_text(html, GANTT_ARTIFACT)
+            run_logger.flush()
             logger.info(
                 "Logged the timings of %d nodes to MLflow run %s",
                 len(timings),

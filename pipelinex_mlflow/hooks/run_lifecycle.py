@@ -23,7 +23,6 @@ from pipelinex_mlflow.hooks._run_context import (
 )
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.tracking import (
-    DEFAULT_ARTIFACTS_DIR,
     MLFLOW_MAX_PARAM_LENGTH,
     LongParamPolicy,
     RunLogger,
@@ -33,18 +32,15 @@ from pipelinex_mlflow.tracking import (
     check_reachable,
     default_tracking_uri,
     end_run,
-    ensure_experiment,
-    find_active_fluent_run_id,
     normalize_tracking_uri,
-    resume_run,
+    open_run,
     run_view_hint,
     set_current_run,
-    start_run,
     validate_long_param_policy,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Mapping, Sequence
+    from collections.abc import Generator, Iterable, Mapping, Sequence
     from types import FrameType
 
     from kedro.io import CatalogProtocol
@@ -263,8 +259,21 @@ class MLflowBasicLoggerHook:
             )
             self._finish("FAILED")
         self._reset()
+        # Before the run exists: a broken catalog entry must not leave a run behind.
+        name_mlflow_datasets(pipeline, catalog)
         project_path = run_params.get("project_path")
-        run, experiment_id = self._open_run(project_path)
+        uri = normalize_tracking_uri(
+            self.uri or default_tracking_uri(project_path), project_path
+        )
+        check_reachable(uri)
+        run, experiment_id = open_run(
+            uri,
+            experiment_name=self.experiment_name or _default_experiment_name(),
+            artifact_location=self.artifact_location,
+            run_id=self.run_id,
+            run_name=self.run_name,
+            nested=self.nested,
+        )
         self.run = run
         self._logger = RunLogger(
             run,
@@ -280,39 +289,11 @@ class MLflowBasicLoggerHook:
             run.run_id,
             run_view_hint(run.tracking_uri, experiment_id, run.run_id),
         )
-        name_mlflow_datasets(pipeline, catalog)
-        with warn_on_failure(self, "log the run's tags and params"):
-            self._log_start(run_params, pipeline, catalog)
-
-    def _open_run(self, project_path: str | None) -> tuple[RunRef, str]:
-        from mlflow.exceptions import MlflowException
-
-        uri = normalize_tracking_uri(
-            self.uri or default_tracking_uri(project_path), project_path
-        )
-        check_reachable(uri)
         try:
-            if self.run_id:
-                return resume_run(uri, self.run_id)
-            experiment_id = ensure_experiment(
-                uri,
-                self.experiment_name or _default_experiment_name(),
-                self.artifact_location or _local_artifact_location(uri),
-            )
-            parent = find_active_fluent_run_id() if self.nested else None
-            if self.nested and parent is None:
-                logger.warning(
-                    "MLflowBasicLoggerHook(nested=True) found no enclosing MLflow run "
-                    "(none active, no MLFLOW_RUN_ID); starting a top-level run."
-                )
-            run = start_run(
-                uri, experiment_id, run_name=self.run_name, parent_run_id=parent
-            )
-        except MlflowException as exc:
-            raise TrackingError(
-                f"Cannot start an MLflow run in the store at {uri!r}: {exc.message}"
-            ) from exc
-        return run, experiment_id
+            self._log_start(run_params, pipeline, catalog)
+        except BaseException:
+            self._finish("FAILED")
+            raise
 
     def _log_start(
         self,
@@ -320,16 +301,28 @@ class MLflowBasicLoggerHook:
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> None:
-        assert self._logger is not None  # noqa: S101 - set by _start just before
-        self._logger.set_tags({**self._automatic_tags(run_params), **self.tags})
-        if self.log_parameters:
-            self._logger.log_params(
-                _used_parameters(pipeline, catalog), sep=self.flatten_separator
-            )
-        self._logger.log_params(self._chosen_run_params(run_params))
+        """Queue the run's tags, times and params, then send them in one batch.
+
+        A param refused by ``long_param_policy="fail"`` fails the run, as asked,
+        after the tags and times are sent; a tracking failure only warns.
+        """
+        run_logger = self._logger
+        assert run_logger is not None  # noqa: S101 - set by _start just before
+        run_logger.set_tags({**self._automatic_tags(run_params), **self.tags})
         if self.enable_logging_time_begin:
             self._log_time("__time_begin")
-        self._logger.flush()
+        try:
+            if self.log_parameters:
+                run_logger.log_params(
+                    _used_parameters(pipeline, catalog), sep=self.flatten_separator
+                )
+            run_logger.log_params(self._chosen_run_params(run_params))
+        except TrackingError:
+            with warn_on_failure(self, "log the run's tags"):
+                run_logger.flush()
+            raise
+        with warn_on_failure(self, "log the run's tags and params"):
+            run_logger.flush()
 
     def _automatic_tags(self, run_params: dict[str, Any]) -> dict[str, Any]:
         project_path = run_params.get("project_path")
@@ -353,7 +346,12 @@ class MLflowBasicLoggerHook:
 
     def _chosen_run_params(self, run_params: dict[str, Any]) -> dict[str, Any]:
         wanted = self.logging_kedro_run_params
-        keys = run_params if wanted == ALL_RUN_PARAMS else wanted
+        if wanted == ALL_RUN_PARAMS:
+            keys: Iterable[str] = run_params
+        elif isinstance(wanted, str):
+            keys = (wanted,)
+        else:
+            keys = wanted
         return {
             f"{RUN_PARAM_PREFIX}{key}": run_params[key]
             for key in keys
@@ -363,7 +361,8 @@ class MLflowBasicLoggerHook:
     def _log_time(self, name: str) -> None:
         assert self._logger is not None  # noqa: S101 - only called while a run is open
         self._logger.log_params(
-            {name: _timestamp(self.offset_hours, "%Y-%m-%dT%H:%M:%S")}
+            {name: _timestamp(self.offset_hours, "%Y-%m-%dT%H:%M:%S")},
+            enforce_limit=False,
         )
         self._logger.log_metrics(
             {name: int(_timestamp(self.offset_hours, "%Y%m%d%H%M%S"))}
@@ -381,13 +380,18 @@ class MLflowBasicLoggerHook:
                     {"__time": time.perf_counter() - self._started_at}
                 )
             run_logger.flush()
-        try:
+        ended = False
+        # A failure to end must neither hide the pipeline's own error nor forget the
+        # run: it stays current, so the exit guard or the next run ends it.
+        with warn_on_failure(self, f"mark MLflow run {run.run_id} {status}"):
             end_run(run, status)
-            logger.info("MLflow run %s ended %s", run.run_id, status)
-        finally:
-            self._release_exit_guard()
-            set_current_run(None)
-            self._reset()
+            ended = True
+        if not ended:
+            return
+        logger.info("MLflow run %s ended %s", run.run_id, status)
+        self._release_exit_guard()
+        set_current_run(None)
+        self._reset()
 
     # ----------------------------------------------------------------------------------
     # Runs must not stay RUNNING when the process dies mid-run
@@ -424,14 +428,3 @@ def _default_experiment_name() -> str:
     from kedro.framework.project import PACKAGE_NAME
 
     return PACKAGE_NAME or "Default"
-
-
-def _local_artifact_location(tracking_uri: str) -> str | None:
-    """Keep a local SQLite store's artifacts beside it, whatever the current folder.
-
-    MLflow's default is ``./mlruns`` of whichever directory the process started in.
-    """
-    if not tracking_uri.startswith("sqlite:////"):
-        return None
-    db_path = Path(tracking_uri[len("sqlite:///") :])
-    return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()

@@ -8,7 +8,7 @@ import tempfile
 import weakref
 from copy import deepcopy
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.memory_dataset import _copy_with_mode, _infer_copy_mode
@@ -21,6 +21,7 @@ from pipelinex_mlflow.io._artifact_formats import (
     is_plotly_figure,
 )
 from pipelinex_mlflow.io._values import ValueCode, decode, encode, layout_tag_key
+from pipelinex_mlflow.io.local_paths import dataset_base_path, dataset_local_path
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     LongParamPolicy,
@@ -38,9 +39,6 @@ from pipelinex_mlflow.tracking import (
     start_run,
     validate_long_param_policy,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 VALUE_CODES: tuple[ValueCode, ...] = ("p", "m", "a")
 ALLOWED_CODES = tuple(sorted((*VALUE_CODES, *ARTIFACT_FORMATS)))
@@ -104,7 +102,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
         >>> ds = MLflowDataSet(dataset="m", dataset_name="score")
         >>> ds
-        MLflowDataSet(dataset='m', name='score')
+        pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='m', name='score')
         >>> MLflowDataSet(dataset="nope")
         Traceback (most recent call last):
         ...
@@ -295,10 +293,6 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         run = current_run()
         return run.tracking_uri if run else default_tracking_uri(None)
 
-    @staticmethod
-    def _as_dataset_error(exc: TrackingError) -> DatasetError:
-        return DatasetError(str(exc))
-
     def _save_to_run(self, send: Any) -> None:
         """Call ``send(run_logger)`` for the run to save to, then flush it."""
         if self._saving_run_id:
@@ -333,7 +327,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             send(run_logger)
             run_logger.flush()
         except TrackingError as exc:
-            raise self._as_dataset_error(exc) from exc
+            raise DatasetError(str(exc)) from exc
 
     def _loading_run(self) -> RunRef:
         if self._loading_run_id:
@@ -476,7 +470,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
     def _written_path(self, inner: AbstractDataset[Any, Any]) -> Path:
         """The local file or folder that the nested dataset just wrote."""
-        local = _local_path(inner)
+        local = dataset_local_path(inner)
         if local is None:
             raise DatasetError(
                 f"MLflowDataSet cannot upload what {type(inner).__name__} saved: it "
@@ -541,7 +535,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if not self._file_caching:
             return None
         try:
-            local = _local_path(self._reader_for())
+            local = dataset_local_path(self._reader_for())
         except DatasetError:
             return None
         if local is None or not local.exists():
@@ -552,13 +546,12 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
     def _load_artifact(self) -> Any:
         run = self._loading_run()
-        local = (
-            _local_path(self._reader_for())
-            if self._inner is None
-            else _local_path(self._inner)
-        )
+        local = dataset_base_path(self._reader_for())
         if local is None:
-            raise DatasetError("MLflowDataSet cannot tell which artifact to download.")
+            raise DatasetError(
+                "MLflowDataSet cannot tell which artifact to download: its nested "
+                "dataset has no local 'filepath' or 'path'."
+            )
         artifact = self._artifact_file(local)
         # Partitioned datasets read lazily, so the download outlives this call.
         download_dir = Path(
@@ -597,8 +590,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
                 or name in data.metrics
                 or any(k.startswith(prefix) for k in (*data.params, *data.metrics))
             )
-        reader = self._reader_for() if self._inner is None else self._inner
-        local = _local_path(reader)
+        local = dataset_base_path(self._reader_for())
         return local is not None and artifact_exists(run, self._artifact_file(local))
 
     def _release(self) -> None:
@@ -629,33 +621,6 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             description["inner"] = inner
         return description
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._describe().items())
-        return f"{type(self).__name__}({args})"
-
 
 #: Kedro 1.x spells it "Dataset"; both names work in ``catalog.yml``.
 MLflowDataset = MLflowDataSet
-
-
-def _local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
-    """The local file or folder a Kedro dataset reads and writes, if it has one."""
-    protocol = getattr(dataset, "_protocol", "file")
-    if protocol not in ("file", None):
-        return None
-    version = getattr(dataset, "_version", None)
-    if version is not None:
-        try:
-            return Path(dataset._get_load_path())  # type: ignore[attr-defined]
-        except DatasetError:
-            return None
-    for attribute in ("_filepath", "_path"):
-        value = getattr(dataset, attribute, None)
-        if value is not None:
-            return Path(str(value))
-    return None
-
-
-def iter_artifact_codes() -> Iterator[str]:
-    """Yield the file codes ``MLflowDataSet`` knows, in alphabetical order."""
-    yield from sorted(ARTIFACT_FORMATS)

@@ -101,10 +101,11 @@ def test_every_hook_logs_completely(
     # Files and a folder, and the timing artifacts.
     paths = _artifact_paths(client, run_id)
     assert {
-        "base",
-        "base/parameters.yml",
+        "conf",
+        "conf/base",
+        "conf/base/parameters.yml",
         "notes.txt",
-        "squared.json",
+        "data/squared.json",
         "gantt.html",
         "time_log.json",
     } <= paths

@@ -11,7 +11,8 @@ from kedro.io.core import Version
 from kedro_datasets.json import JSONDataset
 
 from pipelinex_mlflow import MLflowArtifactsLoggerHook
-from pipelinex_mlflow.hooks.artifacts import dataset_local_path, resolve_paths
+from pipelinex_mlflow.hooks.artifacts import resolve_paths
+from pipelinex_mlflow.io.local_paths import dataset_local_path
 from tests.hooks._pipeline import failing_pipeline, inputs, only_run, run
 
 if TYPE_CHECKING:
@@ -59,13 +60,16 @@ class TestFilepaths:
         logged = only_run(client)
         assert logged.info.status == "FINISHED"
         assert _paths(client, logged.info.run_id) == {
-            "base",
-            "base/parameters.yml",
-            "base/catalog.yml",
+            "conf",
+            "conf/base",
+            "conf/base/parameters.yml",
+            "conf/base/catalog.yml",
             "README.md",
-            "info.log",
-            "errors.log",
-            "past.log",
+            "logs",
+            "logs/info.log",
+            "logs/errors.log",
+            "logs/old",
+            "logs/old/past.log",
         }
         warnings = [r.message for r in caplog.records if "found nothing" in r.message]
         assert len(warnings) == 2
@@ -94,7 +98,7 @@ class TestFilepaths:
             run((basic_hook, hook), pipe=failing_pipeline(), project_path=str(project))
         logged = only_run(client)
         assert logged.info.status == "FAILED"
-        assert _paths(client, logged.info.run_id) == {"errors.log"}
+        assert _paths(client, logged.info.run_id) == {"logs", "logs/errors.log"}
 
     def test_disabled(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, project: Path
