@@ -200,7 +200,7 @@ class MLflowArtifactsLoggerHook:
             catalog = self._catalog
             dataset = catalog.get(dataset_name) if catalog is not None else None
             path = dataset_local_path(dataset) if dataset is not None else None
-            if path is None or not path.exists():
+            if dataset is None or path is None or not path.exists():
                 logger.warning(
                     "MLflowArtifactsLoggerHook cannot upload dataset %r: %s.",
                     dataset_name,
