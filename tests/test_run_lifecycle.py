@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import DataCatalog, DatasetError, MemoryDataset
 from kedro.pipeline import Pipeline, node
 
 from pipelinex_mlflow import MLflowBasicLoggerHook
-from pipelinex_mlflow.tracking import TrackingError, current_run
+from pipelinex_mlflow.tracking import RunLogger, RunRef, TrackingError, current_run
 from tests._kedro import run_with_hooks
 
 if TYPE_CHECKING:
@@ -107,14 +107,18 @@ class TestSuccessfulRun:
     def test_offset_hours_shifts_the_logged_times(
         self, client: MlflowClient, tracking_uri: str
     ) -> None:
+        from datetime import datetime, timedelta
+
         for offset in (0, 12):
             hook = MLflowBasicLoggerHook(
                 uri=tracking_uri, experiment_name="exp", offset_hours=offset
             )
             run_with_hooks(_pipeline(), _catalog(), (hook,))
-        utc, shifted = (int(r.data.metrics["__time_begin"]) for r in _runs(client))
-        # YYYYMMDDhhmmss: twelve hours later is a different hour or day.
-        assert shifted // 10**4 != utc // 10**4
+        utc, shifted = (
+            datetime.strptime(r.data.params["__time_begin"], "%Y-%m-%dT%H:%M:%S")
+            for r in _runs(client)
+        )
+        assert timedelta(hours=12) <= shifted - utc < timedelta(hours=12, minutes=1)
 
     def test_disabled_times_are_not_logged(
         self, client: MlflowClient, tracking_uri: str
@@ -234,6 +238,68 @@ class TestFailures:
             run_with_hooks(_pipeline(), _catalog(), (hook,))
         assert current_run() is None
 
+    def test_broken_catalog_entry_leaves_no_run(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        catalog = DataCatalog.from_config(
+            {"total": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "xml"}}
+        )
+        catalog["params:model.depth"] = MemoryDataset(3)
+        catalog["params:lr"] = MemoryDataset(0.1)
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp")
+        with pytest.raises(DatasetError, match="Unknown MLflowDataSet dataset code"):
+            run_with_hooks(_pipeline(), catalog, (hook,))
+        assert client.get_experiment_by_name("exp") is None
+        assert current_run() is None
+
+    def test_fail_policy_fails_the_run_but_keeps_its_tags(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        hook = MLflowBasicLoggerHook(
+            uri=tracking_uri,
+            experiment_name="exp",
+            tags={"team": "a"},
+            max_param_length=2,
+            long_param_policy="fail",
+        )
+        with pytest.raises(TrackingError, match="more than max_param_length=2"):
+            run_with_hooks(_pipeline(), _catalog(lr=0.125), (hook,))
+        (run,) = _runs(client)
+        assert run.info.status == "FAILED"
+        assert run.data.tags["team"] == "a"
+        assert run.data.tags["kedro.runner"] == "SequentialRunner"
+        assert {"__time_begin", "__time_end", "__time"} <= set(run.data.metrics)
+        assert current_run() is None
+
+    def test_param_rejected_by_the_server_keeps_tags_and_metrics(
+        self, client: MlflowClient, tracking_uri: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # MLflow refuses a param key it already holds with another value, as an
+        # old server refuses a long value: the rest of the batch must survive.
+        experiment_id = client.create_experiment("exp")
+        existing = client.create_run(experiment_id).info.run_id
+        client.log_param(existing, "lr", "0.5")
+        logger = RunLogger(RunRef(tracking_uri, existing))
+        logger.log_params({"lr": 0.1})
+        logger.log_metrics({"m": 1.0})
+        logger.set_tags({"t": "1"})
+        with pytest.raises(TrackingError, match="metrics and tags were sent without"):
+            logger.flush()
+        data = client.get_run(existing).data
+        assert data.metrics == {"m": 1.0}
+        assert data.tags["t"] == "1"
+        assert data.params == {"lr": "0.5"}
+
+    def test_a_single_run_param_name_as_a_string(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        hook = MLflowBasicLoggerHook(
+            uri=tracking_uri, experiment_name="exp", logging_kedro_run_params="env"
+        )
+        run_with_hooks(_pipeline(), _catalog(), (hook,), env="prod")
+        (run,) = _runs(client)
+        assert run.data.params["___env"] == "prod"
+
     def test_legacy_file_store_is_refused(self, tmp_path: Path) -> None:
         hook = MLflowBasicLoggerHook(uri=str(tmp_path / "mlruns"))
         with pytest.raises(TrackingError, match="legacy file store"):
@@ -269,7 +335,7 @@ class TestFailures:
         script = textwrap.dedent(
             f"""
             import os, signal, time
-            from kedro.io import DataCatalog, MemoryDataset
+            from kedro.io import DataCatalog, DatasetError, MemoryDataset
             from kedro.pipeline import Pipeline, node
             from pipelinex_mlflow import MLflowBasicLoggerHook
             from tests._kedro import run_with_hooks
@@ -399,3 +465,30 @@ def test_import_does_not_import_mlflow() -> None:
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr or done.stdout
+
+
+def test_git_state_of_the_project_is_tagged(
+    client: MlflowClient, tracking_uri: str, tmp_path: Path
+) -> None:
+    project = tmp_path / "repo"
+    project.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "feature"], cwd=project, check=True)
+    (project / "a.txt").write_text("a")
+    subprocess.run([*git, "add", "a.txt"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=project, check=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (project / "a.txt").write_text("changed")
+    hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp")
+    run_with_hooks(_pipeline(), _catalog(), (hook,), project_path=str(project))
+    (run,) = _runs(client)
+    assert run.data.tags["mlflow.source.git.commit"] == commit
+    assert run.data.tags["mlflow.source.git.branch"] == "feature"
+    assert run.data.tags["git.dirty"] == "true"
+    assert run.data.tags["mlflow.source.name"] == "repo"

@@ -177,3 +177,15 @@ def test_without_a_run_warns_once(
         r for r in caplog.records if "Register MLflowBasicLoggerHook" in r.message
     ]
     assert len(warnings) == 1
+
+
+def test_a_lone_string_is_one_path_not_characters() -> None:
+    """``"conf/base"`` must not become ``["c", "o", ..., "/", ...]`` (uploading /)."""
+    hook = MLflowArtifactsLoggerHook(
+        filepaths_before_pipeline_run="conf/base",
+        filepaths_after_pipeline_run=Path("logs"),
+        datasets_after_node_run="model",
+    )
+    assert hook.filepaths_before_pipeline_run == ["conf/base"]
+    assert hook.filepaths_after_pipeline_run == [Path("logs")]
+    assert hook.datasets_after_node_run == ["model"]
