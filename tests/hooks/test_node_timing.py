@@ -186,7 +186,8 @@ class TestWarnings:
             r for r in caplog.records if "Register MLflowBasicLoggerHook" in r.message
         ]
         assert len(warnings) == 1
-        assert client.search_experiments(filter_string="name = 'hooks'") == []
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        assert client.search_runs(experiments) == [], "no run may be created"
 
     def test_warns_when_workers_run_no_node_hooks(
         self,
