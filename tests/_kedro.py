@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
     from kedro.runner import AbstractRunner
+    from mlflow.tracking import MlflowClient
 
 
 def run_params(**overrides: Any) -> dict[str, Any]:
@@ -64,3 +65,15 @@ def run_with_hooks(
         run_params=record, run_result=result, pipeline=pipeline, catalog=catalog
     )
     return result
+
+
+def artifact_paths(
+    client: MlflowClient, run_id: str, path: str | None = None
+) -> set[str]:
+    """Every artifact path of a run, folders included, recursively."""
+    found = set()
+    for info in client.list_artifacts(run_id, path):
+        found.add(info.path)
+        if info.is_dir:
+            found |= artifact_paths(client, run_id, info.path)
+    return found

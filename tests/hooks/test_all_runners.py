@@ -17,23 +17,13 @@ from pipelinex_mlflow import (
     MLflowTimeLoggerHook,
 )
 from pipelinex_mlflow.hooks._masking import MASK
+from tests._kedro import artifact_paths
 from tests.hooks._pipeline import NODE_NAMES, inputs, only_run, run
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow import MLflowBasicLoggerHook
-
-
-def _artifact_paths(
-    client: MlflowClient, run_id: str, path: str | None = None
-) -> set[str]:
-    found = set()
-    for info in client.list_artifacts(run_id, path):
-        found.add(info.path)
-        if info.is_dir:
-            found |= _artifact_paths(client, run_id, info.path)
-    return found
 
 
 @pytest.mark.parametrize(
@@ -99,7 +89,7 @@ def test_every_hook_logs_completely(
     assert params["env..MY_API_TOKEN"] == MASK
     assert params["env..RUN_LABEL"] == "nightly"
     # Files and a folder, and the timing artifacts.
-    paths = _artifact_paths(client, run_id)
+    paths = artifact_paths(client, run_id)
     assert {
         "conf",
         "conf/base",

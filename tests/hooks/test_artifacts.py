@@ -13,6 +13,7 @@ from kedro_datasets.json import JSONDataset
 from pipelinex_mlflow import MLflowArtifactsLoggerHook
 from pipelinex_mlflow.hooks.artifacts import resolve_paths
 from pipelinex_mlflow.io.local_paths import dataset_local_path
+from tests._kedro import artifact_paths
 from tests.hooks._pipeline import failing_pipeline, inputs, only_run, run
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def _paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
-    found = set()
-    for info in client.list_artifacts(run_id, path):
-        found.add(info.path)
-        if info.is_dir:
-            found |= _paths(client, run_id, info.path)
-    return found
-
-
 class TestFilepaths:
     def test_files_folders_and_globs_with_one_warning_for_missing(
         self,
@@ -59,7 +51,7 @@ class TestFilepaths:
         run((basic_hook, hook), project_path=str(project))
         logged = only_run(client)
         assert logged.info.status == "FINISHED"
-        assert _paths(client, logged.info.run_id) == {
+        assert artifact_paths(client, logged.info.run_id) == {
             "conf",
             "conf/base",
             "conf/base/parameters.yml",
@@ -86,7 +78,7 @@ class TestFilepaths:
         monkeypatch.chdir(project)
         hook = MLflowArtifactsLoggerHook(filepaths_before_pipeline_run=["README.md"])
         run((basic_hook, hook))
-        assert _paths(client, only_run(client).info.run_id) == {"README.md"}
+        assert artifact_paths(client, only_run(client).info.run_id) == {"README.md"}
 
     def test_after_list_uploaded_when_the_pipeline_fails(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, project: Path
@@ -98,7 +90,7 @@ class TestFilepaths:
             run((basic_hook, hook), pipe=failing_pipeline(), project_path=str(project))
         logged = only_run(client)
         assert logged.info.status == "FAILED"
-        assert _paths(client, logged.info.run_id) == {"logs", "logs/errors.log"}
+        assert artifact_paths(client, logged.info.run_id) == {"logs", "logs/errors.log"}
 
     def test_disabled(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, project: Path
@@ -133,7 +125,10 @@ class TestDatasets:
         run((basic_hook, hook), datasets=datasets)
         logged = only_run(client)
         assert logged.info.status == "FINISHED"
-        assert _paths(client, logged.info.run_id) == {"squared.json", "doubled.json"}
+        assert artifact_paths(client, logged.info.run_id) == {
+            "squared.json",
+            "doubled.json",
+        }
         assert "cannot upload dataset 'combined': it has no local file" in caplog.text
 
     def test_local_path_of_datasets(self, tmp_path: Path) -> None:
