@@ -287,6 +287,17 @@ class TestFileCodes:
         )
         assert "<svg" in loaded
 
+    def test_matplotlib_figure_as_pdf_is_write_only(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        ds = MLflowDataSet(dataset="pdf", dataset_name="chart", caching=False)
+        ds.save(_matplotlib_figure())
+        (artifact,) = client.list_artifacts(saving_run.run_id)
+        assert artifact.path == "chart.pdf"
+        assert artifact.file_size > 1000
+        with pytest.raises(DatasetError, match="Loading not supported"):
+            ds.load()
+
     def test_plotly_html_renders_offline(
         self, client: MlflowClient, tracking_uri: str, saving_run: RunRef
     ) -> None:
