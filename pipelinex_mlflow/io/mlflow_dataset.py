@@ -8,7 +8,7 @@ import tempfile
 import weakref
 from copy import deepcopy
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.memory_dataset import _copy_with_mode, _infer_copy_mode
@@ -39,6 +39,9 @@ from pipelinex_mlflow.tracking import (
     start_run,
     validate_long_param_policy,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 VALUE_CODES: tuple[ValueCode, ...] = ("p", "m", "a")
 ALLOWED_CODES = tuple(sorted((*VALUE_CODES, *ARTIFACT_FORMATS)))
@@ -293,7 +296,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         run = current_run()
         return run.tracking_uri if run else default_tracking_uri(None)
 
-    def _save_to_run(self, send: Any) -> None:
+    def _save_to_run(self, send: Callable[[RunLogger], None]) -> None:
         """Call ``send(run_logger)`` for the run to save to, then flush it."""
         if self._saving_run_id:
             run = RunRef(
@@ -316,7 +319,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         finally:
             end_run(run, status)
 
-    def _send(self, run: RunRef, send: Any, *, check_existing: bool) -> None:
+    def _send(
+        self, run: RunRef, send: Callable[[RunLogger], None], *, check_existing: bool
+    ) -> None:
         run_logger = RunLogger(
             run,
             max_param_length=self._max_param_length,
