@@ -21,7 +21,6 @@ from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     RunLogger,
-    RunRef,
     TrackingError,
     flatten_dict,
     is_number,
@@ -271,7 +270,7 @@ class MLflowCatalogLoggerHook:
         if not self.auto:
             return
         with warn_on_failure(self, "prepare to log node values"):
-            run = self._run_or_warn()
+            run = current_run_or_warn(self)
             if run is None:
                 return
             self._run_logger = RunLogger(run, check_existing_params=True)
@@ -366,9 +365,6 @@ class MLflowCatalogLoggerHook:
         finally:
             self._run_logger = None
             self._remove_claims_dir()
-
-    def _run_or_warn(self) -> RunRef | None:
-        return current_run_or_warn(self)
 
     def _remove_claims_dir(self) -> None:
         if self._claims_dir is not None:

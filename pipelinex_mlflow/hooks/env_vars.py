@@ -12,7 +12,7 @@ from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
 from pipelinex_mlflow.hooks._masking import MASK, is_secret_name, mask_value
-from pipelinex_mlflow.tracking import RunLogger, RunRef
+from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -196,7 +196,7 @@ class MLflowEnvVarsLoggerHook:
         if not self.enable_mlflow or not (self.param_env_vars or self.metric_env_vars):
             return
         with warn_on_failure(self, "log environment variables"):
-            run = self._run_or_warn()
+            run = current_run_or_warn(self)
             if run is None:
                 return
             values = collect_env_vars(
@@ -218,6 +218,3 @@ class MLflowEnvVarsLoggerHook:
                 sum(value == MASK for value in values.params.values()),
                 run.run_id,
             )
-
-    def _run_or_warn(self) -> RunRef | None:
-        return current_run_or_warn(self)
