@@ -39,18 +39,36 @@ def warn_on_failure(hook: object, action: str) -> Iterator[None]:
         )
 
 
-def current_run_or_warn(hook: object, *, warned: bool = False) -> RunRef | None:
-    """Return the run ``MLflowBasicLoggerHook`` started, or warn that there is none.
+class RunFinder:
+    """Finds the run ``MLflowBasicLoggerHook`` started, warning once per Kedro run if none.
 
     Args:
         hook: The companion hook asking, named in the warning.
-        warned: ``True`` when the hook already warned in this Kedro run.
+
+    Examples:
+        >>> finder = RunFinder(object())
+        >>> finder.reset()
+        >>> finder() is None  # doctest: +SKIP
+        True
     """
-    run = current_run()
-    if run is None and not warned:
-        logger.warning(
-            "%s found no MLflow run to log to, so it logs nothing for this Kedro run. "
-            "Register MLflowBasicLoggerHook in settings.py HOOKS: it starts the run.",
-            type(hook).__name__,
-        )
-    return run
+
+    def __init__(self, hook: object) -> None:
+        self._hook_name = type(hook).__name__
+        self._warned = False
+
+    def reset(self) -> None:
+        """Warn again in the next Kedro run."""
+        self._warned = False
+
+    def __call__(self) -> RunRef | None:
+        """Return the current run, or ``None`` after one warning that there is none."""
+        run = current_run()
+        if run is None and not self._warned:
+            logger.warning(
+                "%s found no MLflow run to log to, so it logs nothing for this Kedro "
+                "run. Register MLflowBasicLoggerHook in settings.py HOOKS: it starts "
+                "the run.",
+                self._hook_name,
+            )
+            self._warned = True
+        return run

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.tracking import flatten_dict
 
 _GIT_TIMEOUT_S = 5
@@ -84,13 +85,41 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
     return shlex.join(parts)
 
 
+def run_tags(run_params: dict[str, Any]) -> dict[str, Any]:
+    """The tags that describe a Kedro run: command, env, pipelines, runner, git, host.
+
+    Examples:
+        >>> tags = run_tags({"env": "prod", "pipeline_names": ["train"]})
+        >>> tags["kedro.env"], tags["kedro.pipelines"], tags["kedro.runner"]
+        ('prod', 'train', 'SequentialRunner')
+    """
+    project_path = run_params.get("project_path")
+    tags: dict[str, Any] = {
+        "kedro.command": kedro_command(run_params),
+        "kedro.env": run_params.get("env") or "local",
+        "kedro.pipelines": ",".join(run_params.get("pipeline_names") or ())
+        or "__default__",
+        "kedro.runner": runner_name(run_params),
+        "kedro.session_id": run_params.get("run_id", ""),
+        "kedro.version": run_params.get("kedro_version", ""),
+        "mlflow.user": user_name(),
+        "mlflow.source.name": Path(project_path).name if project_path else "kedro",
+        "mlflow.source.type": "LOCAL",
+        "host": host_name(),
+    }
+    for key in ("tags", "namespaces", "node_names"):
+        if run_params.get(key):
+            tags[f"kedro.{key}"] = ",".join(map(str, run_params[key]))
+    return {**tags, **git_tags(project_path)}
+
+
 def git_tags(project_path: Path | str | None) -> dict[str, str]:
     """Return the git commit, branch and dirty flag of the project, if it is a checkout.
 
     The keys are MLflow's own (``mlflow.source.git.*``) where MLflow has one, so the
     MLflow UI shows them in the run's source column.
     """
-    cwd = str(project_path or Path.cwd())
+    cwd = str(project_root(project_path))
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return {}

@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
-from pipelinex_mlflow.io.local_paths import dataset_base_path, dataset_local_path
-from pipelinex_mlflow.tracking import RunLogger, RunRef
+from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.kedro_helpers import (
+    dataset_base_path,
+    dataset_local_path,
+    project_root,
+)
+from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -89,14 +93,6 @@ def _as_list(value: Sequence[PathSpec] | PathSpec | None) -> list[PathSpec]:
     return list(value)
 
 
-def _upload(
-    run_logger: RunLogger, path: Path, target: str | None, hook: object
-) -> None:
-    with warn_on_failure(hook, f"upload {path}"):
-        # A folder goes up in one call.
-        run_logger.log_artifact(path, target)
-
-
 class MLflowArtifactsLoggerHook:
     """Uploads files and folders to MLflow before and after the pipeline runs.
 
@@ -171,17 +167,16 @@ class MLflowArtifactsLoggerHook:
         self.enable_mlflow = enable_mlflow
         self._root = Path.cwd()
         self._catalog: CatalogProtocol[Any, Any] | None = None
-        self._warned_no_run = False
+        self._find_run = RunFinder(self)
 
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], catalog: CatalogProtocol[Any, Any]
     ) -> None:
         """Upload ``filepaths_before_pipeline_run``."""
-        self._warned_no_run = False
+        self._find_run.reset()
         self._catalog = catalog
-        project_path = run_params.get("project_path")
-        self._root = Path(project_path) if project_path else Path.cwd()
+        self._root = project_root(run_params.get("project_path"))
         self._upload_paths(self.filepaths_before_pipeline_run, "before the pipeline")
 
     @hook_impl
@@ -194,7 +189,7 @@ class MLflowArtifactsLoggerHook:
         if dataset_name not in self.datasets_after_node_run or not self.enable_mlflow:
             return
         with warn_on_failure(self, f"upload the file of dataset {dataset_name!r}"):
-            run = self._run_or_warn()
+            run = self._find_run()
             if run is None:
                 return
             catalog = self._catalog
@@ -212,7 +207,9 @@ class MLflowArtifactsLoggerHook:
             # A versioned file goes where its unversioned path would.
             base = dataset_base_path(dataset) or path
             target = artifact_dir(base, self._root, is_dir=path.is_dir())
-            _upload(RunLogger(run), path, target, self)
+            run_logger = RunLogger(run)
+            run_logger.log_artifact(path, target)
+            run_logger.flush()
 
     @hook_impl
     def after_pipeline_run(self) -> None:
@@ -230,7 +227,7 @@ class MLflowArtifactsLoggerHook:
         if not specs or not self.enable_mlflow:
             return
         with warn_on_failure(self, f"upload files {when}"):
-            run = self._run_or_warn()
+            run = self._find_run()
             if run is None:
                 return
             paths, missing = resolve_paths(specs, self._root)
@@ -245,12 +242,9 @@ class MLflowArtifactsLoggerHook:
                 )
             run_logger = RunLogger(run)
             for path in paths:
-                _upload(run_logger, path, artifact_dir(path, self._root), self)
+                # A folder goes up in one call.
+                run_logger.log_artifact(path, artifact_dir(path, self._root))
+            run_logger.flush()
             logger.debug(
                 "Uploaded %d path(s) %s to run %s", len(paths), when, run.run_id
             )
-
-    def _run_or_warn(self) -> RunRef | None:
-        run = current_run_or_warn(self, warned=self._warned_no_run)
-        self._warned_no_run = self._warned_no_run or run is None
-        return run

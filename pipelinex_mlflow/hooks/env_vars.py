@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
-from pipelinex_mlflow.hooks._masking import MASK, is_secret_name, mask_value
+from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class MLflowEnvVarsLoggerHook:
         if not self.enable_mlflow or not (self.param_env_vars or self.metric_env_vars):
             return
         with warn_on_failure(self, "log environment variables"):
-            run = current_run_or_warn(self)
+            run = RunFinder(self)()
             if run is None:
                 return
             values = collect_env_vars(

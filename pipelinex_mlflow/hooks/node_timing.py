@@ -5,24 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.gantt import TimelineEntry, gantt_html, validate_gantt_params
-from pipelinex_mlflow.hooks._guard import current_run_or_warn, warn_on_failure
-from pipelinex_mlflow.tracking import RunLogger, RunRef, sanitize_key
+from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.kedro_helpers import project_root
+from pipelinex_mlflow.scratch import WorkerSpool
+from pipelinex_mlflow.tracking import RunLogger, sanitize_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
 
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
 GANTT_ARTIFACT = "gantt.html"
 TIME_LOG_ARTIFACT = "time_log.json"
-_SPOOL_SUFFIX = ".json"
 
 NodeStatus = Literal["completed", "failed"]
 
@@ -174,7 +172,8 @@ class MLflowTimeLoggerHook:
         self.time_log_filepath = time_log_filepath
         self.enable_plotly = enable_plotly
         self.enable_mlflow = enable_mlflow
-        self._spool_dir: str | None = None
+        self._find_run = RunFinder(self)
+        self._spool: WorkerSpool | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -183,7 +182,7 @@ class MLflowTimeLoggerHook:
         self._starts: dict[tuple[str, int], tuple[float, float]] = {}
         self._timings: list[NodeTiming] = []
         self._active = False
-        self._warned_no_run = False
+        self._find_run.reset()
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -191,11 +190,11 @@ class MLflowTimeLoggerHook:
     @hook_impl
     def before_pipeline_run(self) -> None:
         """Start a fresh record, with a folder where worker processes leave theirs."""
-        self._remove_spool_dir()
+        self._remove_spool()
         self._reset()
         self._active = True
         with warn_on_failure(self, "prepare to time nodes"):
-            self._spool_dir = tempfile.mkdtemp(prefix="pipelinex_mlflow-timing-")
+            self._spool = WorkerSpool("pipelinex_mlflow-timing-")
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
@@ -249,34 +248,25 @@ class MLflowTimeLoggerHook:
                 pid=os.getpid(),
                 thread=threading.current_thread().name,
             )
-            if timing.pid == self._parent_pid:
+            if self._spool is not None and self._spool.in_worker():
+                self._spool_timing(timing)
+            else:
                 with self._lock:
                     self._timings.append(timing)
-            else:
-                self._spool(timing)
 
-    def _spool(self, timing: NodeTiming) -> None:
+    def _spool_timing(self, timing: NodeTiming) -> None:
         """Leave a worker process's timing where the main process will find it."""
-        if self._spool_dir is None:
-            logger.debug(
-                "No timing folder for node %r; its timing is lost", timing.node
-            )
-            return
-        name = f"{timing.pid}-{uuid.uuid4().hex}"
-        partial = Path(self._spool_dir, name + ".part")
-        partial.write_text(json.dumps(asdict(timing)), encoding="utf-8")
-        # Atomic: the main process never reads a half-written file.
-        os.replace(partial, Path(self._spool_dir, name + _SPOOL_SUFFIX))
+        if self._spool is not None:
+            self._spool.put(asdict(timing))
 
     def _collect(self) -> list[NodeTiming]:
         with self._lock:
             timings = list(self._timings)
-        if self._spool_dir is not None:
-            for path in sorted(Path(self._spool_dir).glob("*" + _SPOOL_SUFFIX)):
-                try:
-                    timings.append(NodeTiming(**json.loads(path.read_text("utf-8"))))
-                except (OSError, ValueError, TypeError) as exc:
-                    logger.debug("Skipping unreadable timing file %s: %s", path, exc)
+        for record in self._spool.records() if self._spool is not None else []:
+            try:
+                timings.append(NodeTiming(**record))
+            except TypeError as exc:
+                logger.debug("Skipping a malformed timing record %s: %s", record, exc)
         return sorted(timings, key=lambda timing: (timing.start, timing.node))
 
     # ----------------------------------------------------------------------------------
@@ -304,7 +294,7 @@ class MLflowTimeLoggerHook:
                     return
                 self._report(timings, run_params.get("project_path"))
         finally:
-            self._remove_spool_dir()
+            self._remove_spool()
 
     def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
         tasks = _unique_task_names(timings)
@@ -320,7 +310,7 @@ class MLflowTimeLoggerHook:
         if self.enable_plotly:
             with warn_on_failure(self, "draw the Gantt chart"):
                 html = gantt_html(self._timeline(timings, tasks), self.gantt_params)
-        root = Path(project_path) if project_path else Path.cwd()
+        root = project_root(project_path)
         if self.time_log_filepath is not None:
             with warn_on_failure(self, "write the local time log"):
                 _write(root / self.time_log_filepath, time_log)
@@ -329,7 +319,7 @@ class MLflowTimeLoggerHook:
                 _write(root / self.gantt_filepath, html)
         if not self.enable_mlflow:
             return
-        run = self._run_or_warn()
+        run = self._find_run()
         if run is None:
             return
         with warn_on_failure(self, "log the node timings"):
@@ -367,15 +357,10 @@ class MLflowTimeLoggerHook:
             for timing, task in zip(timings, tasks, strict=True)
         ]
 
-    def _run_or_warn(self) -> RunRef | None:
-        run = current_run_or_warn(self, warned=self._warned_no_run)
-        self._warned_no_run = self._warned_no_run or run is None
-        return run
-
-    def _remove_spool_dir(self) -> None:
-        if self._spool_dir is not None:
-            shutil.rmtree(self._spool_dir, ignore_errors=True)
-            self._spool_dir = None
+    def _remove_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.remove()
+            self._spool = None
 
 
 def _unique_task_names(timings: list[NodeTiming]) -> list[str]:

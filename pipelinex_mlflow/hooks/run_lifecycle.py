@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import signal
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from pipelinex_mlflow.hooks._exit_guard import ExitGuard
 from pipelinex_mlflow.hooks._guard import warn_on_failure
-from pipelinex_mlflow.hooks._run_context import (
-    git_tags,
-    host_name,
-    kedro_command,
-    runner_name,
-    user_name,
-)
+from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
+from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     LongParamPolicy,
@@ -41,44 +33,18 @@ from pipelinex_mlflow.tracking import (
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
-    from types import FrameType
 
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
 ALL_RUN_PARAMS = "__ALL__"
 RUN_PARAM_PREFIX = "___"
-_SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 
 logger = logging.getLogger(__name__)
 
 
 def _timestamp(offset_hours: float, fmt: str) -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=offset_hours)).strftime(fmt)
-
-
-def _used_parameters(
-    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
-) -> dict[str, Any]:
-    """Return the parameters the pipeline's nodes read, keyed by their path.
-
-    ``params:model.depth`` becomes ``{"model.depth": value}``; a node reading the
-    whole ``parameters`` dict brings in every parameter. Values already hold the
-    runtime ``--params`` overrides: Kedro merged them into the catalog.
-    """
-    used: dict[str, Any] = {}
-    for name in sorted(pipeline.inputs()):
-        if name != "parameters" and not name.startswith("params:"):
-            continue
-        dataset = catalog.get(name)
-        if dataset is None:
-            continue
-        value = dataset.load()
-        if name == "parameters":
-            used.update(value if isinstance(value, dict) else {name: value})
-        else:
-            used[name.removeprefix("params:")] = value
-    return used
 
 
 class MLflowBasicLoggerHook:
@@ -190,13 +156,13 @@ class MLflowBasicLoggerHook:
         self.max_param_length = max_param_length
         self.long_param_policy: LongParamPolicy = long_param_policy
         self.flatten_separator = flatten_separator
+        self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
     def _reset(self) -> None:
         self.run: RunRef | None = None
         self._logger: RunLogger | None = None
         self._started_at = 0.0
-        self._previous_sigterm: Any = None
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -261,10 +227,8 @@ class MLflowBasicLoggerHook:
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
-        project_path = run_params.get("project_path")
-        uri = normalize_tracking_uri(
-            self.uri or default_tracking_uri(project_path), project_path
-        )
+        root = project_root(run_params.get("project_path"))
+        uri = normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
         check_reachable(uri)
         run, experiment_id = open_run(
             uri,
@@ -283,7 +247,7 @@ class MLflowBasicLoggerHook:
         )
         self._started_at = time.perf_counter()
         set_current_run(run)
-        self._guard_against_exit()
+        self._exit_guard.arm()
         logger.info(
             "Tracking this Kedro run as MLflow run %s; to view it, %s",
             run.run_id,
@@ -308,13 +272,13 @@ class MLflowBasicLoggerHook:
         """
         run_logger = self._logger
         assert run_logger is not None  # noqa: S101 - set by _start just before
-        run_logger.set_tags({**self._automatic_tags(run_params), **self.tags})
+        run_logger.set_tags({**run_tags(run_params), **self.tags})
         if self.enable_logging_time_begin:
             self._log_time("__time_begin")
         try:
             if self.log_parameters:
                 run_logger.log_params(
-                    _used_parameters(pipeline, catalog), sep=self.flatten_separator
+                    used_parameters(pipeline, catalog), sep=self.flatten_separator
                 )
             run_logger.log_params(self._chosen_run_params(run_params))
         except TrackingError:
@@ -323,26 +287,6 @@ class MLflowBasicLoggerHook:
             raise
         with warn_on_failure(self, "log the run's tags and params"):
             run_logger.flush()
-
-    def _automatic_tags(self, run_params: dict[str, Any]) -> dict[str, Any]:
-        project_path = run_params.get("project_path")
-        tags: dict[str, Any] = {
-            "kedro.command": kedro_command(run_params),
-            "kedro.env": run_params.get("env") or "local",
-            "kedro.pipelines": ",".join(run_params.get("pipeline_names") or ())
-            or "__default__",
-            "kedro.runner": runner_name(run_params),
-            "kedro.session_id": run_params.get("run_id", ""),
-            "kedro.version": run_params.get("kedro_version", ""),
-            "mlflow.user": user_name(),
-            "mlflow.source.name": Path(project_path).name if project_path else "kedro",
-            "mlflow.source.type": "LOCAL",
-            "host": host_name(),
-        }
-        for key in ("tags", "namespaces", "node_names"):
-            if run_params.get(key):
-                tags[f"kedro.{key}"] = ",".join(map(str, run_params[key]))
-        return {**tags, **git_tags(project_path)}
 
     def _chosen_run_params(self, run_params: dict[str, Any]) -> dict[str, Any]:
         wanted = self.logging_kedro_run_params
@@ -389,39 +333,15 @@ class MLflowBasicLoggerHook:
         if not ended:
             return
         logger.info("MLflow run %s ended %s", run.run_id, status)
-        self._release_exit_guard()
+        self._exit_guard.disarm()
         set_current_run(None)
         self._reset()
-
-    # ----------------------------------------------------------------------------------
-    # Runs must not stay RUNNING when the process dies mid-run
-    # ----------------------------------------------------------------------------------
-    def _guard_against_exit(self) -> None:
-        atexit.register(self._end_at_exit)
-        if threading.current_thread() is not threading.main_thread():
-            return
-        current = signal.getsignal(signal.SIGTERM)
-        if current is signal.SIG_DFL:
-            # The default action kills the process without running atexit handlers.
-            self._previous_sigterm = current
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-    def _release_exit_guard(self) -> None:
-        atexit.unregister(self._end_at_exit)
-        if self._previous_sigterm is not None and (
-            threading.current_thread() is threading.main_thread()
-        ):
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def _end_at_exit(self) -> None:
         if self.run is not None:
             logger.warning("Process exiting mid-run: marking MLflow run KILLED")
             with warn_on_failure(self, "mark the run KILLED"):
                 self._finish("KILLED")
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(_SIGTERM_EXIT_CODE)
 
 
 def _default_experiment_name() -> str:

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
+from pipelinex_mlflow.kedro_helpers import is_parameter
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -27,7 +28,7 @@ def name_mlflow_datasets(
     """
     named = []
     for name in sorted(pipeline.datasets()):
-        if name == "parameters" or name.startswith("params:"):
+        if is_parameter(name):
             continue
         dataset = catalog.get(name)
         if isinstance(dataset, MLflowDataSet):

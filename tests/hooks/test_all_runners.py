@@ -16,7 +16,7 @@ from pipelinex_mlflow import (
     MLflowEnvVarsLoggerHook,
     MLflowTimeLoggerHook,
 )
-from pipelinex_mlflow.hooks._masking import MASK
+from pipelinex_mlflow.masking import MASK
 from tests._kedro import artifact_paths
 from tests.hooks._pipeline import NODE_NAMES, inputs, only_run, run
 

@@ -12,7 +12,7 @@ from kedro_datasets.json import JSONDataset
 
 from pipelinex_mlflow import MLflowArtifactsLoggerHook
 from pipelinex_mlflow.hooks.artifacts import resolve_paths
-from pipelinex_mlflow.io.local_paths import dataset_local_path
+from pipelinex_mlflow.kedro_helpers import dataset_local_path
 from tests._kedro import artifact_paths
 from tests.hooks._pipeline import failing_pipeline, inputs, only_run, run
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog, DatasetError, MemoryDataset
+from kedro.io import DataCatalog, MemoryDataset
 from kedro_datasets.json import JSONDataset
 
 from pipelinex_mlflow import MLflowCatalogLoggerHook, MLflowDataSet
@@ -160,7 +160,11 @@ class TestMlflowCatalog:
                 ValueError,
                 r"mlflow_catalog\['x'\] must be an MLflowDataSet dataset code",
             ),
-            ("nope", DatasetError, "Unknown MLflowDataSet dataset code 'nope'"),
+            (
+                "nope",
+                ValueError,
+                r"Invalid mlflow_catalog\['x'\]: Unknown MLflowDataSet dataset code",
+            ),
         ],
     )
     def test_bad_entries_fail_at_construction(

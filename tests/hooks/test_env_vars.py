@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipelinex_mlflow import MLflowEnvVarsLoggerHook
-from pipelinex_mlflow.hooks._masking import MASK, is_secret_name
 from pipelinex_mlflow.hooks.env_vars import collect_env_vars
+from pipelinex_mlflow.masking import MASK, is_secret_name
 from tests.hooks._pipeline import only_run, run
 
 if TYPE_CHECKING:

@@ -17,15 +17,18 @@ from kedro.io import DatasetError
 
 from pipelinex_mlflow.tracking import (
     MAX_TAG_LENGTH,
+    STRICT,
     RunData,
-    dumps_layout,
+    UnloggableValueError,
+    classify,
     is_number,
+    iter_leaves,
     sanitize_key,
+    short_repr,
 )
 
 ValueCode = Literal["p", "m", "a"]
 LAYOUT_TAG_PREFIX = "pipelinex_mlflow.layout."
-_PARAM_TYPES = (str, list, tuple, set, frozenset, bool, type(None))
 # Types that ast.literal_eval rebuilds from their str() for dataset code "a".
 _LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType"}
 
@@ -41,7 +44,7 @@ class Encoded:
 
     def layout_tag(self, name: str) -> dict[str, str]:
         """The tag recording the layout, or nothing when it would be too long."""
-        text = dumps_layout(self.layout)
+        text = json.dumps(self.layout, separators=(",", ":"), sort_keys=True)
         if len(text) > MAX_TAG_LENGTH:
             return {}
         return {layout_tag_key(name): text}
@@ -62,55 +65,45 @@ def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
     encoded = Encoded()
     if isinstance(data, Mapping):
         leaves = []
-        for path, value in _leaves(data):
+        for path, value in iter_leaves(data):
             key = sanitize_key(sep.join([name, *map(str, path)]))
-            kind = _kind(code, key, value)
-            _put(encoded, kind, key, value)
-            leaves.append([list(map(str, path)), key, kind, type(value).__name__])
+            kind, plain = _classify(code, key, value)
+            _put(encoded, kind, key, plain)
+            leaves.append([list(map(str, path)), key, kind, type(plain).__name__])
         encoded.layout = {"code": code, "shape": "tree", "leaves": leaves}
         return encoded
     key = sanitize_key(name)
-    kind = _kind(code, key, data)
-    _put(encoded, kind, key, data)
-    encoded.layout = {"code": code, "shape": kind, "type": type(data).__name__}
+    kind, plain = _classify(code, key, data)
+    _put(encoded, kind, key, plain)
+    encoded.layout = {"code": code, "shape": kind, "type": type(plain).__name__}
     return encoded
 
 
-def _leaves(
-    data: Mapping[Any, Any], path: tuple[Any, ...] = ()
-) -> list[tuple[Any, ...]]:
-    found: list[tuple[Any, ...]] = []
-    for key, value in data.items():
-        if isinstance(value, Mapping) and value:
-            found.extend(_leaves(value, (*path, key)))
-        else:
-            found.append(((*path, key), value))
-    return found
-
-
-def _kind(code: ValueCode, key: str, value: Any) -> str:
+def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
+    """The kind (``param``, ``metric``, ``history``) of one value, and what to log."""
     if code == "p":
-        return "param"
+        return "param", value
     if code == "m":
         if is_number(value):
-            return "metric"
+            return "metric", float(value)
         if _is_number_sequence(value):
-            return "history"
+            values = value.tolist() if hasattr(value, "tolist") else value
+            return "history", [float(v) for v in values]
         raise DatasetError(
             f"MLflowDataSet(dataset='m') can log numbers, sequences of numbers and "
             f"dicts of them, but {key!r} is {type(value).__name__} "
-            f"{_short(value)}. Use dataset='p' for text, or dataset='a' to choose "
-            "by type."
+            f"{short_repr(value, 60)}. Use dataset='p' for text, or dataset='a' to "
+            "choose by type."
         )
-    if is_number(value):
-        return "metric"
-    if isinstance(value, _PARAM_TYPES):
-        return "param"
-    raise DatasetError(
-        f"MLflowDataSet(dataset='a') logs numbers as metrics and str, list, tuple, "
-        f"set, bool or None as params, but {key!r} is {type(value).__name__}. Save "
-        "it as a file instead, for example dataset='pkl', 'csv' or 'json'."
-    )
+    try:
+        return classify(value, STRICT)
+    except UnloggableValueError as exc:
+        raise DatasetError(
+            f"MLflowDataSet(dataset='a') logs numbers as metrics and str, list, "
+            f"tuple, set, bool or None (and containers of them) as params, but {key!r} "
+            f"is {exc}. Save it as a file instead, for example dataset='pkl', 'csv' "
+            "or 'json'."
+        ) from None
 
 
 def _is_number_sequence(value: Any) -> bool:
@@ -127,17 +120,11 @@ def _is_number_sequence(value: Any) -> bool:
 
 def _put(encoded: Encoded, kind: str, key: str, value: Any) -> None:
     if kind == "metric":
-        encoded.metrics[key] = float(value)
+        encoded.metrics[key] = value
     elif kind == "history":
-        values = value.tolist() if hasattr(value, "tolist") else value
-        encoded.histories[key] = [float(v) for v in values]
+        encoded.histories[key] = value
     else:
         encoded.params[key] = value
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def decode(

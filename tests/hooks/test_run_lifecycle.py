@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -230,13 +231,25 @@ class TestFailures:
         (run,) = _runs(client)
         assert run.info.status == "FAILED"
 
-    def test_unreachable_server_fails_fast_and_creates_nothing(self) -> None:
+    def test_unreachable_server_fails_fast_and_creates_nothing(
+        self, client: MlflowClient, tmp_path: Path
+    ) -> None:
+        before = sorted(p.name for p in tmp_path.iterdir())
         hook = MLflowBasicLoggerHook(uri="http://127.0.0.1:9", experiment_name="exp")
+        started = time.monotonic()
         with pytest.raises(
             TrackingError, match="Cannot reach the MLflow tracking server"
         ):
             run_with_hooks(_pipeline(), _catalog(), (hook,))
+        assert time.monotonic() - started < 10
         assert current_run() is None
+        # No fallback to another store: nothing in MLFLOW_TRACKING_URI's, no
+        # ./mlruns or new database in the working folder.
+        assert client.get_experiment_by_name("exp") is None
+        assert client.search_runs(
+            [e.experiment_id for e in client.search_experiments()]
+        ) == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
 
     def test_broken_catalog_entry_leaves_no_run(
         self, client: MlflowClient, tracking_uri: str
@@ -353,7 +366,7 @@ class TestFailures:
         )
         done = subprocess.run(
             [sys.executable, "-c", script],
-            cwd=Path(__file__).parents[1],
+            cwd=Path(__file__).parents[2],
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,9 +1,7 @@
-"""The tracking module: keys, flattening, batching and the long-param policies."""
+"""RunLogger: buffering, batching, the long-param policies and file uploads."""
 
 from __future__ import annotations
 
-import socket
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,59 +13,10 @@ from pipelinex_mlflow.tracking import (
     RunLogger,
     RunRef,
     TrackingError,
-    check_reachable,
-    current_run,
-    flatten_dict,
-    normalize_tracking_uri,
-    run_view_hint,
-    sanitize_key,
-    set_current_run,
 )
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
-
-
-@pytest.fixture
-def run(client: MlflowClient, tracking_uri: str) -> RunRef:
-    experiment_id = client.create_experiment("tracking")
-    return RunRef(tracking_uri, client.create_run(experiment_id).info.run_id)
-
-
-class TestKeys:
-    @pytest.mark.parametrize(
-        ("raw", "expected"),
-        [
-            ("params:model.depth", "params:model.depth"),
-            ("a|b@c", "a_b_c"),
-            ("/abs//x/../y", "abs/x/y"),
-            ("héllo wörld", "héllo wörld"),
-            ("x" * 300, "x" * 250),
-        ],
-    )
-    def test_sanitize_key(self, raw: str, expected: str) -> None:
-        assert sanitize_key(raw) == expected
-
-    def test_sanitized_keys_are_accepted_by_mlflow(
-        self, client: MlflowClient, run: RunRef
-    ) -> None:
-        keys = ["a|b", "[x]", "a=b+c", "../up", "#tag", "é" * 260]
-        logger = RunLogger(run)
-        logger.log_metrics(dict.fromkeys(keys, 1))
-        logger.flush()
-        assert set(client.get_run(run.run_id).data.metrics) == {
-            sanitize_key(k) for k in keys
-        }
-
-    def test_empty_key_is_rejected(self) -> None:
-        with pytest.raises(TrackingError, match="cannot be used as an MLflow key"):
-            sanitize_key("//")
-
-    def test_flatten_keeps_empty_dicts_and_uses_separator(self) -> None:
-        assert flatten_dict({"a": {"b": {"c": 1}, "d": {}}}, sep="/") == {
-            "a/b/c": 1,
-            "a/d": {},
-        }
 
 
 class TestRunLogger:
@@ -87,7 +36,13 @@ class TestRunLogger:
         assert data.tags["team"] == "a"
         history = client.get_metric_history(run.run_id, "loss")
         assert [(m.step, m.value) for m in history] == [(0, 3.0), (1, 2.0), (2, 1.0)]
-        assert logger.pending == {"params": 0, "metrics": 0, "tags": 0, "texts": 0}
+        assert logger.pending == {
+            "params": 0,
+            "metrics": 0,
+            "tags": 0,
+            "texts": 0,
+            "artifacts": 0,
+        }
 
     def test_thousands_of_values_go_through_chunked_batches(
         self, client: MlflowClient, run: RunRef
@@ -180,49 +135,40 @@ class TestRunLogger:
         folder.mkdir()
         (folder / "a.txt").write_text("a")
         (folder / "b.txt").write_text("b")
-        RunLogger(run).log_artifact(folder, "reports")
+        logger = RunLogger(run)
+        logger.log_artifact(folder, "reports")
+        assert client.list_artifacts(run.run_id) == []
+        logger.flush()
         listed = [a.path for a in client.list_artifacts(run.run_id, "reports")]
         assert listed == ["reports/a.txt", "reports/b.txt"]
 
-
-class TestCurrentRun:
-    def test_set_and_clear_mirror_into_the_environment(self) -> None:
-        run = RunRef("sqlite:///x.db", "abc")
-        set_current_run(run)
-        assert current_run() == run
-        set_current_run(None)
-        assert current_run() is None
-
-
-class TestTrackingUris:
-    def test_relative_sqlite_paths_are_taken_from_the_project(
-        self, tmp_path: Path
+    def test_a_failed_upload_does_not_stop_the_others(
+        self, client: MlflowClient, run: RunRef, tmp_path: Path
     ) -> None:
-        uri = normalize_tracking_uri("sqlite:///mlruns/sqlite.db", tmp_path)
-        assert uri == f"sqlite:///{(tmp_path / 'mlruns' / 'sqlite.db').as_posix()}"
-        assert (tmp_path / "mlruns").is_dir()
-
-    @pytest.mark.parametrize("uri", ["./mlruns", "file:///tmp/mlruns", "mlruns"])
-    def test_legacy_file_store_is_refused(self, uri: str) -> None:
-        with pytest.raises(TrackingError, match="legacy file store"):
-            normalize_tracking_uri(uri, None)
-
-    def test_unreachable_server_fails_in_seconds(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        started = time.monotonic()
+        good = tmp_path / "good.txt"
+        good.write_text("ok")
+        logger = RunLogger(run)
+        logger.log_artifact(tmp_path / "missing.txt")
+        logger.log_artifact(good)
+        logger.log_metrics({"m": 1})
         with pytest.raises(
-            TrackingError, match="Cannot reach the MLflow tracking server"
+            TrackingError, match=r"1 of 2 file\(s\) could not be uploaded"
         ):
-            check_reachable(f"http://127.0.0.1:{port}")
-        assert time.monotonic() - started < 10
+            logger.flush()
+        assert [a.path for a in client.list_artifacts(run.run_id)] == ["good.txt"]
+        assert client.get_run(run.run_id).data.metrics == {"m": 1.0}
 
-    def test_view_hint(self) -> None:
-        assert (
-            run_view_hint("http://h:5000/", "1", "r")
-            == "http://h:5000/#/experiments/1/runs/r"
-        )
-        assert "mlflow ui --backend-store-uri sqlite:///x.db" in run_view_hint(
-            "sqlite:///x.db", "1", "r"
-        )
+    def test_rejected_values_still_upload_the_files(
+        self, client: MlflowClient, run: RunRef, tmp_path: Path
+    ) -> None:
+        report = tmp_path / "report.txt"
+        report.write_text("ok")
+        first = RunLogger(run)
+        first.log_params({"p": 1})
+        first.flush()
+        logger = RunLogger(run)
+        logger.log_params({"p": 2})
+        logger.log_artifact(report)
+        with pytest.raises(TrackingError, match="MLflow rejected 1 params"):
+            logger.flush()
+        assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]

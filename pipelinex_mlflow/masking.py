@@ -1,4 +1,4 @@
-"""Hides the values of secret-looking environment variables before they are logged.
+"""Hides secrets before they are logged: secret-looking variables and URL credentials.
 
 Examples:
     >>> mask_value("MY_API_TOKEN", "abc123")
@@ -7,6 +7,8 @@ Examples:
     'postgresql://bob:*****@db:5432/app'
     >>> mask_value("HOSTNAME", "worker-1")
     'worker-1'
+    >>> mask_url_passwords("https://ghp_token@github.com/org/repo")
+    'https://*****@github.com/org/repo'
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ SECRET_NAME_PARTS: tuple[str, ...] = (
     "TOKEN",
 )
 
-# scheme://user:password@ : everything between the ':' and the next '@' is masked,
-# even a '/' that a careless password may hold (masking too much is the safe side).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<password>[^\s@]*)@"
+# scheme://user:password@ keeps the user and masks the password, even a '/' that a
+# careless password may hold; scheme://token@ (no colon) masks the whole user part,
+# since tokens travel there (masking too much is the safe side).
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@]*)"
+    r"(?::(?P<password>[^\s@]*))?@"
 )
 
 
@@ -51,13 +55,24 @@ def is_secret_name(name: str) -> bool:
 
 
 def mask_url_passwords(value: str) -> str:
-    """Replace the password of every ``scheme://user:password@host`` in ``value``.
+    """Mask the credentials of every ``scheme://user:password@host`` in ``value``.
+
+    The password is replaced by :data:`MASK`; a user part without a password
+    (``https://token@host``) is masked whole.
 
     Examples:
         >>> mask_url_passwords("redis://:s3cr3t@cache:6379/0")
         'redis://:*****@cache:6379/0'
+        >>> mask_url_passwords("http://127.0.0.1:5000")
+        'http://127.0.0.1:5000'
     """
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", value)
+    return _URL_CREDENTIALS.sub(_masked_credentials, value)
+
+
+def _masked_credentials(match: re.Match[str]) -> str:
+    if match.group("password") is None:
+        return f"{match.group('scheme')}{MASK}@"
+    return f"{match.group('scheme')}{match.group('user')}:{MASK}@"
 
 
 def mask_value(name: str, value: str) -> str:

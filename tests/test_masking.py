@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelinex_mlflow.hooks._masking import MASK, is_secret_name, mask_value
+from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,8 @@ def test_other_names_keep_their_value(name: str) -> None:
             "http://a:*****@x.org,https://b:*****@y.org",
         ),
         ("mysql://root:a/b?c@db/x", "mysql://root:*****@db/x"),
-        ("https://user@host/path", "https://user@host/path"),
+        # A token travels as the user part, so a lone user part is masked whole.
+        ("https://ghp_token@host/path", "https://*****@host/path"),
         ("http://host:8080/path", "http://host:8080/path"),
         ("me@example.com", "me@example.com"),
     ],

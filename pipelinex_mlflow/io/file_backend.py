@@ -1,0 +1,216 @@
+"""The files behind an ``MLflowDataSet`` artifact: written, found, downloaded, read."""
+
+from __future__ import annotations
+
+import tempfile
+from copy import deepcopy
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from pipelinex_mlflow.io.artifact_formats import (
+    ARTIFACT_FORMATS,
+    MATPLOTLIB_TYPE,
+    is_matplotlib_figure,
+    is_plotly_figure,
+)
+from pipelinex_mlflow.kedro_helpers import (
+    dataset_base_path,
+    dataset_config,
+    dataset_local_path,
+    relocated_dataset,
+)
+from pipelinex_mlflow.scratch import ScratchFolder
+from pipelinex_mlflow.tracking import TrackingError, current_run, download_artifact
+
+if TYPE_CHECKING:
+    from pipelinex_mlflow.tracking import RunRef
+
+
+class FileBackend:
+    """Writes and reads the file (or folder) of a file code or a nested dataset.
+
+    The default file of a file code is ``<temporary folder>/<run id>/<name>.<ext>``,
+    so no two runs share one. Artifacts go under ``artifact_path``; a folder keeps
+    its own name in it.
+
+    Args:
+        code: The file code (``csv``, ``pkl``...), or ``None`` for a nested dataset.
+        inner: The nested dataset, or ``None`` for a file code.
+        inner_config: The nested dataset's config, when it was given as one.
+        filepath: The user's local file for a file code.
+        artifact_path: The folder in the run's artifacts.
+
+    Examples:
+        >>> backend = FileBackend("json", None, None, "/tmp/x.json", "reports")
+        >>> backend.artifact_file("x")
+        'reports/x.json'
+    """
+
+    def __init__(
+        self,
+        code: str | None,
+        inner: AbstractDataset[Any, Any] | None,
+        inner_config: dict[str, Any] | None,
+        filepath: str | None,
+        artifact_path: str | None,
+    ) -> None:
+        self._code = code
+        self._inner = inner
+        self._inner_config = inner_config
+        self._filepath = filepath
+        self._artifact_path = artifact_path
+        self._init_process_state()
+
+    def _init_process_state(self) -> None:
+        self._scratch = ScratchFolder("pipelinex_mlflow-")
+        self._saved_files: set[str] = set()
+        self._file_datasets: dict[tuple[str, str], AbstractDataset[Any, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A worker process gets the configuration, not this process's files.
+        state = self.__dict__.copy()
+        for key in ("_scratch", "_saved_files", "_file_datasets"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_process_state()
+
+    @property
+    def needs_name(self) -> bool:
+        """Whether the file is named after the dataset (a file code's default file)."""
+        return self._inner is None and not self._filepath
+
+    # ----------------------------------------------------------------------------------
+    # Saving
+    # ----------------------------------------------------------------------------------
+    def write(self, data: Any, name: str) -> tuple[Path, str | None]:
+        """Write ``data`` locally; return the file or folder and its artifact folder.
+
+        Raises:
+            DatasetError: If the nested dataset writes no local file.
+        """
+        writer = self._writer_for(data, name)
+        writer.save(data)
+        local = dataset_local_path(writer)
+        if local is None:
+            raise DatasetError(
+                f"MLflowDataSet cannot upload what {type(writer).__name__} saved: it "
+                "has no local 'filepath' or 'path'. Nest a dataset that writes local "
+                "files, or log remote data with its own tools."
+            )
+        self._saved_files.add(str(local))
+        if local.is_dir():
+            return local, str(PurePosixPath(self._artifact_path or "", local.name))
+        return local, self._artifact_path
+
+    def _writer_for(self, data: Any, name: str) -> AbstractDataset[Any, Any]:
+        if self._inner is not None:
+            return self._inner
+        fmt = ARTIFACT_FORMATS[self._code or ""]
+        filepath = self._code_filepath(name)
+        if is_matplotlib_figure(data):
+            return self._file_dataset(
+                MATPLOTLIB_TYPE, filepath, name, {"save_args": {"format": fmt.suffix}}
+            )
+        if fmt.load_type and isinstance(data, str) and not is_plotly_figure(data):
+            # An html/svg page given as text is written as it is.
+            return self._file_dataset(fmt.load_type, filepath, name)
+        return self._file_dataset(fmt.dataset_type, filepath, name)
+
+    # ----------------------------------------------------------------------------------
+    # Loading
+    # ----------------------------------------------------------------------------------
+    def reader(self, name: str) -> AbstractDataset[Any, Any]:
+        """The dataset that reads the local file."""
+        if self._inner is not None:
+            return self._inner
+        fmt = ARTIFACT_FORMATS[self._code or ""]
+        return self._file_dataset(
+            fmt.load_type or fmt.dataset_type, self._code_filepath(name), name
+        )
+
+    def usable_local_file(self, name: str, *, other_run: bool) -> Path | None:
+        """The local file to load, if it is this run's or the user's own.
+
+        A default temporary file is only ever this run's (the folder is per run). A
+        user's file is used unless ``other_run`` (a ``loading_run_id``) asks for
+        another run's data.
+        """
+        try:
+            local = dataset_local_path(self.reader(name))
+        except DatasetError:
+            return None
+        if local is None or not local.exists():
+            return None
+        if str(local) in self._saved_files:
+            return local
+        return None if other_run else local
+
+    def artifact_file(self, name: str) -> str | None:
+        """The artifact this dataset's file is uploaded as, or ``None`` if it has none."""
+        local = dataset_base_path(self.reader(name))
+        if local is None:
+            return None
+        return str(PurePosixPath(self._artifact_path or "", local.name))
+
+    def download_and_load(self, run: RunRef, name: str) -> Any:
+        """Download the artifact from ``run`` into a fresh folder and read it.
+
+        Raises:
+            DatasetError: If the dataset has no file or the run has no artifact.
+        """
+        artifact = self.artifact_file(name)
+        if artifact is None:
+            raise DatasetError(
+                "MLflowDataSet cannot tell which artifact to download: its nested "
+                "dataset has no local 'filepath' or 'path'."
+            )
+        # Partitioned datasets read lazily, so the download outlives this call.
+        download_dir = Path(
+            tempfile.mkdtemp(prefix="download-", dir=self._scratch.path)
+        )
+        try:
+            downloaded = download_artifact(run, artifact, download_dir)
+        except TrackingError as exc:
+            raise DatasetError(
+                f"{exc}. Check loading_run_id and the dataset's name."
+            ) from exc
+        return self._reader_of(str(downloaded), name).load()
+
+    def _reader_of(self, local: str, name: str) -> AbstractDataset[Any, Any]:
+        if self._inner is None:
+            fmt = ARTIFACT_FORMATS[self._code or ""]
+            return self._file_dataset(fmt.load_type or fmt.dataset_type, local, name)
+        config = self._inner_config or dataset_config(self._inner)
+        return relocated_dataset(config, local, name)
+
+    # ----------------------------------------------------------------------------------
+    # File datasets of a file code
+    # ----------------------------------------------------------------------------------
+    def _code_filepath(self, name: str) -> str:
+        if self._filepath:
+            return self._filepath
+        run = current_run()
+        folder = self._scratch.path / (run.run_id if run else "no-run")
+        return str(folder / f"{name}.{ARTIFACT_FORMATS[self._code or ''].suffix}")
+
+    def _file_dataset(
+        self,
+        dataset_type: str,
+        filepath: str,
+        name: str,
+        extra_config: dict[str, Any] | None = None,
+    ) -> AbstractDataset[Any, Any]:
+        key = (dataset_type, filepath)
+        if key not in self._file_datasets:
+            fmt = ARTIFACT_FORMATS[self._code or ""]
+            config: dict[str, Any] = {"type": dataset_type, "filepath": filepath}
+            if dataset_type == fmt.dataset_type:
+                config.update(deepcopy(fmt.config))
+            config.update(extra_config or {})
+            self._file_datasets[key] = AbstractDataset.from_config(name, config)
+        return self._file_datasets[key]

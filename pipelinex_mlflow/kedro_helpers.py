@@ -1,0 +1,173 @@
+"""What the package needs to know about Kedro: parameters, the project root, files.
+
+The only module of the package that reads private attributes of Kedro datasets
+(``_filepath``, ``_path``, ``_protocol``, ``_version``, ``_get_versioned_path``,
+``_get_load_path``), to find the local file a dataset wrote. A contract test per
+supported dataset type (``tests/test_kedro_helpers.py``) fails by name when a
+kedro-datasets release changes them.
+
+Examples:
+    >>> is_parameter("params:model.depth"), parameter_key("params:model.depth")
+    (True, 'model.depth')
+    >>> is_parameter("model"), parameter_key("parameters")
+    (False, '')
+"""
+
+from __future__ import annotations
+
+import os
+from copy import deepcopy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import AbstractDataset, DataCatalog, DatasetError
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+PARAMS_PREFIX = "params:"
+PARAMETERS = "parameters"
+_PATH_ATTRIBUTES = ("_filepath", "_path")
+_PATH_KEYS = ("filepath", "path")
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------
+def is_parameter(dataset_name: str) -> bool:
+    """Tell whether a node input is a Kedro parameter (``params:x`` or ``parameters``)."""
+    return dataset_name == PARAMETERS or dataset_name.startswith(PARAMS_PREFIX)
+
+
+def parameter_key(dataset_name: str) -> str:
+    """Return the MLflow key of a node input or output.
+
+    A parameter is keyed by its path (``params:model.depth`` -> ``model.depth``),
+    the whole ``parameters`` dict has no prefix at all (``""``), and any other
+    dataset keeps its name.
+
+    Examples:
+        >>> parameter_key("training.score")
+        'training.score'
+    """
+    if dataset_name == PARAMETERS:
+        return ""
+    return dataset_name.removeprefix(PARAMS_PREFIX)
+
+
+def used_parameters(
+    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+) -> dict[str, Any]:
+    """Return the parameters the pipeline's nodes read, keyed by their path.
+
+    ``params:model.depth`` becomes ``{"model.depth": value}``; a node reading the
+    whole ``parameters`` dict brings in every parameter. Values already hold the
+    runtime ``--params`` overrides: Kedro merged them into the catalog.
+    """
+    used: dict[str, Any] = {}
+    for name in sorted(pipeline.inputs()):
+        if not is_parameter(name):
+            continue
+        dataset = catalog.get(name)
+        if dataset is None:
+            continue
+        value = dataset.load()
+        if name == PARAMETERS:
+            used.update(value if isinstance(value, dict) else {name: value})
+        else:
+            used[parameter_key(name)] = value
+    return used
+
+
+# --------------------------------------------------------------------------------------
+# The project
+# --------------------------------------------------------------------------------------
+def project_root(project_path: str | os.PathLike[str] | None) -> Path:
+    """The Kedro project root from ``run_params["project_path"]``, else the cwd.
+
+    Examples:
+        >>> project_root("/srv/proj")
+        PosixPath('/srv/proj')
+    """
+    return Path(project_path) if project_path else Path.cwd()
+
+
+# --------------------------------------------------------------------------------------
+# Where a dataset keeps its data
+# --------------------------------------------------------------------------------------
+def dataset_base_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
+    """Return the dataset's configured local file or folder, ignoring versions.
+
+    Its name is the artifact's name: a versioned file ``<path>/<version>/<name>``
+    has the same name as ``<path>``. Remote (``s3://``...) and in-memory datasets
+    have none.
+
+    Examples:
+        >>> from kedro.io import MemoryDataset
+        >>> dataset_base_path(MemoryDataset()) is None
+        True
+    """
+    if getattr(dataset, "_protocol", "file") not in ("file", None):
+        return None
+    for attribute in _PATH_ATTRIBUTES:
+        value = getattr(dataset, attribute, None)
+        if value is not None:
+            return Path(os.fspath(value))
+    return None
+
+
+def dataset_local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
+    """Return the local file or folder the dataset last wrote.
+
+    For a versioned dataset it is the file of the version just saved (the save
+    version), else the latest one.
+    """
+    if getattr(dataset, "_version", None) is None:
+        return dataset_base_path(dataset)
+    if dataset_base_path(dataset) is None:
+        return None
+    try:
+        saved = Path(dataset._get_versioned_path(dataset.resolve_save_version()))  # type: ignore[attr-defined]
+        return saved if saved.exists() else Path(dataset._get_load_path())  # type: ignore[attr-defined]
+    except (DatasetError, AttributeError, TypeError):
+        return None
+
+
+def dataset_config(dataset: AbstractDataset[Any, Any]) -> dict[str, Any]:
+    """Return the config that builds ``dataset`` again, credentials resolved.
+
+    Uses Kedro's public ``DataCatalog.to_config``.
+
+    Raises:
+        DatasetError: For a dataset Kedro cannot describe as config.
+    """
+    configs, credentials, _, _ = DataCatalog({"dataset": dataset}).to_config()
+    if "dataset" not in configs:
+        raise DatasetError(
+            f"{type(dataset).__name__} cannot be described as a config, so it cannot "
+            "be rebuilt to read a downloaded copy. Nest it as a config dict instead."
+        )
+    config = deepcopy(configs["dataset"])
+    reference = config.get("credentials")
+    if isinstance(reference, str) and reference in credentials:
+        config["credentials"] = credentials[reference]
+    return config
+
+
+def relocated_dataset(
+    config: dict[str, Any], local: str, name: str
+) -> AbstractDataset[Any, Any]:
+    """Build the dataset of ``config`` reading ``local`` instead, unversioned.
+
+    Args:
+        config: The dataset's config, as in ``catalog.yml``.
+        local: The local file or folder to read (for example a download).
+        name: The name Kedro gives the dataset in messages.
+    """
+    relocated = deepcopy(config)
+    relocated.pop("versioned", None)
+    relocated.pop("version", None)
+    path_key = next((k for k in _PATH_KEYS if k in relocated), "filepath")
+    relocated[path_key] = local
+    return AbstractDataset.from_config(name, relocated)

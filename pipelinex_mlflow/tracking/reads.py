@@ -1,0 +1,63 @@
+"""Reading a run back: its params, metrics, tags, metric histories and artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.stores import get_client
+
+if TYPE_CHECKING:
+    from pipelinex_mlflow.tracking.current_run import RunRef
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What a run holds: params as strings, latest metrics as floats, tags."""
+
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def get_run_data(run: RunRef) -> RunData:
+    """Read the params, latest metrics and tags of ``run``."""
+    data = get_client(run.tracking_uri).get_run(run.run_id).data
+    return RunData(
+        params=dict(data.params), metrics=dict(data.metrics), tags=dict(data.tags)
+    )
+
+
+def get_metric_history(run: RunRef, key: str) -> list[float]:
+    """Return the values of metric ``key`` in step order."""
+    history = get_client(run.tracking_uri).get_metric_history(run.run_id, key)
+    return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+
+def artifact_exists(run: RunRef, artifact_path: str) -> bool:
+    """Tell whether ``artifact_path`` (a file or folder) exists in ``run``."""
+    parent, _, name = artifact_path.rstrip("/").rpartition("/")
+    listed = get_client(run.tracking_uri).list_artifacts(run.run_id, parent or None)
+    return any(info.path.rstrip("/").rpartition("/")[2] == name for info in listed)
+
+
+def download_artifact(run: RunRef, artifact_path: str, dst_dir: Path) -> Path:
+    """Download ``artifact_path`` of ``run`` into ``dst_dir`` and return its local path.
+
+    Raises:
+        TrackingError: If the run has no such artifact.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        local = get_client(run.tracking_uri).download_artifacts(
+            run.run_id, artifact_path, dst_path=str(dst_dir)
+        )
+    except MlflowException as exc:
+        raise TrackingError(
+            f"MLflow run {run.run_id!r} has no artifact {artifact_path!r}: "
+            f"{exc.message}"
+        ) from exc
+    return Path(local)

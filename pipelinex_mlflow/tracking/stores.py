@@ -1,0 +1,147 @@
+"""Tracking stores: which URI to use, whether it answers, and one client per URI."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from pipelinex_mlflow.tracking.errors import TrackingError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mlflow.tracking import MlflowClient
+
+DEFAULT_DB_NAME = "mlflow.db"
+DEFAULT_ARTIFACTS_DIR = "mlartifacts"
+_CONNECT_TIMEOUT_S = 5.0
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+_clients: dict[tuple[int, str], MlflowClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(tracking_uri: str) -> MlflowClient:
+    """Return an ``MlflowClient`` for ``tracking_uri``, one per process and URI.
+
+    The client is passed the URI explicitly, so the process-wide tracking URI of
+    MLflow is never read or changed.
+    """
+    key = (os.getpid(), tracking_uri)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            from mlflow.tracking import MlflowClient
+
+            client = _clients[key] = MlflowClient(tracking_uri=tracking_uri)
+        return client
+
+
+def default_tracking_uri(root: Path) -> str:
+    """Return ``MLFLOW_TRACKING_URI`` if set, else the SQLite store in ``root``.
+
+    Args:
+        root: The Kedro project root (the caller decides what stands in for it).
+
+    Examples:
+        >>> from pathlib import Path
+        >>> default_tracking_uri(Path("/srv/proj"))  # doctest: +SKIP
+        'sqlite:////srv/proj/mlflow.db'
+    """
+    from_env = os.environ.get("MLFLOW_TRACKING_URI")
+    if from_env:
+        return from_env
+    return f"sqlite:///{(root / DEFAULT_DB_NAME).resolve().as_posix()}"
+
+
+def normalize_tracking_uri(uri: str, root: Path) -> str:
+    """Make a tracking URI usable: relative SQLite paths become absolute.
+
+    A relative ``sqlite:///mlruns/sqlite.db`` would otherwise depend on the current
+    directory of whichever process logs, and SQLite cannot create the file in a
+    folder that does not exist, so the folder is created.
+
+    Args:
+        uri: The tracking URI as configured.
+        root: The folder relative SQLite paths start from (the project root).
+
+    Raises:
+        TrackingError: For a plain path or ``file:`` URI (MLflow's legacy file store).
+    """
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file") and not _WINDOWS_DRIVE.match(uri):
+        raise TrackingError(
+            f"Tracking URI {uri!r} points at MLflow's legacy file store, which MLflow 3 "
+            "keeps in maintenance mode and which pipelinex_mlflow does not use. Use a "
+            "database instead, for example 'sqlite:///mlflow.db', or an MLflow server "
+            "URL such as 'http://127.0.0.1:5000'."
+        )
+    if parsed.scheme != "sqlite" or uri.startswith("sqlite:////") or ":memory:" in uri:
+        return uri
+    db_path = (root / uri[len("sqlite:///") :]).resolve()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{db_path.as_posix()}"
+
+
+def local_artifacts_uri(tracking_uri: str) -> str | None:
+    """Where a local SQLite store keeps artifacts: ``mlartifacts/`` beside the file.
+
+    MLflow's own default is ``./mlruns`` of whichever folder the process runs in.
+
+    Examples:
+        >>> local_artifacts_uri("sqlite:////srv/proj/mlflow.db")
+        'file:///srv/proj/mlartifacts'
+        >>> local_artifacts_uri("http://127.0.0.1:5000") is None
+        True
+    """
+    if not tracking_uri.startswith("sqlite:////"):
+        return None
+    from pathlib import Path
+
+    db_path = Path(tracking_uri[len("sqlite:///") :])
+    return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()
+
+
+def check_reachable(tracking_uri: str) -> None:
+    """Fail fast when an HTTP tracking server does not accept connections.
+
+    MLflow retries refused connections with back-off for minutes; a typo in a port
+    should cost seconds.
+
+    Raises:
+        TrackingError: Naming the URI and what to check.
+    """
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), _CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise TrackingError(
+            f"Cannot reach the MLflow tracking server at {tracking_uri!r} ({exc}). "
+            "Start it (for example `mlflow server --host 127.0.0.1 --port "
+            f"{port}`), or fix the `uri` of MLflowBasicLoggerHook or the "
+            "MLFLOW_TRACKING_URI environment variable."
+        ) from exc
+
+
+def run_view_hint(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Say where a person can look at a run: its URL, or the ``mlflow ui`` command.
+
+    Examples:
+        >>> run_view_hint("http://127.0.0.1:5000", "1", "abc")
+        'http://127.0.0.1:5000/#/experiments/1/runs/abc'
+    """
+    run_path = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return f"{tracking_uri.rstrip('/')}/{run_path}"
+    return (
+        f"run `mlflow ui --backend-store-uri {tracking_uri}` and open "
+        f"http://127.0.0.1:5000/{run_path}"
+    )

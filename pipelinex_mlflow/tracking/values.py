@@ -1,0 +1,282 @@
+"""What a value becomes in MLflow: a metric, a param, or nothing (the ``a`` rules).
+
+One classifier serves both the dataset code ``a`` (:data:`STRICT`: every plain value,
+whatever its size, and an error for anything else) and the automatic logging of
+``MLflowCatalogLoggerHook`` (:data:`AUTO`: the same rules with size caps, and a
+skip instead of an error):
+
+- real numbers (Python or numpy, not bools) are metrics;
+- ``str``, ``bool`` (numpy's too), ``None``, and lists, tuples and sets of such
+  values (nested too) are params, with numpy scalars turned into Python ones so
+  the text reads back with :func:`ast.literal_eval`;
+- anything else (DataFrames, arrays, models, a list holding one) is neither.
+
+Examples:
+    >>> classify(3), classify(True), classify(["a", 2])
+    (('metric', 3.0), ('param', True), ('param', ['a', 2]))
+    >>> split_by_kind("cfg", {"depth": 3, "name": "rf"})
+    LoggableValues(params={'cfg.name': 'rf'}, metrics={'cfg.depth': 3.0}, skipped={})
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pipelinex_mlflow.tracking.keys import MLFLOW_MAX_PARAM_LENGTH
+
+ValueKind = Literal["metric", "param"]
+_CONTAINERS = (list, tuple, set, frozenset)
+_NUMERIC_DTYPE_KINDS = frozenset("iuf")
+
+
+class UnloggableValueError(ValueError):
+    """A value that is neither an MLflow metric nor a plain param; says why."""
+
+
+@dataclass(frozen=True)
+class ValueRules:
+    """Size caps for values logged by type; ``None`` means no cap.
+
+    Attributes:
+        max_text_length: The longest string logged as a param.
+        max_sequence_items: The most items a list, tuple or set may hold.
+        max_dict_leaves: The most leaves a dict may have (one value per leaf).
+        max_param_text: The longest text of a container logged as a param.
+    """
+
+    max_text_length: int | None = None
+    max_sequence_items: int | None = None
+    max_dict_leaves: int | None = None
+    max_param_text: int | None = None
+
+
+#: Dataset code ``a``: no caps; the dataset's long-param policy handles long text.
+STRICT = ValueRules()
+#: ``MLflowCatalogLoggerHook(auto=True)``: long text and big containers are data.
+AUTO = ValueRules(
+    max_text_length=1000,
+    max_sequence_items=100,
+    max_dict_leaves=1000,
+    max_param_text=MLFLOW_MAX_PARAM_LENGTH,
+)
+
+
+def is_bool(value: Any) -> bool:
+    """Tell whether ``value`` is a Python or numpy boolean scalar.
+
+    Examples:
+        >>> is_bool(True), is_bool(1)
+        (True, False)
+    """
+    if isinstance(value, bool):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return getattr(dtype, "kind", "") == "b" and getattr(value, "ndim", 1) == 0
+
+
+def is_number(value: Any) -> bool:
+    """Tell whether ``value`` is a real number MLflow can log as a metric (not a bool).
+
+    Python and numpy integers and floats count, and 0-d numeric numpy arrays;
+    bools (numpy's too), strings and ``None`` do not.
+
+    Examples:
+        >>> is_number(3), is_number(True), is_number("3")
+        (True, False, False)
+    """
+    if value is None or is_bool(value):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return (
+        getattr(dtype, "kind", "") in _NUMERIC_DTYPE_KINDS
+        and getattr(value, "ndim", 1) == 0
+    )
+
+
+def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
+    """Say what ``value`` becomes in MLflow, and return it in the form to log.
+
+    Args:
+        value: One value (not a dict: see :func:`iter_leaves`).
+        rules: The size caps to apply.
+
+    Returns:
+        ``("metric", float)`` or ``("param", plain Python value)``.
+
+    Raises:
+        UnloggableValueError: Saying what the value is, when it is neither.
+
+    Examples:
+        >>> import numpy as np
+        >>> classify(np.bool_(True)), classify([np.int64(1)])
+        (('param', True), ('param', [1]))
+    """
+    if is_number(value):
+        return "metric", float(value)
+    return "param", _plain(value, rules)
+
+
+def _plain(value: Any, rules: ValueRules) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        limit = rules.max_text_length
+        if limit is not None and len(value) > limit:
+            raise UnloggableValueError(
+                f"text of {len(value)} characters (more than {limit})"
+            )
+        return value
+    if is_bool(value) or is_number(value):
+        return value.item() if hasattr(value, "item") else float(value)
+    if isinstance(value, _CONTAINERS):
+        return _plain_container(value, rules)
+    raise UnloggableValueError(type(value).__name__)
+
+
+def _plain_container(value: Any, rules: ValueRules) -> Any:
+    limit = rules.max_sequence_items
+    kind = type(value).__name__
+    if limit is not None and len(value) > limit:
+        raise UnloggableValueError(
+            f"a {kind} of {len(value)} items (more than {limit})"
+        )
+    items = []
+    for item in value:
+        try:
+            items.append(_plain(item, rules))
+        except UnloggableValueError as exc:
+            raise UnloggableValueError(f"a {kind} holding {exc}") from None
+    plain: Any = items
+    if isinstance(value, tuple):
+        plain = tuple(items)
+    elif isinstance(value, (set, frozenset)):
+        plain = set(items)
+    text_limit = rules.max_param_text
+    if text_limit is not None and len(param_text(plain)) > text_limit:
+        raise UnloggableValueError(f"a {kind} longer than {text_limit} characters")
+    return plain
+
+
+@dataclass
+class LoggableValues:
+    """A value split by the ``a`` rules.
+
+    Attributes:
+        params: Key -> plain value to log as a param.
+        metrics: Key -> number to log as a metric.
+        skipped: Key -> why it is neither.
+    """
+
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def split_by_kind(
+    key: str, data: Any, rules: ValueRules = AUTO, sep: str = "."
+) -> LoggableValues:
+    """Split ``data`` into params and metrics; a dict is flattened, leaf by leaf.
+
+    Args:
+        key: The key of ``data``; ``""`` keys a dict by its own keys.
+        data: The value.
+        rules: The size caps; with :data:`AUTO` a dict of more than 1000 leaves
+            is skipped whole.
+        sep: Joins nested keys.
+
+    Returns:
+        The params, the metrics and what was skipped, with the reason.
+    """
+    split = LoggableValues()
+    leaves = flatten_dict(data, sep, key) if isinstance(data, Mapping) else {key: data}
+    limit = rules.max_dict_leaves
+    if limit is not None and isinstance(data, Mapping) and len(leaves) > limit:
+        split.skipped[key] = f"a dict with {len(leaves)} leaves (more than {limit})"
+        return split
+    for leaf_key, value in leaves.items():
+        if not leaf_key:
+            continue
+        try:
+            kind, plain = classify(value, rules)
+        except UnloggableValueError as exc:
+            split.skipped[leaf_key] = str(exc)
+            continue
+        if kind == "metric":
+            split.metrics[leaf_key] = plain
+        else:
+            split.params[leaf_key] = plain
+    return split
+
+
+def iter_leaves(
+    data: Mapping[Any, Any], path: tuple[Any, ...] = ()
+) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Yield ``(key path, value)`` for every leaf of nested mappings.
+
+    An empty nested mapping is a leaf itself, so nothing silently vanishes.
+
+    Examples:
+        >>> list(iter_leaves({"a": {"b": 1, "c": {}}}))
+        [(('a', 'b'), 1), (('a', 'c'), {})]
+    """
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            yield from iter_leaves(value, (*path, key))
+        else:
+            yield (*path, key), value
+
+
+def flatten_dict(
+    data: Mapping[Any, Any], sep: str = ".", prefix: str = ""
+) -> dict[str, Any]:
+    """Flatten nested mappings into one level, joining keys with ``sep``.
+
+    Args:
+        data: The mapping to flatten.
+        sep: The separator between a parent key and a child key.
+        prefix: A key to put in front of every flattened key.
+
+    Returns:
+        A flat dict of leaf values.
+
+    Examples:
+        >>> flatten_dict({"a": {"b": 1, "c": {}}}, sep="/")
+        {'a/b': 1, 'a/c': {}}
+        >>> flatten_dict({"model": {"depth": 3}}, prefix="cfg")
+        {'cfg.model.depth': 3}
+    """
+    head = (prefix,) if prefix else ()
+    return {
+        sep.join(map(str, (*head, *path))): value for path, value in iter_leaves(data)
+    }
+
+
+def param_text(value: Any) -> str:
+    """The text MLflow stores for a param or tag value; sets in a stable order.
+
+    Examples:
+        >>> param_text({"b", "a"}), param_text(3)
+        ("{'a', 'b'}", '3')
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (set, frozenset)):
+        # Sets have no stable order; sort their text so reruns log the same value.
+        return "{" + ", ".join(sorted(repr(v) for v in value)) + "}"
+    return str(value)
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters for error messages.
+
+    Examples:
+        >>> short_repr("x" * 100, limit=10)
+        "'xxxxxx..."
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
