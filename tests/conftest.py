@@ -12,6 +12,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 # makes forkserver the Linux default. Tests of spawned workers set this themselves.
 os.environ.setdefault("KEDRO_MP_CONTEXT", "fork")
 
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,8 +119,33 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running `mlflow server`: its URL and its access log."""
+
+    url: str
+    log: Path
+
+    def log_offset(self) -> int:
+        """Where the log ends now: requests after it are the test's."""
+        return self.log.stat().st_size
+
+    def requests_since(self, offset: int) -> list[str]:
+        """The ``METHOD /path`` of every request logged after ``offset``."""
+        # uvicorn logs each request as it is answered, and the handler flushes.
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+        return _ACCESS_LINE.findall(text)
+
+
+_ACCESS_LINE = re.compile(r'"((?:GET|POST|PUT|PATCH|DELETE) \S+) HTTP/1\.1"')
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def mlflow_server_process(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[MlflowServer]:
     """A real `mlflow server` on 127.0.0.1, stopped with its whole process group."""
     root = tmp_path_factory.mktemp("server")
     port = _free_port()
@@ -148,10 +175,16 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         _wait_healthy(url, process, root / "server.log")
-        yield url
+        yield MlflowServer(url, root / "server.log")
     finally:
         _stop_group(process)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_server_process: MlflowServer) -> str:
+    """The URL of the session's real `mlflow server`."""
+    return mlflow_server_process.url
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:

@@ -246,9 +246,10 @@ class TestFailures:
         # No fallback to another store: nothing in MLFLOW_TRACKING_URI's, no
         # ./mlruns or new database in the working folder.
         assert client.get_experiment_by_name("exp") is None
-        assert client.search_runs(
-            [e.experiment_id for e in client.search_experiments()]
-        ) == []
+        assert (
+            client.search_runs([e.experiment_id for e in client.search_experiments()])
+            == []
+        )
         assert sorted(p.name for p in tmp_path.iterdir()) == before
 
     def test_broken_catalog_entry_leaves_no_run(

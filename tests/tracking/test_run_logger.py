@@ -44,17 +44,6 @@ class TestRunLogger:
             "artifacts": 0,
         }
 
-    def test_thousands_of_values_go_through_chunked_batches(
-        self, client: MlflowClient, run: RunRef
-    ) -> None:
-        logger = RunLogger(run)
-        logger.log_params({f"p{i}": i for i in range(250)})
-        logger.log_metrics({f"m{i}": i for i in range(2500)})
-        logger.flush()
-        data = client.get_run(run.run_id).data
-        assert len(data.params) == 250
-        assert len(data.metrics) == 2500
-
     def test_truncate_policy_cuts_and_warns(
         self, client: MlflowClient, run: RunRef, caplog: pytest.LogCaptureFixture
     ) -> None:
