@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from pipelinex_mlflow.hooks._arguments import check_bool, check_names, check_paths
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import (
     dataset_base_path,
@@ -158,7 +159,17 @@ class MLflowArtifactsLoggerHook:
                 file or folder is uploaded after the node runs (the version just
                 saved, for a versioned dataset).
             enable_mlflow: ``False`` turns the hook off.
+
+        Raises:
+            ValueError: For an argument of the wrong type.
         """
+        hook = "MLflowArtifactsLoggerHook"
+        check_paths(
+            hook, "filepaths_before_pipeline_run", filepaths_before_pipeline_run
+        )
+        check_paths(hook, "filepaths_after_pipeline_run", filepaths_after_pipeline_run)
+        check_names(hook, "datasets_after_node_run", datasets_after_node_run)
+        check_bool(hook, "enable_mlflow", enable_mlflow)
         self.filepaths_before_pipeline_run = _as_list(filepaths_before_pipeline_run)
         self.filepaths_after_pipeline_run = _as_list(filepaths_after_pipeline_run)
         self.datasets_after_node_run = [

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, DatasetError, MemoryDataset, SharedMemoryDataset
 
+from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -110,6 +111,10 @@ class MLflowCatalogLoggerHook:
         Raises:
             ValueError: For an entry that is none of those, or an unknown code.
         """
+        check_bool("MLflowCatalogLoggerHook", "auto", auto)
+        check_optional_mapping(
+            "MLflowCatalogLoggerHook", "mlflow_catalog", mlflow_catalog
+        )
         self.auto = auto
         self.mlflow_datasets: dict[str, MLflowDataSet] = {
             name: _as_mlflow_dataset(name, spec)

@@ -10,6 +10,11 @@ from typing import TYPE_CHECKING
 
 from kedro.framework.hooks import hook_impl
 
+from pipelinex_mlflow.hooks._arguments import (
+    check_bool,
+    check_names,
+    check_optional_str,
+)
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
 from pipelinex_mlflow.tracking import RunLogger
@@ -184,7 +189,15 @@ class MLflowEnvVarsLoggerHook:
             metric_env_vars: Variables to log as metrics.
             prefix: Put in front of each variable's name; ``"env.."`` if ``None``.
             enable_mlflow: ``False`` turns the hook off.
+
+        Raises:
+            ValueError: For an argument of the wrong type.
         """
+        hook = "MLflowEnvVarsLoggerHook"
+        check_names(hook, "param_env_vars", param_env_vars)
+        check_names(hook, "metric_env_vars", metric_env_vars)
+        check_optional_str(hook, "prefix", prefix)
+        check_bool(hook, "enable_mlflow", enable_mlflow)
         self.param_env_vars = param_env_vars
         self.metric_env_vars = metric_env_vars
         self.prefix = DEFAULT_PREFIX if prefix is None else prefix

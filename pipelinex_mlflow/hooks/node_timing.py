@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.gantt import TimelineEntry, gantt_html, validate_gantt_params
+from pipelinex_mlflow.hooks._arguments import (
+    check_bool,
+    check_callable,
+    check_paths,
+    check_text,
+)
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.scratch import WorkerSpool
@@ -163,8 +169,16 @@ class MLflowTimeLoggerHook:
                 are written.
 
         Raises:
-            ValueError: For unknown or ill-typed ``gantt_params``.
+            ValueError: For an argument of the wrong type, or unknown or ill-typed
+                ``gantt_params``.
         """
+        hook = "MLflowTimeLoggerHook"
+        check_paths(hook, "gantt_filepath", gantt_filepath)
+        check_paths(hook, "time_log_filepath", time_log_filepath)
+        check_text(hook, "metric_name_prefix", metric_name_prefix)
+        check_callable(hook, "task_name_func", task_name_func)
+        check_bool(hook, "enable_plotly", enable_plotly)
+        check_bool(hook, "enable_mlflow", enable_mlflow)
         self.gantt_filepath = gantt_filepath
         self.gantt_params = validate_gantt_params(gantt_params)
         self.metric_name_prefix = metric_name_prefix

@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from pipelinex_mlflow.hooks._arguments import (
+    check_bool,
+    check_names,
+    check_number,
+    check_optional_mapping,
+    check_optional_str,
+    check_text,
+)
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._run_context import run_tags
@@ -136,8 +144,10 @@ class MLflowBasicLoggerHook:
             flatten_separator: Joins nested parameter keys.
 
         Raises:
-            ValueError: For an unknown ``long_param_policy`` or a bad length.
+            ValueError: For an argument of the wrong type, an unknown
+                ``long_param_policy`` or a bad length.
         """
+        _check_arguments(locals())
         validate_long_param_policy(long_param_policy, max_param_length)
         self.uri = uri
         self.experiment_name = experiment_name
@@ -342,6 +352,27 @@ class MLflowBasicLoggerHook:
             logger.warning("Process exiting mid-run: marking MLflow run KILLED")
             with warn_on_failure(self, "mark the run KILLED"):
                 self._finish("KILLED")
+
+
+def _check_arguments(arguments: dict[str, Any]) -> None:
+    hook = "MLflowBasicLoggerHook"
+    for name in ("uri", "experiment_name", "artifact_location", "run_name", "run_id"):
+        check_optional_str(hook, name, arguments[name])
+    for name in (
+        "nested",
+        "enable_logging_time_begin",
+        "enable_logging_time_end",
+        "enable_logging_time",
+        "enable_mlflow",
+        "log_parameters",
+    ):
+        check_bool(hook, name, arguments[name])
+    check_optional_mapping(hook, "tags", arguments["tags"])
+    check_number(hook, "offset_hours", arguments["offset_hours"])
+    check_names(hook, "logging_kedro_run_params", arguments["logging_kedro_run_params"])
+    check_text(
+        hook, "flatten_separator", arguments["flatten_separator"], allow_empty=False
+    )
 
 
 def _default_experiment_name() -> str:

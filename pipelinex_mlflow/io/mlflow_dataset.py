@@ -11,7 +11,12 @@ from kedro.io import AbstractDataset, DatasetError, MemoryDataset
 from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS, check_installed
 from pipelinex_mlflow.io.file_backend import FileBackend
 from pipelinex_mlflow.io.run_target import RunTarget
-from pipelinex_mlflow.io.value_codec import ValueCode, decode, encode, layout_tag_key
+from pipelinex_mlflow.io.value_codec import (
+    ValueCode,
+    encode,
+    read_values,
+    values_exist,
+)
 from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
@@ -19,8 +24,6 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     artifact_exists,
     current_run,
-    get_metric_history,
-    get_run_data,
     validate_long_param_policy,
 )
 
@@ -241,11 +244,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         name = self._require_name()
         encoded = encode(self._code, name, data, self._sep)  # type: ignore[arg-type]
         with self._target.logger(name) as run_logger:
-            run_logger.log_params(encoded.params)
-            run_logger.log_metrics(encoded.metrics)
-            for key, values in encoded.histories.items():
-                run_logger.log_metric_history(key, values)
-            run_logger.set_tags(encoded.layout_tag(name))
+            encoded.queue(run_logger, name)
 
     def _save_file(self, data: Any, files: FileBackend) -> None:
         # Refuse before writing anything when there is no run to upload to.
@@ -302,21 +301,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
     def _load_values(self) -> Any:
         run = self._target.loading_run(self.name)
-        name = self._require_name()
-        try:
-            run_data = get_run_data(run)
-        except Exception as exc:
-            raise DatasetError(
-                f"Cannot read MLflow run {run.run_id!r} from "
-                f"{mask_url_passwords(run.tracking_uri)!r}: {exc}"
-            ) from exc
-        return decode(
-            self._code,  # type: ignore[arg-type]
-            name,
-            run_data,
-            lambda key: get_metric_history(run, key),
-            self._sep,
-        )
+        code: ValueCode = self._code  # type: ignore[assignment]
+        return read_values(run, code, self._require_name(), self._sep)
 
     # ----------------------------------------------------------------------------------
     # Kedro's other hooks into a dataset
@@ -336,15 +322,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if self._files is not None:
             artifact = self._files.artifact_file(self._file_name(self._files))
             return artifact is not None and artifact_exists(run, artifact)
-        name = self._require_name()
-        data = get_run_data(run)
-        prefix = name + self._sep
-        return (
-            layout_tag_key(name) in data.tags
-            or name in data.params
-            or name in data.metrics
-            or any(k.startswith(prefix) for k in (*data.params, *data.metrics))
-        )
+        return values_exist(run, self._require_name(), self._sep)
 
     def _release(self) -> None:
         self._cache = None

@@ -15,12 +15,17 @@ from typing import Any, Literal
 
 from kedro.io import DatasetError
 
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
     MAX_TAG_LENGTH,
     STRICT,
     RunData,
+    RunLogger,
+    RunRef,
     UnloggableValueError,
     classify,
+    get_metric_history,
+    get_run_data,
     is_number,
     iter_leaves,
     sanitize_key,
@@ -48,6 +53,14 @@ class Encoded:
         if len(text) > MAX_TAG_LENGTH:
             return {}
         return {layout_tag_key(name): text}
+
+    def queue(self, run_logger: RunLogger, name: str) -> None:
+        """Queue everything, and the layout of ``name``, on ``run_logger``."""
+        run_logger.log_params(self.params)
+        run_logger.log_metrics(self.metrics)
+        for key, values in self.histories.items():
+            run_logger.log_metric_history(key, values)
+        run_logger.set_tags(self.layout_tag(name))
 
 
 def layout_tag_key(name: str) -> str:
@@ -211,3 +224,31 @@ def _decode_without_layout(
             f"{prefix!r}). Check the dataset's name and its loading_run_id."
         )
     return result
+
+
+def read_values(run: RunRef, code: ValueCode, name: str, sep: str) -> Any:
+    """Read back from ``run`` what was saved under ``name``; see :func:`decode`.
+
+    Raises:
+        DatasetError: If the run cannot be read or holds nothing under ``name``.
+    """
+    try:
+        run_data = get_run_data(run)
+    except Exception as exc:
+        raise DatasetError(
+            f"Cannot read MLflow run {run.run_id!r} from "
+            f"{mask_url_passwords(run.tracking_uri)!r}: {exc}"
+        ) from exc
+    return decode(code, name, run_data, lambda key: get_metric_history(run, key), sep)
+
+
+def values_exist(run: RunRef, name: str, sep: str) -> bool:
+    """Tell whether ``run`` holds a value saved under ``name`` (or its dict leaves)."""
+    data = get_run_data(run)
+    prefix = name + sep
+    return (
+        layout_tag_key(name) in data.tags
+        or name in data.params
+        or name in data.metrics
+        or any(k.startswith(prefix) for k in (*data.params, *data.metrics))
+    )

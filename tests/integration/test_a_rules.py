@@ -115,7 +115,7 @@ def test_a_list_of_dataframes_is_refused_by_the_dataset_and_skipped_by_auto(
             "ds": MLflowDataSet(dataset="a"),
         }
     )
-    with pytest.raises(DatasetError, match="'ds.tables' is a list holding DataFrame"):
+    with pytest.raises(DatasetError, match=r"'ds\.tables' is a list holding DataFrame"):
         _run(client, tracking_uri, catalog)
     experiment = client.get_experiment_by_name("rules")
     assert experiment is not None

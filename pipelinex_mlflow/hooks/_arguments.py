@@ -1,0 +1,80 @@
+"""Checks of hook constructor arguments: a bad one is a ``ValueError`` naming it.
+
+Hooks are built when ``settings.py`` is imported, so a wrong type fails there, with
+the hook, the argument, what it must be and what it was, instead of as a traceback
+from inside MLflow in the middle of a run.
+
+Examples:
+    >>> check_bool("MLflowTimeLoggerHook", "enable_plotly", "yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: MLflowTimeLoggerHook(enable_plotly='yes'): enable_plotly must be True or False.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.tracking import short_repr
+
+
+def _fail(hook: str, name: str, value: Any, expected: str) -> None:
+    shown = mask_url_passwords(short_repr(value, 60))
+    raise ValueError(f"{hook}({name}={shown}): {name} must be {expected}.")
+
+
+def check_bool(hook: str, name: str, value: Any) -> None:
+    """Require ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        _fail(hook, name, value, "True or False")
+
+
+def check_optional_str(hook: str, name: str, value: Any) -> None:
+    """Require a string or ``None``."""
+    if value is not None and not isinstance(value, str):
+        _fail(hook, name, value, "a string or None")
+
+
+def check_text(hook: str, name: str, value: Any, *, allow_empty: bool = True) -> None:
+    """Require a string (a non-empty one unless ``allow_empty``)."""
+    if not isinstance(value, str) or not (allow_empty or value):
+        _fail(hook, name, value, "a string" if allow_empty else "a non-empty string")
+
+
+def check_number(hook: str, name: str, value: Any) -> None:
+    """Require an int or a float (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(hook, name, value, "a number, for example 9 or -5.5")
+
+
+def check_optional_mapping(hook: str, name: str, value: Any) -> None:
+    """Require a dict or ``None``."""
+    if value is not None and not isinstance(value, Mapping):
+        _fail(hook, name, value, "a dict or None")
+
+
+def check_callable(hook: str, name: str, value: Any) -> None:
+    """Require a function."""
+    if not callable(value):
+        _fail(hook, name, value, "a function")
+
+
+def check_names(hook: str, name: str, value: Any) -> None:
+    """Require a string, a list of strings, or ``None``."""
+    if value is None or isinstance(value, str):
+        return
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        _fail(hook, name, value, "a string, a list of strings, or None")
+
+
+def check_paths(hook: str, name: str, value: Any) -> None:
+    """Require a path or glob, a list of them, or ``None``."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return
+    if not isinstance(value, Sequence) or not all(
+        isinstance(v, (str, os.PathLike)) for v in value
+    ):
+        _fail(hook, name, value, "a path or glob pattern, a list of them, or None")
