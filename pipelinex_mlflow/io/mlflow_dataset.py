@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
-from copy import deepcopy
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError, MemoryDataset
 
-from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS, check_installed
+from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS
+from pipelinex_mlflow.io.dataset_arguments import (
+    VALUE_CODES,
+    CopyMode,
+    check_arguments,
+    parse_dataset,
+)
 from pipelinex_mlflow.io.file_backend import FileBackend
 from pipelinex_mlflow.io.run_target import RunTarget
 from pipelinex_mlflow.io.value_codec import (
@@ -24,13 +29,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     artifact_exists,
     current_run,
-    validate_long_param_policy,
 )
-
-VALUE_CODES: tuple[ValueCode, ...] = ("p", "m", "a")
-ALLOWED_CODES = tuple(sorted((*VALUE_CODES, *ARTIFACT_FORMATS)))
-CopyMode = Literal["deepcopy", "copy", "assign"]
-COPY_MODES: tuple[str, ...] = ("assign", "copy", "deepcopy")
 
 logger = logging.getLogger(__name__)
 
@@ -144,25 +143,17 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             metadata: Free-form information, kept for plugins such as kedro-viz.
 
         Raises:
-            DatasetError: For an unknown code, a missing optional dependency, or
-                arguments that contradict each other.
+            DatasetError: For an unknown code, a missing optional dependency, an
+                argument of the wrong type, or arguments that contradict each other.
         """
-        self._code, self._inner, inner_config = _parse_dataset(dataset)
+        check_arguments(locals())
+        self._code, self._inner, inner_config = parse_dataset(dataset)
         if filepath is not None and self._code not in ARTIFACT_FORMATS:
             raise DatasetError(
                 f"MLflowDataSet(dataset={dataset!r}) does not write a local file, so "
                 "'filepath' does not apply. Remove it, or set it on the nested "
                 "dataset's own config."
             )
-        if copy_mode not in (None, *COPY_MODES):
-            raise DatasetError(
-                f"Invalid copy_mode {copy_mode!r}. Must be one of: "
-                f"{', '.join(COPY_MODES)}."
-            )
-        try:
-            validate_long_param_policy(long_param_policy, max_param_length)
-        except ValueError as exc:
-            raise DatasetError(str(exc)) from exc
         self._target = RunTarget(
             saving_tracking_uri=saving_tracking_uri,
             saving_experiment_name=saving_experiment_name,
@@ -352,38 +343,6 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             inner.pop("credentials", None)
             description["inner"] = inner
         return description
-
-
-def _parse_dataset(
-    dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None,
-) -> tuple[str | None, AbstractDataset[Any, Any] | None, dict[str, Any] | None]:
-    """The code, the nested dataset and its config, from the ``dataset`` argument.
-
-    Raises:
-        DatasetError: For an unknown code, a missing extra, or another type.
-    """
-    if dataset is None:
-        return None, None, None
-    if isinstance(dataset, str):
-        code = dataset.strip().lower().lstrip(".")
-        if code not in ALLOWED_CODES:
-            raise DatasetError(
-                f"Unknown MLflowDataSet dataset code {dataset!r}. Must be one of: "
-                f"{', '.join(ALLOWED_CODES)}; or a Kedro dataset config dict, a "
-                "Kedro dataset, or None to skip MLflow."
-            )
-        if code in ARTIFACT_FORMATS:
-            check_installed(code)
-        return code, None, None
-    if isinstance(dataset, dict):
-        config = deepcopy(dataset)
-        return None, AbstractDataset.from_config("mlflow_inner", dataset), config
-    if isinstance(dataset, AbstractDataset):
-        return None, dataset, None
-    raise DatasetError(
-        f"MLflowDataSet dataset must be a code string, a dict or a Kedro "
-        f"dataset, not {type(dataset).__name__}."
-    )
 
 
 def _masked(uri: str | None) -> str | None:

@@ -1,0 +1,123 @@
+"""Checks of ``MLflowDataSet``'s constructor arguments: each bad one a ``DatasetError``.
+
+A message names the argument and what it must be, never the value of one that may
+hold a secret (a tracking URI with a password, say).
+
+Examples:
+    >>> parse_dataset("CSV")
+    ('csv', None, None)
+    >>> check_arguments({**DEFAULTS, "caching": "yes"})
+    Traceback (most recent call last):
+    ...
+    kedro.io.core.DatasetError: MLflowDataSet caching must be True or False, not str.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any, Literal
+
+from kedro.io import AbstractDataset, DatasetError
+
+from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS, check_installed
+from pipelinex_mlflow.tracking import (
+    MLFLOW_MAX_PARAM_LENGTH,
+    validate_long_param_policy,
+)
+
+VALUE_CODES: tuple[Literal["p", "m", "a"], ...] = ("p", "m", "a")
+ALLOWED_CODES = tuple(sorted((*VALUE_CODES, *ARTIFACT_FORMATS)))
+CopyMode = Literal["deepcopy", "copy", "assign"]
+COPY_MODES: tuple[str, ...] = ("assign", "copy", "deepcopy")
+
+_OPTIONAL_STRINGS = (
+    "filepath",
+    "dataset_name",
+    "saving_tracking_uri",
+    "saving_experiment_name",
+    "saving_run_id",
+    "loading_tracking_uri",
+    "loading_run_id",
+    "artifact_path",
+)
+#: The constructor's defaults, for the examples and tests.
+DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(_OPTIONAL_STRINGS),
+    "caching": True,
+    "file_caching": True,
+    "copy_mode": None,
+    "flatten_separator": ".",
+    "max_param_length": MLFLOW_MAX_PARAM_LENGTH,
+    "long_param_policy": "truncate",
+    "metadata": None,
+}
+
+
+def check_arguments(arguments: dict[str, Any]) -> None:
+    """Check the types and values of every argument but ``dataset``.
+
+    Raises:
+        DatasetError: Naming the first bad argument and what it must be.
+    """
+    for name in _OPTIONAL_STRINGS:
+        if arguments[name] is not None and not isinstance(arguments[name], str):
+            _fail(name, "a string or None", arguments[name])
+    for name in ("caching", "file_caching"):
+        if not isinstance(arguments[name], bool):
+            _fail(name, "True or False", arguments[name])
+    separator = arguments["flatten_separator"]
+    if not isinstance(separator, str) or not separator:
+        _fail("flatten_separator", "a non-empty string such as '.'", separator)
+    if arguments["metadata"] is not None and not isinstance(
+        arguments["metadata"], dict
+    ):
+        _fail("metadata", "a dict or None", arguments["metadata"])
+    if arguments["copy_mode"] not in (None, *COPY_MODES):
+        raise DatasetError(
+            f"Invalid copy_mode {arguments['copy_mode']!r}. Must be one of: "
+            f"{', '.join(COPY_MODES)}."
+        )
+    try:
+        validate_long_param_policy(
+            arguments["long_param_policy"], arguments["max_param_length"]
+        )
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from exc
+
+
+def _fail(name: str, expected: str, value: Any) -> None:
+    raise DatasetError(
+        f"MLflowDataSet {name} must be {expected}, not {type(value).__name__}."
+    )
+
+
+def parse_dataset(
+    dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None,
+) -> tuple[str | None, AbstractDataset[Any, Any] | None, dict[str, Any] | None]:
+    """The code, the nested dataset and its config, from the ``dataset`` argument.
+
+    Raises:
+        DatasetError: For an unknown code, a missing extra, or another type.
+    """
+    if dataset is None:
+        return None, None, None
+    if isinstance(dataset, str):
+        code = dataset.strip().lower().lstrip(".")
+        if code not in ALLOWED_CODES:
+            raise DatasetError(
+                f"Unknown MLflowDataSet dataset code {dataset!r}. Must be one of: "
+                f"{', '.join(ALLOWED_CODES)}; or a Kedro dataset config dict, a "
+                "Kedro dataset, or None to skip MLflow."
+            )
+        if code in ARTIFACT_FORMATS:
+            check_installed(code)
+        return code, None, None
+    if isinstance(dataset, dict):
+        config = deepcopy(dataset)
+        return None, AbstractDataset.from_config("mlflow_inner", dataset), config
+    if isinstance(dataset, AbstractDataset):
+        return None, dataset, None
+    raise DatasetError(
+        f"MLflowDataSet dataset must be a code string, a dict or a Kedro "
+        f"dataset, not {type(dataset).__name__}."
+    )
