@@ -38,7 +38,7 @@ def test_a_bad_uri_type_never_echoes_its_value() -> None:
 
 
 def test_catalog_yaml_errors_name_the_entry() -> None:
-    with pytest.raises(DatasetError, match="(?s)caching must be True or False.*'s'"):
+    with pytest.raises(DatasetError, match=r"(?s)caching must be True or False.*'s'"):
         DataCatalog.from_config(
             {
                 "s": {

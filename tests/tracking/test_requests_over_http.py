@@ -26,6 +26,13 @@ def server_run(mlflow_server_process: MlflowServer) -> RunRef:
     return RunRef(mlflow_server_process.url, run_id)
 
 
+def _landed(run: RunRef) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    from mlflow.tracking import MlflowClient
+
+    data = MlflowClient(tracking_uri=run.tracking_uri).get_run(run.run_id).data
+    return data.params, data.metrics, data.tags
+
+
 def _flush_and_count(server: MlflowServer, logger: RunLogger) -> tuple[list[str], int]:
     offset = server.log_offset()
     logger.flush()
@@ -36,8 +43,6 @@ def _flush_and_count(server: MlflowServer, logger: RunLogger) -> tuple[list[str]
 def test_one_flush_of_a_thousand_values_is_one_request(
     mlflow_server_process: MlflowServer, server_run: RunRef
 ) -> None:
-    from mlflow.tracking import MlflowClient
-
     logger = RunLogger(server_run)
     logger.log_params({f"p{i}": i for i in range(100)})
     logger.log_metrics({f"m{i}": i for i in range(890)})
@@ -45,20 +50,14 @@ def test_one_flush_of_a_thousand_values_is_one_request(
     requests, batches = _flush_and_count(mlflow_server_process, logger)
     assert requests == [LOG_BATCH]
     assert batches == 1
-    data = (
-        MlflowClient(tracking_uri=server_run.tracking_uri)
-        .get_run(server_run.run_id)
-        .data
-    )
-    assert (len(data.params), len(data.metrics)) == (100, 890)
-    assert {f"t{i}" for i in range(10)} <= set(data.tags)
+    params, metrics, tags = _landed(server_run)
+    assert (len(params), len(metrics)) == (100, 890)
+    assert {f"t{i}" for i in range(10)} <= set(tags)
 
 
 def test_thousands_of_values_go_through_chunked_batches(
     mlflow_server_process: MlflowServer, server_run: RunRef
 ) -> None:
-    from mlflow.tracking import MlflowClient
-
     logger = RunLogger(server_run)
     logger.log_params({f"p{i}": i for i in range(250)})
     logger.log_metrics({f"m{i}": i for i in range(2500)})
@@ -67,13 +66,8 @@ def test_thousands_of_values_go_through_chunked_batches(
     # need 3 requests at least, and the client packs them into exactly 3.
     assert requests == [LOG_BATCH] * 3
     assert batches == 3
-    data = (
-        MlflowClient(tracking_uri=server_run.tracking_uri)
-        .get_run(server_run.run_id)
-        .data
-    )
-    assert len(data.params) == 250
-    assert len(data.metrics) == 2500
+    params, metrics, _ = _landed(server_run)
+    assert (len(params), len(metrics)) == (250, 2500)
 
 
 def test_an_empty_flush_sends_nothing(
