@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -39,9 +40,31 @@ _CLAIM_SUFFIX = ".claim"
 logger = logging.getLogger(__name__)
 
 
+# Folders made by this process and not removed yet: removed at exit. The hook is
+# registered when this module is imported, before the tracking layer's (which
+# imports it), so the uploads still reading these folders finish first.
+_leftovers: set[str] = set()
+
+
 def _remove_if_owner(path: str, owner_pid: int) -> None:
+    _leftovers.discard(path)
     if os.getpid() == owner_pid:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_leftovers() -> None:
+    for path in list(_leftovers):
+        shutil.rmtree(path, ignore_errors=True)
+    _leftovers.clear()
+
+
+def _forget_parents_folders() -> None:
+    # A forked child must not remove the folders its parent still uses.
+    _leftovers.clear()
+
+
+atexit.register(_remove_leftovers)
+os.register_at_fork(after_in_child=_forget_parents_folders)
 
 
 class ScratchFolder:
@@ -75,6 +98,9 @@ class ScratchFolder:
             self._finalizer = weakref.finalize(
                 self, _remove_if_owner, self._path, self._owner_pid
             )
+            # At exit, _remove_leftovers removes it, after the last upload.
+            self._finalizer.atexit = False
+            _leftovers.add(self._path)
         return Path(self._path)
 
     @property

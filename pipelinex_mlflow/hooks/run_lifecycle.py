@@ -30,12 +30,14 @@ from pipelinex_mlflow.tracking import (
     RunStatus,
     TrackingError,
     check_reachable,
+    close_all,
     default_tracking_uri,
     end_run,
     normalize_tracking_uri,
     open_run,
     run_view_hint,
     set_current_run,
+    tag_unlogged,
     validate_long_param_policy,
 )
 
@@ -63,7 +65,7 @@ class MLflowBasicLoggerHook:
     or ``on_pipeline_error`` has flushed. It is ``FINISHED`` after success,
     ``FAILED`` after an error, and ``KILLED`` when the process exits mid-run (Ctrl-C,
     ``SIGTERM``). Datasets and other hooks find the run from any thread or worker
-    process through :func:`pipelinex_mlflow.tracking.current_run`.
+    process through :func:`pipelinex_mlflow.tracking.run_ref`.
 
     What lands in the run:
 
@@ -334,6 +336,7 @@ class MLflowBasicLoggerHook:
                     {"__time": time.perf_counter() - self._started_at}
                 )
             run_logger.flush()
+        self._wait_for_unsent(run, status)
         ended = False
         # A failure to end must neither hide the pipeline's own error nor forget the
         # run: it stays current, so the exit guard or the next run ends it.
@@ -346,6 +349,25 @@ class MLflowBasicLoggerHook:
         self._exit_guard.disarm()
         set_current_run(None)
         self._reset()
+
+    def _wait_for_unsent(self, run: RunRef, status: RunStatus) -> None:
+        """Wait for every value and file this process still sends, to any run.
+
+        What could not be sent is named in a warning per run (and a tag on this
+        one, if the server takes it), so a run never looks complete while values
+        are missing.
+        """
+        for unsent_run, report in close_all().items():
+            if unsent_run != run:
+                logger.warning(
+                    "For MLflow run %s, %s", unsent_run.run_id, report.summary()
+                )
+                continue
+            logger.warning(
+                "MLflow run %s ends %s, but %s", run.run_id, status, report.summary()
+            )
+            with warn_on_failure(self, "tag the run with what could not be logged"):
+                tag_unlogged(run, report.summary())
 
     def _end_at_exit(self) -> None:
         if self.run is not None:

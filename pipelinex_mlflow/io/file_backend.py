@@ -22,7 +22,12 @@ from pipelinex_mlflow.kedro_helpers import (
     relocated_dataset,
 )
 from pipelinex_mlflow.scratch import ScratchFolder
-from pipelinex_mlflow.tracking import TrackingError, current_run, download_artifact
+from pipelinex_mlflow.tracking import (
+    TrackingError,
+    current_run,
+    download_artifact,
+    wait_for_uploads_of,
+)
 
 if TYPE_CHECKING:
     from pipelinex_mlflow.tracking import RunRef
@@ -87,13 +92,23 @@ class FileBackend:
     # ----------------------------------------------------------------------------------
     # Saving
     # ----------------------------------------------------------------------------------
+    @property
+    def scratch(self) -> ScratchFolder:
+        """The temporary folder of default files and downloads (removed when collected)."""
+        return self._scratch
+
     def write(self, data: Any, name: str) -> tuple[Path, str | None]:
         """Write ``data`` locally; return the file or folder and its artifact folder.
+
+        An upload of an earlier save that still reads the same file is waited for.
 
         Raises:
             DatasetError: If the nested dataset writes no local file.
         """
         writer = self._writer_for(data, name)
+        base = dataset_base_path(writer)
+        if base is not None:
+            wait_for_uploads_of(base)
         writer.save(data)
         local = dataset_local_path(writer)
         if local is None:

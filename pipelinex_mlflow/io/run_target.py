@@ -99,7 +99,8 @@ class RunTarget:
             new_run = start_run(uri, experiment_id, run_name=name, tags=tags)
             status: RunStatus = "FAILED"
             try:
-                yield from self._flushed(new_run, check_existing=False)
+                # The run ends right after: wait until its values have landed.
+                yield from self._flushed(new_run, check_existing=False, wait=True)
                 status = "FINISHED"
             finally:
                 end_run(new_run, status)
@@ -111,7 +112,9 @@ class RunTarget:
             return RunRef(self._store_uri(self.saving_tracking_uri), self.saving_run_id)
         return _require_current_run(name, "save to")
 
-    def _flushed(self, run: RunRef, *, check_existing: bool) -> Iterator[RunLogger]:
+    def _flushed(
+        self, run: RunRef, *, check_existing: bool, wait: bool = False
+    ) -> Iterator[RunLogger]:
         run_logger = RunLogger(
             run,
             max_param_length=self.max_param_length,
@@ -119,7 +122,7 @@ class RunTarget:
             check_existing_params=check_existing,
         )
         yield run_logger
-        run_logger.flush()
+        run_logger.flush(wait=wait)
 
     def can_load(self) -> bool:
         """Whether there is a run to load from."""

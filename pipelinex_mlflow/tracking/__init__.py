@@ -10,11 +10,12 @@ The modules, one job each:
 - :mod:`~pipelinex_mlflow.tracking.keys`: MLflow's limits, and names made keys;
 - :mod:`~pipelinex_mlflow.tracking.values`: the ``a`` rules (metric, param or
   neither), dict flattening, a value's text;
-- :mod:`~pipelinex_mlflow.tracking.current_run`: the run datasets and hooks log to;
+- :mod:`~pipelinex_mlflow.tracking.run_ref`: the run datasets and hooks log to;
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
-- :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer.
+- :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;
+- :mod:`~pipelinex_mlflow.tracking.sender`: the background sender behind it.
 
 Examples:
     >>> flatten_dict({"model": {"depth": 3, "name": "rf"}})
@@ -23,13 +24,6 @@ Examples:
     'params:model_depth'
 """
 
-from pipelinex_mlflow.tracking.current_run import (
-    RUN_ID_ENV_VAR,
-    TRACKING_URI_ENV_VAR,
-    RunRef,
-    current_run,
-    set_current_run,
-)
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import (
     MAX_KEY_LENGTH,
@@ -45,12 +39,18 @@ from pipelinex_mlflow.tracking.reads import (
     get_run_data,
 )
 from pipelinex_mlflow.tracking.run_logger import (
-    CHANGED_PARAM_TAG_PREFIX,
     LONG_PARAM_POLICIES,
     LONG_PARAM_TAG_PREFIX,
     LongParamPolicy,
     RunLogger,
     validate_long_param_policy,
+)
+from pipelinex_mlflow.tracking.run_ref import (
+    RUN_ID_ENV_VAR,
+    TRACKING_URI_ENV_VAR,
+    RunRef,
+    current_run,
+    set_current_run,
 )
 from pipelinex_mlflow.tracking.runs import (
     RunStatus,
@@ -60,6 +60,14 @@ from pipelinex_mlflow.tracking.runs import (
     open_run,
     resume_run,
     start_run,
+    tag_unlogged,
+)
+from pipelinex_mlflow.tracking.sender import (
+    CHANGED_PARAM_TAG_PREFIX,
+    SendReport,
+    close_all,
+    drain_run,
+    wait_for_uploads_of,
 )
 from pipelinex_mlflow.tracking.stores import (
     DEFAULT_ARTIFACTS_DIR,
@@ -106,6 +114,7 @@ __all__ = [
     "RunLogger",
     "RunRef",
     "RunStatus",
+    "SendReport",
     "TrackingError",
     "UnloggableValueError",
     "ValueKind",
@@ -113,9 +122,11 @@ __all__ = [
     "artifact_exists",
     "check_reachable",
     "classify",
+    "close_all",
     "current_run",
     "default_tracking_uri",
     "download_artifact",
+    "drain_run",
     "end_run",
     "ensure_experiment",
     "find_active_fluent_run_id",
@@ -136,5 +147,7 @@ __all__ = [
     "short_repr",
     "split_by_kind",
     "start_run",
+    "tag_unlogged",
     "validate_long_param_policy",
+    "wait_for_uploads_of",
 ]

@@ -1,4 +1,8 @@
-"""Reading a run back: its params, metrics, tags, metric histories and artifacts."""
+"""Reading a run back: its params, metrics, tags, metric histories and artifacts.
+
+Each read first waits for what this process still sends to the run, so a process
+reads back what it wrote.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.sender import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
 if TYPE_CHECKING:
-    from pipelinex_mlflow.tracking.current_run import RunRef
+    from pipelinex_mlflow.tracking.run_ref import RunRef
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class RunData:
 
 def get_run_data(run: RunRef) -> RunData:
     """Read the params, latest metrics and tags of ``run``."""
+    drain_run(run)
     data = get_client(run.tracking_uri).get_run(run.run_id).data
     return RunData(
         params=dict(data.params), metrics=dict(data.metrics), tags=dict(data.tags)
@@ -32,12 +38,14 @@ def get_run_data(run: RunRef) -> RunData:
 
 def get_metric_history(run: RunRef, key: str) -> list[float]:
     """Return the values of metric ``key`` in step order."""
+    drain_run(run)
     history = get_client(run.tracking_uri).get_metric_history(run.run_id, key)
     return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
 
 
 def artifact_exists(run: RunRef, artifact_path: str) -> bool:
     """Tell whether ``artifact_path`` (a file or folder) exists in ``run``."""
+    drain_run(run)
     parent, _, name = artifact_path.rstrip("/").rpartition("/")
     listed = get_client(run.tracking_uri).list_artifacts(run.run_id, parent or None)
     return any(info.path.rstrip("/").rpartition("/")[2] == name for info in listed)
@@ -51,6 +59,7 @@ def download_artifact(run: RunRef, artifact_path: str, dst_dir: Path) -> Path:
     """
     from mlflow.exceptions import MlflowException
 
+    drain_run(run)
     try:
         local = get_client(run.tracking_uri).download_artifacts(
             run.run_id, artifact_path, dst_path=str(dst_dir)

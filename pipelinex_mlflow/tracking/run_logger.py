@@ -7,7 +7,6 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pipelinex_mlflow.tracking.errors import TrackingError
@@ -16,7 +15,7 @@ from pipelinex_mlflow.tracking.keys import (
     MLFLOW_MAX_PARAM_LENGTH,
     sanitize_key,
 )
-from pipelinex_mlflow.tracking.stores import get_client
+from pipelinex_mlflow.tracking.sender import sender_for
 from pipelinex_mlflow.tracking.values import (
     flatten_dict,
     is_number,
@@ -26,16 +25,13 @@ from pipelinex_mlflow.tracking.values import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from pathlib import Path
 
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
-
-    from pipelinex_mlflow.tracking.current_run import RunRef
+    from pipelinex_mlflow.tracking.run_ref import RunRef
 
 LongParamPolicy = Literal["truncate", "tag", "fail"]
 LONG_PARAM_POLICIES: tuple[str, ...] = get_args(LongParamPolicy)
 LONG_PARAM_TAG_PREFIX = "pipelinex_mlflow.long_param."
-CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +65,8 @@ class _Buffer:
     tags: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     # local path -> artifact folder; a path queued twice goes up once.
-    artifacts: dict[str, str | None] = field(default_factory=dict)
+    # local path -> (artifact folder, what must stay alive until it is uploaded)
+    artifacts: dict[str, tuple[str | None, object]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(
@@ -80,9 +77,10 @@ class _Buffer:
 class RunLogger:
     """Buffers params, metrics, tags, texts and files for one run, sent by ``flush``.
 
-    Values go through ``MlflowClient.log_batch`` (which splits into chunks within
-    MLflow's per-request limits), so a hundred values cost one or two requests
-    instead of a hundred. The logger is thread-safe and picklable (it holds no
+    Values are checked and made MLflow keys as they are queued, so a bad value
+    fails the call that gave it. ``flush`` hands them to the run's background
+    sender, which merges the flushes of a whole run into ``log_batch`` requests of
+    MLflow's maximum size. The logger is thread-safe and picklable (it holds no
     client), so it can travel to ParallelRunner workers.
 
     Args:
@@ -245,126 +243,67 @@ class RunLogger:
             self._buffer.texts[artifact_file] = text
 
     def log_artifact(
-        self, local_path: Path | str, artifact_path: str | None = None
+        self,
+        local_path: Path | str,
+        artifact_path: str | None = None,
+        *,
+        keep_alive: object = None,
     ) -> None:
         """Queue one file, or a whole folder (one call), to upload under ``artifact_path``.
 
-        The file is read when :meth:`flush` uploads it.
+        The file is read when the background upload runs: ``keep_alive`` is held
+        until then, for example the temporary folder the file lives in.
         """
         with self._lock:
-            self._buffer.artifacts[str(local_path)] = artifact_path
+            self._buffer.artifacts[str(local_path)] = (artifact_path, keep_alive)
 
     # ----------------------------------------------------------------------------------
     # Sending
     # ----------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Send everything queued: values in as few requests as possible, then files.
+    def flush(self, *, wait: bool = False) -> None:
+        """Hand everything queued to the run's background sender.
 
-        With ``check_existing_params``, a param that the run already holds with
-        another value (it would make MLflow reject the whole batch) is moved to the
-        tag ``pipelinex_mlflow.changed_param.<key>`` with a warning. Every queued
-        file is tried, even when an earlier one fails.
+        Returns at once: values go out in merged ``log_batch`` requests and files
+        on a small upload pool (see :mod:`~pipelinex_mlflow.tracking.sender`). With
+        ``check_existing_params``, a param that the run already holds with another
+        value is moved to the tag ``pipelinex_mlflow.changed_param.<key>`` with a
+        warning, since MLflow rejects a batch in which a param changes.
+
+        Args:
+            wait: Also wait until everything this process holds for the run has
+                been sent, and raise if anything could not be.
 
         Raises:
-            TrackingError: If MLflow rejects the batch, or a file fails to upload.
+            TrackingError: If a param was given another value earlier in this run,
+                or, with ``wait``, if values or files could not be sent.
         """
         with self._lock:
             buffer, self._buffer = self._buffer, _Buffer()
-        if not buffer:
-            return
-        client = get_client(self.run.tracking_uri)
-        try:
-            self._send_values(client, buffer)
-        finally:
-            # Rejected values must not cost the run its files as well.
-            for artifact_file, text in buffer.texts.items():
-                client.log_text(self.run.run_id, text, artifact_file)
-            self._upload_files(client, buffer.artifacts)
-
-    def _send_values(self, client: MlflowClient, buffer: _Buffer) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-        from mlflow.exceptions import MlflowException
-
-        params, tags = dict(buffer.params), dict(buffer.tags)
-        if params and self._check_existing_params:
-            params = self._without_changed_params(client, params, tags)
-        metrics = [Metric(k, v, ts, step) for k, v, step, ts in buffer.metrics]
-        param_entities = [Param(k, v) for k, v in params.items()]
-        tag_entities = [RunTag(k, v) for k, v in tags.items()]
-        try:
-            self._log_batch(client, metrics, param_entities, tag_entities)
-        except MlflowException as exc:
-            rescued = ""
-            if params and (metrics or tags):
-                # One bad param (say, too long for an old server) must not cost the
-                # run its metrics and tags as well.
-                try:
-                    self._log_batch(client, metrics, [], tag_entities)
-                    rescued = "; its metrics and tags were sent without the params"
-                except MlflowException:
-                    rescued = ""
-            raise TrackingError(
-                f"MLflow rejected {len(params)} params, {len(metrics)} metrics and "
-                f"{len(tags)} tags for run {self.run.run_id}{rescued}: {exc.message}"
-            ) from exc
-
-    def _log_batch(
-        self,
-        client: MlflowClient,
-        metrics: list[Metric],
-        params: list[Param],
-        tags: list[RunTag],
-    ) -> None:
-        if not (metrics or params or tags):
-            return
-        client.log_batch(self.run.run_id, metrics=metrics, params=params, tags=tags)
-        logger.debug(
-            "Logged %d params, %d metrics and %d tags to MLflow run %s",
-            len(params),
-            len(metrics),
-            len(tags),
-            self.run.run_id,
-        )
-
-    def _without_changed_params(
-        self, client: MlflowClient, params: dict[str, str], tags: dict[str, str]
-    ) -> dict[str, str]:
-        existing = client.get_run(self.run.run_id).data.params
-        changed = {
-            k: v for k, v in params.items() if k in existing and existing[k] != v
-        }
-        if changed:
-            logger.warning(
-                "MLflow run %s already holds other values for params %s; MLflow "
-                "params cannot change, so the new values are logged as tags '%s<key>'.",
-                self.run.run_id,
-                sorted(changed),
-                CHANGED_PARAM_TAG_PREFIX,
-            )
-        for key, value in changed.items():
-            tags[sanitize_key(CHANGED_PARAM_TAG_PREFIX + key)] = value[:MAX_TAG_LENGTH]
-        return {k: v for k, v in params.items() if k not in existing}
-
-    def _upload_files(
-        self, client: MlflowClient, artifacts: dict[str, str | None]
-    ) -> None:
-        failed: list[str] = []
-        for local, artifact_path in artifacts.items():
-            path = Path(local)
+        sender = sender_for(self.run)
+        # Files first: values refused below must not cost the run its files.
+        for artifact_file, text in buffer.texts.items():
+            sender.upload_text(text, artifact_file)
+        for local, (artifact_path, keep_alive) in buffer.artifacts.items():
+            sender.upload(local, artifact_path, keep_alive=keep_alive)
+        refused: TrackingError | None = None
+        if buffer.params or buffer.metrics or buffer.tags:
             try:
-                if path.is_dir():
-                    client.log_artifacts(self.run.run_id, local, artifact_path)
-                else:
-                    client.log_artifact(self.run.run_id, local, artifact_path)
-            except Exception as exc:  # every file gets its chance
-                failed.append(f"{local} ({type(exc).__name__}: {exc})")
-                continue
-            logger.debug("Uploaded %s to MLflow run %s", local, self.run.run_id)
-        if failed:
-            raise TrackingError(
-                f"{len(failed)} of {len(artifacts)} file(s) could not be uploaded to "
-                f"MLflow run {self.run.run_id}: {'; '.join(failed)}"
-            )
+                sender.submit(
+                    params=buffer.params,
+                    metrics=buffer.metrics,
+                    tags=buffer.tags,
+                    check_existing_params=self._check_existing_params,
+                )
+            except TrackingError as exc:
+                refused = exc
+        if wait:
+            report = sender.drain()
+            if report:
+                raise TrackingError(
+                    f"For MLflow run {self.run.run_id}, {report.summary()}"
+                ) from refused
+        if refused is not None:
+            raise refused
 
 
 def _now_ms() -> int:

@@ -6,8 +6,9 @@ import logging
 import os
 from typing import TYPE_CHECKING, Literal
 
-from pipelinex_mlflow.tracking.current_run import RunRef
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
+from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.stores import get_client, local_artifacts_uri
 
 if TYPE_CHECKING:
@@ -131,6 +132,16 @@ def resume_run(tracking_uri: str, run_id: str) -> tuple[RunRef, str]:
 def end_run(run: RunRef, status: RunStatus) -> None:
     """Mark ``run`` as terminated with ``status``."""
     get_client(run.tracking_uri).set_terminated(run.run_id, status=status)
+
+
+UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
+
+
+def tag_unlogged(run: RunRef, summary: str) -> None:
+    """Record on ``run`` what could not be logged to it (tag ``pipelinex_mlflow.unlogged``)."""
+    get_client(run.tracking_uri).set_tag(
+        run.run_id, UNLOGGED_TAG, summary[:MAX_TAG_LENGTH]
+    )
 
 
 def find_active_fluent_run_id() -> str | None:

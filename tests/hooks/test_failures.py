@@ -1,4 +1,4 @@
-"""When MLflow rejects what a companion hook sends, the hook warns and the run goes on."""
+"""When MLflow rejects what the companion hooks send, the run goes on and says so."""
 
 from __future__ import annotations
 
@@ -62,17 +62,21 @@ def test_rejected_logging_only_warns(
     assert set(result) == {"combined"}
     logged = only_run(client)
     assert logged.info.status == "FINISHED"
-    failed = {
-        r.message.split(" could not ")[0]
-        for r in caplog.records
-        if r.levelname == "WARNING" and " could not " in r.message
-    }
-    expected = {type(hook).__name__ for hook in companions}
-    if runner == "parallel":
-        # Node values are sent from the worker processes, whose log records never
-        # reach caplog; Kedro's console handler prints them.
-        expected.discard("MLflowCatalogLoggerHook")
-        printed = capfd.readouterr()
-        assert "MLflowCatalogLoggerHook" in printed.out + printed.err
-    assert failed == expected
     assert not any(k.startswith("_time_to_run") for k in logged.data.metrics)
+    # Sends happen in the background; what MLflow refused is named once, when the
+    # Kedro run ends, with how many values and which files.
+    (report,) = [
+        r.message
+        for r in caplog.records
+        if r.levelname == "WARNING" and f"For MLflow run {MISSING_RUN_ID}" in r.message
+    ]
+    lost_values = int(report.split(", ")[1].split(" value(s)")[0])
+    # Time metrics (4 nodes) and one env var at least; the node values of
+    # ParallelRunner workers are reported by the workers.
+    assert lost_values >= 5
+    for name in ("notes.txt", "time_log.json", "gantt.html"):
+        assert name in report
+    assert "not found" in report
+    if runner == "parallel":
+        printed = capfd.readouterr()
+        assert f"for MLflow run {MISSING_RUN_ID}" in printed.out + printed.err

@@ -16,7 +16,7 @@ from kedro.io import DataCatalog, DatasetError, MemoryDataset
 from kedro.pipeline import Pipeline, node
 
 from pipelinex_mlflow import MLflowBasicLoggerHook
-from pipelinex_mlflow.tracking import RunLogger, RunRef, TrackingError, current_run
+from pipelinex_mlflow.tracking import TrackingError, current_run
 from tests._kedro import run_with_hooks
 
 if TYPE_CHECKING:
@@ -288,21 +288,30 @@ class TestFailures:
     def test_param_rejected_by_the_server_keeps_tags_and_metrics(
         self, client: MlflowClient, tracking_uri: str, caplog: pytest.LogCaptureFixture
     ) -> None:
-        # MLflow refuses a param key it already holds with another value, as an
-        # old server refuses a long value: the rest of the batch must survive.
-        experiment_id = client.create_experiment("exp")
-        existing = client.create_run(experiment_id).info.run_id
-        client.log_param(existing, "lr", "0.5")
-        logger = RunLogger(RunRef(tracking_uri, existing))
-        logger.log_params({"lr": 0.1})
-        logger.log_metrics({"m": 1.0})
-        logger.set_tags({"t": "1"})
-        with pytest.raises(TrackingError, match="metrics and tags were sent without"):
-            logger.flush()
-        data = client.get_run(existing).data
-        assert data.metrics == {"m": 1.0}
-        assert data.tags["t"] == "1"
-        assert data.params == {"lr": "0.5"}
+        # Another client gives `lr` a value first, so the store refuses ours (as an
+        # old server refuses a long value): the rest of the batch must land, and
+        # the run's end must say what was lost.
+        class LogsLrFirst:
+            @hook_impl(tryfirst=True)
+            def before_pipeline_run(self) -> None:
+                run = current_run()
+                assert run is not None
+                client.log_param(run.run_id, "lr", "0.5")
+
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="exp")
+        run_with_hooks(_pipeline(), _catalog(), (LogsLrFirst(), hook))
+        (run,) = _runs(client)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["lr"] == "0.5"
+        assert run.data.params["model.depth"] == "3"
+        assert {"__time_begin", "__time_end", "__time"} <= set(run.data.metrics)
+        assert run.data.tags["kedro.runner"] == "SequentialRunner"
+        assert "MLflow rejected" in run.data.tags["pipelinex_mlflow.unlogged"]
+        (warning,) = [
+            r.message for r in caplog.records if "ends FINISHED, but" in r.message
+        ]
+        assert "1 value(s) could not be logged: MLflow rejected 1 params" in warning
+        assert "already holds with other values (lr)" in warning
 
     def test_a_single_run_param_name_as_a_string(
         self, client: MlflowClient, tracking_uri: str

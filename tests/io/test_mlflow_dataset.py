@@ -14,7 +14,7 @@ from kedro.pipeline import Pipeline, node
 from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet, MLflowDataset
-from pipelinex_mlflow.tracking import RunRef, set_current_run
+from pipelinex_mlflow.tracking import RunRef, drain_run, set_current_run
 from tests._kedro import run_with_hooks
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class TestParamCode:
         MLflowDataSet(dataset="p", dataset_name="cfg", flatten_separator="/").save(
             {"a": {"b": 1}}
         )
+        drain_run(saving_run)  # saves are sent in the background
         assert client.get_run(saving_run.run_id).data.params == {"cfg/a/b": "1"}
 
     def test_long_value_policy(self, client: MlflowClient, saving_run: RunRef) -> None:
@@ -292,6 +293,7 @@ class TestFileCodes:
     ) -> None:
         ds = MLflowDataSet(dataset="pdf", dataset_name="chart", caching=False)
         ds.save(_matplotlib_figure())
+        drain_run(saving_run)  # saves are sent in the background
         (artifact,) = client.list_artifacts(saving_run.run_id)
         assert artifact.path == "chart.pdf"
         assert artifact.file_size > 1000
@@ -319,6 +321,7 @@ class TestFileCodes:
         ds = MLflowDataSet(dataset="csv", filepath=str(local), artifact_path="tables/")
         ds.save(FRAME)
         assert local.exists()
+        drain_run(saving_run)  # saves are sent in the background
         assert [a.path for a in client.list_artifacts(saving_run.run_id, "tables")] == [
             "tables/scores.csv"
         ]
@@ -384,6 +387,7 @@ class TestNestedDatasets:
         MLflowDataSet(dataset=JSONDataset(filepath=str(tmp_path / "x.json"))).save(
             {"k": 1}
         )
+        drain_run(saving_run)  # saves are sent in the background
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == ["x.json"]
 
     def test_versioned(
@@ -400,6 +404,7 @@ class TestNestedDatasets:
             filepath=str(tmp_path / "v.json"), version=Version(None, None)
         )
         MLflowDataSet(dataset=inner, dataset_name="v").save({"version": 1})
+        drain_run(saving_run)  # saves are sent in the background
         assert [a.path for a in client.list_artifacts(saving_run.run_id)] == ["v.json"]
         set_current_run(_new_run(client, tracking_uri))
         again = JSONDataset(
@@ -422,6 +427,7 @@ class TestNestedDatasets:
             "filename_suffix": ".txt",
         }
         MLflowDataSet(dataset=config, artifact_path="raw").save({"a": "A", "b": "B"})
+        drain_run(saving_run)  # saves are sent in the background
         listed = [a.path for a in client.list_artifacts(saving_run.run_id, "raw/parts")]
         assert listed == ["raw/parts/a.txt", "raw/parts/b.txt"]
         set_current_run(_new_run(client, tracking_uri))
@@ -471,6 +477,7 @@ class TestRuns:
         MLflowDataSet(
             dataset="m", dataset_name="late", saving_run_id=target.run_id
         ).save(1)
+        drain_run(target)  # saves are sent in the background
         assert client.get_run(target.run_id).data.metrics == {"late": 1.0}
         assert client.get_run(target.run_id).info.status == "FINISHED"
         assert client.get_run(saving_run.run_id).data.metrics == {}
@@ -499,6 +506,7 @@ class TestRuns:
         )
         assert ds.load() == 0.9
         ds.save(0.95)
+        drain_run(current)  # saves are sent in the background
         assert client.get_run(current.run_id).data.metrics == {"best": 0.95}
         assert client.get_run(saving_run.run_id).data.metrics == {"best": 0.9}
 

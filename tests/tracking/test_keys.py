@@ -32,7 +32,7 @@ class TestKeys:
         keys = ["a|b", "[x]", "a=b+c", "../up", "#tag", "é" * 260]
         logger = RunLogger(run)
         logger.log_metrics(dict.fromkeys(keys, 1))
-        logger.flush()
+        logger.flush(wait=True)
         assert set(client.get_run(run.run_id).data.metrics) == {
             sanitize_key(k) for k in keys
         }

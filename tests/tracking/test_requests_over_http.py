@@ -35,7 +35,7 @@ def _landed(run: RunRef) -> tuple[dict[str, str], dict[str, float], dict[str, st
 
 def _flush_and_count(server: MlflowServer, logger: RunLogger) -> tuple[list[str], int]:
     offset = server.log_offset()
-    logger.flush()
+    logger.flush(wait=True)
     requests = server.requests_since(offset)
     return requests, requests.count(LOG_BATCH)
 

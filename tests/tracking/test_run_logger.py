@@ -29,7 +29,7 @@ class TestRunLogger:
         logger.log_metric_history("loss", [3, 2, 1])
         logger.set_tags({"team": "a"})
         assert client.get_run(run.run_id).data.params == {}
-        logger.flush()
+        logger.flush(wait=True)
         data = client.get_run(run.run_id).data
         assert data.params == {"model.depth": "3", "model.name": "rf"}
         assert data.metrics == {"acc": 0.5, "loss": 1.0}
@@ -49,7 +49,7 @@ class TestRunLogger:
     ) -> None:
         logger = RunLogger(run, max_param_length=10)
         logger.log_params({"long": "x" * 50})
-        logger.flush()
+        logger.flush(wait=True)
         assert client.get_run(run.run_id).data.params["long"] == "x" * 10
         assert "Truncated MLflow param 'long' from 50 to 10" in caplog.text
 
@@ -58,7 +58,7 @@ class TestRunLogger:
     ) -> None:
         logger = RunLogger(run, max_param_length=10, long_param_policy="tag")
         logger.log_params({"long": "y" * 50, "huge": "z" * 9000})
-        logger.flush()
+        logger.flush(wait=True)
         data = client.get_run(run.run_id).data
         assert data.params["long"] == "y" * 10
         assert data.tags[LONG_PARAM_TAG_PREFIX + "long"] == "y" * 50
@@ -72,7 +72,7 @@ class TestRunLogger:
         logger = RunLogger(run, max_param_length=10, long_param_policy="fail")
         with pytest.raises(TrackingError, match="more than max_param_length=10"):
             logger.log_params({"long": "x" * 11})
-        logger.flush()
+        logger.flush(wait=True)
         assert client.get_run(run.run_id).data.params == {}
 
     @pytest.mark.parametrize(
@@ -100,10 +100,10 @@ class TestRunLogger:
     ) -> None:
         first = RunLogger(run)
         first.log_params({"alpha": 1, "beta": 2})
-        first.flush()
+        first.flush(wait=True)
         resumed = RunLogger(run, check_existing_params=True)
         resumed.log_params({"alpha": 1, "beta": 3, "gamma": 4})
-        resumed.flush()
+        resumed.flush(wait=True)
         data = client.get_run(run.run_id).data
         assert data.params == {"alpha": "1", "beta": "2", "gamma": "4"}
         assert data.tags[CHANGED_PARAM_TAG_PREFIX + "beta"] == "3"
@@ -114,8 +114,11 @@ class TestRunLogger:
         client.delete_run(run.run_id)
         logger = RunLogger(run)
         logger.log_metrics({"m": 1})
-        with pytest.raises(TrackingError, match=f"MLflow rejected .* {run.run_id}"):
-            logger.flush()
+        with pytest.raises(
+            TrackingError,
+            match=rf"For MLflow run {run.run_id}, 1 value\(s\) could not be logged",
+        ):
+            logger.flush(wait=True)
 
     def test_uploads_a_folder_in_one_call_keeping_its_name(
         self, client: MlflowClient, run: RunRef, tmp_path: Path
@@ -127,7 +130,7 @@ class TestRunLogger:
         logger = RunLogger(run)
         logger.log_artifact(folder, "reports")
         assert client.list_artifacts(run.run_id) == []
-        logger.flush()
+        logger.flush(wait=True)
         listed = [a.path for a in client.list_artifacts(run.run_id, "reports")]
         assert listed == ["reports/a.txt", "reports/b.txt"]
 
@@ -141,9 +144,9 @@ class TestRunLogger:
         logger.log_artifact(good)
         logger.log_metrics({"m": 1})
         with pytest.raises(
-            TrackingError, match=r"1 of 2 file\(s\) could not be uploaded"
+            TrackingError, match=r"1 file\(s\) \(.*missing.txt\) could not be logged"
         ):
-            logger.flush()
+            logger.flush(wait=True)
         assert [a.path for a in client.list_artifacts(run.run_id)] == ["good.txt"]
         assert client.get_run(run.run_id).data.metrics == {"m": 1.0}
 
@@ -152,12 +155,31 @@ class TestRunLogger:
     ) -> None:
         report = tmp_path / "report.txt"
         report.write_text("ok")
+        # Another process gave the param its value: only the server can refuse.
+        client.log_param(run.run_id, "p", "1")
+        logger = RunLogger(run)
+        logger.log_params({"p": 2})
+        logger.log_metrics({"m": 1})
+        logger.log_artifact(report)
+        with pytest.raises(TrackingError, match=r"MLflow rejected 1 params .*\(p\)"):
+            logger.flush(wait=True)
+        assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
+        data = client.get_run(run.run_id).data
+        assert (data.params, data.metrics) == ({"p": "1"}, {"m": 1.0})
+
+    def test_a_param_changed_by_a_later_flush_is_refused_at_once(
+        self, client: MlflowClient, run: RunRef, tmp_path: Path
+    ) -> None:
+        report = tmp_path / "report.txt"
+        report.write_text("ok")
         first = RunLogger(run)
         first.log_params({"p": 1})
         first.flush()
-        logger = RunLogger(run)
-        logger.log_params({"p": 2})
-        logger.log_artifact(report)
-        with pytest.raises(TrackingError, match="MLflow rejected 1 params"):
-            logger.flush()
+        second = RunLogger(run)
+        second.log_params({"p": 2})
+        second.log_artifact(report)
+        with pytest.raises(TrackingError, match="'p' was given two values in one run"):
+            second.flush()
+        first.flush(wait=True)
+        assert client.get_run(run.run_id).data.params == {"p": "1"}
         assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
