@@ -1,6 +1,6 @@
 """What the package needs to know about Kedro: parameters, the project root, files.
 
-The only module of the package that reads private attributes of Kedro datasets
+The only module of the package that reads private path attributes of Kedro datasets
 (``_filepath``, ``_path``, ``_protocol``, ``_version``, ``_get_versioned_path``,
 ``_get_load_path``), to find the local file a dataset wrote. A contract test per
 supported dataset type (``tests/test_kedro_helpers.py``) fails by name when a
@@ -148,11 +148,23 @@ def dataset_config(dataset: AbstractDataset[Any, Any]) -> dict[str, Any]:
             f"{type(dataset).__name__} cannot be described as a config, so it cannot "
             "be rebuilt to read a downloaded copy. Nest it as a config dict instead."
         )
-    config = deepcopy(configs["dataset"])
-    reference = config.get("credentials")
-    if isinstance(reference, str) and reference in credentials:
-        config["credentials"] = credentials[reference]
+    config: dict[str, Any] = _with_credentials(
+        deepcopy(configs["dataset"]), credentials
+    )
     return config
+
+
+def _with_credentials(config: Any, credentials: dict[str, Any]) -> Any:
+    """Put back the credentials ``to_config`` replaced by references, at any depth."""
+    if not isinstance(config, dict):
+        return config
+    resolved = {
+        key: _with_credentials(value, credentials) for key, value in config.items()
+    }
+    reference = resolved.get("credentials")
+    if isinstance(reference, str) and reference in credentials:
+        resolved["credentials"] = credentials[reference]
+    return resolved
 
 
 def relocated_dataset(

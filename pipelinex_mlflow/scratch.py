@@ -82,11 +82,14 @@ class ScratchFolder:
         self._prefix = prefix
         self._path: str | None = None
         self._owner_pid = os.getpid()
+        self._is_copy = False
         self._finalizer: weakref.finalize[Any, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_finalizer"] = None
+        # A copy (pickled to a worker, or copy.copy) uses the folder, never removes it.
+        state["_is_copy"] = True
         return state
 
     @property
@@ -94,6 +97,7 @@ class ScratchFolder:
         """The folder, made now if it does not exist yet."""
         if self._path is None:
             self._owner_pid = os.getpid()
+            self._is_copy = False
             self._path = tempfile.mkdtemp(prefix=self._prefix)
             self._finalizer = weakref.finalize(
                 self, _remove_if_owner, self._path, self._owner_pid
@@ -114,7 +118,7 @@ class ScratchFolder:
 
     def remove(self) -> None:
         """Remove the folder and everything in it (only in the process that made it)."""
-        if self._path is None or self.in_worker():
+        if self._path is None or self.in_worker() or self._is_copy:
             return
         if self._finalizer is not None:
             self._finalizer()

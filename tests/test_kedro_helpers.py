@@ -103,9 +103,35 @@ def test_credentials_are_carried_into_the_config(tmp_path: Path) -> None:
 
 def test_remote_and_memory_datasets_have_no_local_path() -> None:
     assert dataset_base_path(MemoryDataset(1)) is None
-    remote = _build("json.JSONDataset", Path("unused"))
-    remote._protocol = "s3"  # type: ignore[attr-defined]
+    remote = AbstractDataset.from_config(
+        "remote", {"type": "json.JSONDataset", "filepath": "memory://bucket/x.json"}
+    )
     assert dataset_base_path(remote) is None
+
+
+def test_nested_credentials_are_carried_into_the_config(tmp_path: Path) -> None:
+    dataset = AbstractDataset.from_config(
+        "parts",
+        {
+            "type": "partitions.PartitionedDataset",
+            "path": str(tmp_path / "parts"),
+            "dataset": {"type": "text.TextDataset", "credentials": {"token": "t"}},
+        },
+    )
+    config = dataset_config(dataset)
+    assert config["dataset"]["credentials"] == {"token": "t"}
+    moved = relocated_dataset(config, str(tmp_path / "elsewhere"), "moved")
+    assert dataset_base_path(moved) == tmp_path / "elsewhere"
+
+
+def test_a_versioned_dataset_falls_back_to_the_latest_version(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    _build("json.JSONDataset", path, versioned=True).save({"a": 1})
+    later = _build("json.JSONDataset", path, versioned=True)  # a new save version
+    found = dataset_local_path(later)
+    assert found is not None
+    assert found.exists()
+    assert found.parent.parent == path
 
 
 class TestParameters:

@@ -1,7 +1,8 @@
 """Checks of hook constructor arguments: a bad one is a ``ValueError`` naming it.
 
 Hooks are built when ``settings.py`` is imported, so a wrong type fails there, with
-the hook, the argument, what it must be and what it was, instead of as a traceback
+the hook, the argument, what it must be and what it was (URL credentials masked),
+instead of as a traceback
 from inside MLflow in the middle of a run.
 
 Examples:
@@ -14,15 +15,20 @@ Examples:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pipelinex_mlflow.masking import mask_url_passwords
-from pipelinex_mlflow.tracking import short_repr
+
+
+def short_repr_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fail(hook: str, name: str, value: Any, expected: str) -> None:
-    shown = mask_url_passwords(short_repr(value, 60))
+    # Mask before cutting: a cut URL loses the "@" that marks its password.
+    shown = short_repr_text(mask_url_passwords(repr(value)), 60)
     raise ValueError(f"{hook}({name}={shown}): {name} must be {expected}.")
 
 
@@ -62,19 +68,30 @@ def check_callable(hook: str, name: str, value: Any) -> None:
         _fail(hook, name, value, "a function")
 
 
+def _is_collection(value: Any) -> bool:
+    # A list, tuple or set; not a string (one name) and not a dict.
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))
+
+
 def check_names(hook: str, name: str, value: Any) -> None:
-    """Require a string, a list of strings, or ``None``."""
+    """Require a string, a list (or set) of strings, or ``None``."""
     if value is None or isinstance(value, str):
         return
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+    if not _is_collection(value) or not all(isinstance(v, str) for v in value):
         _fail(hook, name, value, "a string, a list of strings, or None")
+
+
+def check_path(hook: str, name: str, value: Any) -> None:
+    """Require one path or ``None``."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        _fail(hook, name, value, "a path (a string or pathlib.Path) or None")
 
 
 def check_paths(hook: str, name: str, value: Any) -> None:
     """Require a path or glob, a list of them, or ``None``."""
     if value is None or isinstance(value, (str, os.PathLike)):
         return
-    if not isinstance(value, Sequence) or not all(
+    if not _is_collection(value) or not all(
         isinstance(v, (str, os.PathLike)) for v in value
     ):
         _fail(hook, name, value, "a path or glob pattern, a list of them, or None")

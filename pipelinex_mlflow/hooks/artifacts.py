@@ -176,7 +176,7 @@ class MLflowArtifactsLoggerHook:
             str(n) for n in _as_list(datasets_after_node_run)
         ]
         self.enable_mlflow = enable_mlflow
-        self._root = Path.cwd()
+        self._root = project_root(None)
         self._catalog: CatalogProtocol[Any, Any] | None = None
         self._find_run = RunFinder(self)
 

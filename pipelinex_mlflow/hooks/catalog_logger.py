@@ -63,7 +63,7 @@ class MLflowCatalogLoggerHook:
     to the run of ``MLflowBasicLoggerHook``, by dataset code ``a``'s rules:
 
     - numbers become metrics; str (up to 1000 characters), bool, None and
-      lists, tuples and sets of up to 100 such scalars become params;
+      lists, tuples and sets of up to 100 such values (nested too) become params;
     - dicts are flattened with ``.``, each leaf by its type (up to 1000 leaves);
     - anything else (DataFrames, arrays, models...) is skipped, never turned
       into text.

@@ -17,7 +17,7 @@ from pipelinex_mlflow.gantt import TimelineEntry, gantt_html, validate_gantt_par
 from pipelinex_mlflow.hooks._arguments import (
     check_bool,
     check_callable,
-    check_paths,
+    check_path,
     check_text,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
@@ -173,8 +173,8 @@ class MLflowTimeLoggerHook:
                 ``gantt_params``.
         """
         hook = "MLflowTimeLoggerHook"
-        check_paths(hook, "gantt_filepath", gantt_filepath)
-        check_paths(hook, "time_log_filepath", time_log_filepath)
+        check_path(hook, "gantt_filepath", gantt_filepath)
+        check_path(hook, "time_log_filepath", time_log_filepath)
         check_text(hook, "metric_name_prefix", metric_name_prefix)
         check_callable(hook, "task_name_func", task_name_func)
         check_bool(hook, "enable_plotly", enable_plotly)

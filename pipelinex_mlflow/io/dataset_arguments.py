@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from copy import deepcopy
 from typing import Any, Literal
 
@@ -31,7 +32,6 @@ CopyMode = Literal["deepcopy", "copy", "assign"]
 COPY_MODES: tuple[str, ...] = ("assign", "copy", "deepcopy")
 
 _OPTIONAL_STRINGS = (
-    "filepath",
     "dataset_name",
     "saving_tracking_uri",
     "saving_experiment_name",
@@ -43,6 +43,7 @@ _OPTIONAL_STRINGS = (
 #: The constructor's defaults, for the examples and tests.
 DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(_OPTIONAL_STRINGS),
+    "filepath": None,
     "caching": True,
     "file_caching": True,
     "copy_mode": None,
@@ -59,6 +60,9 @@ def check_arguments(arguments: dict[str, Any]) -> None:
     Raises:
         DatasetError: Naming the first bad argument and what it must be.
     """
+    filepath = arguments["filepath"]
+    if filepath is not None and not isinstance(filepath, (str, os.PathLike)):
+        _fail("filepath", "a path (a string or pathlib.Path) or None", filepath)
     for name in _OPTIONAL_STRINGS:
         if arguments[name] is not None and not isinstance(arguments[name], str):
             _fail(name, "a string or None", arguments[name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError, MemoryDataset
@@ -96,7 +97,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     def __init__(
         self,
         dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None = None,
-        filepath: str | None = None,
+        filepath: str | os.PathLike[str] | None = None,
         dataset_name: str | None = None,
         saving_tracking_uri: str | None = None,
         saving_experiment_name: str | None = None,
@@ -147,6 +148,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
                 argument of the wrong type, or arguments that contradict each other.
         """
         check_arguments(locals())
+        filepath = os.fspath(filepath) if filepath is not None else None
         self._code, self._inner, inner_config = parse_dataset(dataset)
         if filepath is not None and self._code not in ARTIFACT_FORMATS:
             raise DatasetError(
@@ -303,6 +305,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return True
         if self._code not in VALUE_CODES and self._files is None:
             return False
+        if self.name is None and (self._files is None or self._files.needs_name):
+            return False  # never named, so never saved
         if self._files is not None and self._local_file(self._files):
             return True
         if not self._target.can_load():

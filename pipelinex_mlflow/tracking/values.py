@@ -122,8 +122,12 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
 
 
 def _plain(value: Any, rules: ValueRules) -> Any:
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or type(value) in (bool, int, float):
         return value
+    if is_bool(value) or is_number(value):
+        # numpy scalars (np.float64 is a float subclass): plain Python, so the
+        # text reads back with ast.literal_eval.
+        return value.item() if hasattr(value, "item") else value
     if isinstance(value, str):
         limit = rules.max_text_length
         if limit is not None and len(value) > limit:
@@ -131,8 +135,6 @@ def _plain(value: Any, rules: ValueRules) -> Any:
                 f"text of {len(value)} characters (more than {limit})"
             )
         return value
-    if is_bool(value) or is_number(value):
-        return value.item() if hasattr(value, "item") else float(value)
     if isinstance(value, _CONTAINERS):
         return _plain_container(value, rules)
     raise UnloggableValueError(type(value).__name__)
@@ -155,7 +157,8 @@ def _plain_container(value: Any, rules: ValueRules) -> Any:
     if isinstance(value, tuple):
         plain = tuple(items)
     elif isinstance(value, (set, frozenset)):
-        plain = set(items)
+        # Set members must be hashable: inner sets become frozensets.
+        plain = {frozenset(i) if isinstance(i, set) else i for i in items}
     text_limit = rules.max_param_text
     if text_limit is not None and len(param_text(plain)) > text_limit:
         raise UnloggableValueError(f"a {kind} longer than {text_limit} characters")

@@ -42,6 +42,11 @@ BAD_ARGUMENTS: list[tuple[type[Any], dict[str, Any], str]] = [
         "metric_name_prefix must be a string",
     ),
     (MLflowTimeLoggerHook, {"gantt_filepath": 3}, "gantt_filepath must be a path"),
+    (
+        MLflowTimeLoggerHook,
+        {"time_log_filepath": ["a.json"]},
+        "time_log_filepath must be a path",
+    ),
     (MLflowTimeLoggerHook, {"gantt_params": {"nope": 1}}, "Unknown gantt_params key"),
     (MLflowCatalogLoggerHook, {"auto": 1}, "auto must be True or False"),
     (
@@ -78,10 +83,15 @@ def test_bad_argument_is_a_value_error_naming_it(
     assert argument in str(error.value)
 
 
-def test_a_password_in_a_bad_argument_is_not_echoed() -> None:
+@pytest.mark.parametrize(
+    "url",
+    ["http://alice:hunter2@host", "https://alice:hunter2@" + "h" * 100 + ".example"],
+)
+def test_a_password_in_a_bad_argument_is_not_echoed(url: str) -> None:
     with pytest.raises(ValueError, match=r"\*\*\*\*\*") as error:
-        MLflowBasicLoggerHook(tags="http://alice:hunter2@host")  # type: ignore[arg-type]
+        MLflowBasicLoggerHook(tags=url)  # type: ignore[arg-type]
     assert "hunter2" not in str(error.value)
+    assert "hunt" not in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -92,6 +102,10 @@ def test_a_password_in_a_bad_argument_is_not_echoed() -> None:
         (MLflowEnvVarsLoggerHook, {"param_env_vars": "__ALL__", "prefix": ""}),
         (MLflowArtifactsLoggerHook, {"filepaths_before_pipeline_run": "conf"}),
         (MLflowTimeLoggerHook, {"gantt_filepath": "reports/gantt.html"}),
+        # Sets of names are collections too.
+        (MLflowBasicLoggerHook, {"logging_kedro_run_params": {"env", "tags"}}),
+        (MLflowEnvVarsLoggerHook, {"param_env_vars": {"HOME"}}),
+        (MLflowArtifactsLoggerHook, {"datasets_after_node_run": {"model"}}),
     ],
 )
 def test_good_arguments_pass(hook: type[Any], arguments: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ VALUES: dict[str, Any] = {
     "np_flag": np.bool_(True),
     "name": "rf",
     "nothing": None,
-    "ids": [np.int64(1), 2, np.float32(1.5)],
+    "ids": [np.int64(1), 2, np.float32(1.5), np.float64(0.5)],
     "pair": ("x", 1),
     "labels": {"b", "a"},
 }
@@ -81,7 +81,7 @@ def test_both_paths_land_the_same_params_and_metrics(
         "np_flag": "True",
         "name": "rf",
         "nothing": "None",
-        "ids": "[1, 2, 1.5]",
+        "ids": "[1, 2, 1.5, 0.5]",
         "pair": "('x', 1)",
         "labels": "{'a', 'b'}",
     }
@@ -97,7 +97,7 @@ def test_both_paths_land_the_same_params_and_metrics(
         "np_flag": True,
         "name": "rf",
         "nothing": None,
-        "ids": [1, 2, 1.5],
+        "ids": [1, 2, 1.5, 0.5],
         "pair": ("x", 1),
         "labels": {"a", "b"},
     }

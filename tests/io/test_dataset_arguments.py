@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,3 +49,26 @@ def test_catalog_yaml_errors_name_the_entry() -> None:
                 }
             }
         )["s"]
+
+
+def test_a_pathlib_filepath_is_taken(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow.tracking import RunRef, drain_run, set_current_run
+
+    ds = MLflowDataSet(dataset="json", filepath=tmp_path / "x.json")
+    client = MlflowClient()
+    run = RunRef(
+        client.tracking_uri,
+        client.create_run(client.create_experiment("p")).info.run_id,
+    )
+    set_current_run(run)
+    ds.save({"a": 1})
+    drain_run(run)
+    assert (tmp_path / "x.json").exists()
+    assert [a.path for a in client.list_artifacts(run.run_id)] == ["x.json"]
+
+
+def test_exists_is_false_for_a_dataset_never_named() -> None:
+    assert not MLflowDataSet(dataset="csv").exists()
+    assert not MLflowDataSet(dataset="m").exists()

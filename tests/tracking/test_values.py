@@ -57,8 +57,13 @@ class TestClassify:
         assert type(plain) is type(expected[1])
 
     def test_numpy_scalars_become_python_scalars(self) -> None:
-        _, plain = classify([np.int64(1)])
-        assert type(plain[0]) is int
+        _, plain = classify([np.int64(1), np.float64(0.5), np.bool_(True)])
+        assert [type(item) for item in plain] == [int, float, bool]
+        assert str(plain) == "[1, 0.5, True]"
+
+    def test_sets_of_sets_are_plain(self) -> None:
+        _, plain = classify({frozenset({1}), 2})
+        assert plain == {frozenset({1}), 2}
 
     @pytest.mark.parametrize(
         ("value", "reason"),
