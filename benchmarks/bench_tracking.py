@@ -52,7 +52,7 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow import MLflowDataSet
-    from pipelinex_mlflow.tracking import RunLogger, RunRef, set_current_run
+    from pipelinex_mlflow.tracking import RunLogger, RunRef, drain_run, set_current_run
 
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.create_experiment(f"bench-{time.time()}")
@@ -64,7 +64,7 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
         logger = RunLogger(new_run())
         logger.log_params({f"p{i}": i for i in range(N_PARAMS)})
         logger.log_metrics({f"m{i}": i for i in range(N_METRICS)})
-        logger.flush()
+        logger.flush(wait=True)
 
     def per_call() -> None:
         run = new_run()
@@ -73,17 +73,25 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
         for i in range(N_METRICS):
             client.log_metric(run.run_id, f"m{i}", i)
 
-    def dataset_saves() -> None:
-        set_current_run(new_run())
-        MLflowDataSet(dataset="m", dataset_name="score").save(0.5)
-        MLflowDataSet(dataset="a", dataset_name="cfg").save({"a": 1, "c": {"d": 2.0}})
-        MLflowDataSet(dataset="json", dataset_name="js").save({"k": list(range(100))})
+    def dataset_saves(*, wait: bool = False) -> None:
+        run = new_run()
+        set_current_run(run)
+        datasets = [
+            MLflowDataSet(dataset="m", dataset_name="score"),
+            MLflowDataSet(dataset="a", dataset_name="cfg"),
+            MLflowDataSet(dataset="json", dataset_name="js"),
+        ]
+        datasets[0].save(0.5)
+        datasets[1].save({"a": 1, "c": {"d": 2.0}})
+        datasets[2].save({"k": list(range(100))})
+        if wait:
+            drain_run(run)
         set_current_run(None)
 
     values = f"{N_PARAMS} params + {N_METRICS} metrics"
     return [
         (
-            f"{values}, one `RunLogger.flush()` ({label})",
+            f"{values}, one `RunLogger.flush(wait=True)` ({label})",
             _median_ms(batched, repeat),
             "",
         ),
@@ -93,8 +101,14 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
             "1 run",
         ),
         (
-            f"`MLflowDataSet.save` of an `m`, an `a` dict and a `json` file ({label})",
+            f"`MLflowDataSet.save` of an `m`, an `a` dict and a `json` file ({label}): "
+            "the saves return",
             _median_ms(dataset_saves, repeat),
+            "",
+        ),
+        (
+            f"the same, until everything has landed ({label})",
+            _median_ms(lambda: dataset_saves(wait=True), repeat),
             "",
         ),
     ]

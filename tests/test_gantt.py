@@ -9,6 +9,7 @@ from pipelinex_mlflow.gantt import (
     FAILED_COLOR,
     TimelineEntry,
     build_gantt,
+    gantt_html,
     validate_gantt_params,
 )
 
@@ -67,3 +68,27 @@ def test_height_grows_with_the_number_of_tasks() -> None:
 def test_bad_params(params: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         validate_gantt_params(params)
+
+
+PAGE_ENTRIES = (TimelineEntry("load", 0.0, 1.0), TimelineEntry("fit", 1.0, 3.0))
+
+
+class TestPlotlyJs:
+    def test_basic_inlines_the_partial_bundle(self) -> None:
+        page = gantt_html(PAGE_ENTRIES)
+        assert "plotly.js (basic - minified) v" in page
+        assert page.index("plotly.js (basic") < page.index("Plotly.newPlot")
+        assert '<script src="https://cdn.plot.ly' not in page
+        assert len(page) < 1_500_000
+
+    def test_full_and_cdn(self) -> None:
+        assert len(gantt_html(PAGE_ENTRIES, plotlyjs="full")) > 4_000_000
+        cdn = gantt_html(PAGE_ENTRIES, plotlyjs="cdn")
+        assert 'src="https://cdn.plot.ly' in cdn
+        assert len(cdn) < 50_000
+
+    def test_unknown_mode(self) -> None:
+        with pytest.raises(
+            ValueError, match=r"Invalid plotlyjs 'tiny'\. Must be one of"
+        ):
+            gantt_html(PAGE_ENTRIES, plotlyjs="tiny")  # type: ignore[arg-type]

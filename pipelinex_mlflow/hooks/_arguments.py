@@ -62,6 +62,12 @@ def check_optional_mapping(hook: str, name: str, value: Any) -> None:
         _fail(hook, name, value, "a dict or None")
 
 
+def check_choice(hook: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Require one of ``choices``."""
+    if value not in choices:
+        _fail(hook, name, value, f"one of: {', '.join(sorted(choices))}")
+
+
 def check_callable(hook: str, name: str, value: Any) -> None:
     """Require a function."""
     if not callable(value):

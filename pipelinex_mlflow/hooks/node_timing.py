@@ -7,20 +7,31 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.gantt import TimelineEntry, gantt_html, validate_gantt_params
+from pipelinex_mlflow.gantt import (
+    PLOTLYJS_MODES,
+    PlotlyJs,
+    TimelineEntry,
+    gantt_html,
+    validate_gantt_params,
+)
 from pipelinex_mlflow.hooks._arguments import (
     check_bool,
     check_callable,
+    check_choice,
     check_path,
     check_text,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._node_timings import (
+    NodeStatus,
+    NodeTiming,
+    unique_task_names,
+)
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.scratch import WorkerSpool
 from pipelinex_mlflow.tracking import RunLogger, sanitize_key
@@ -36,7 +47,6 @@ DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
 GANTT_ARTIFACT = "gantt.html"
 TIME_LOG_ARTIFACT = "time_log.json"
 
-NodeStatus = Literal["completed", "failed"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,49 +58,6 @@ def default_task_name(node: Node) -> str:
     front (``training.fit``).
     """
     return node.name
-
-
-@dataclass(frozen=True)
-class NodeTiming:
-    """When and how long one node ran.
-
-    Attributes:
-        node: The node's name.
-        task: The name the chart and the metric use (``task_name_func(node)``).
-        start: Wall-clock start, seconds since the epoch.
-        end: Wall-clock end, seconds since the epoch.
-        duration: Seconds, measured with ``time.perf_counter``.
-        status: ``completed``, or ``failed`` if the node raised.
-        pid: The process that ran the node.
-        thread: The thread that ran the node.
-    """
-
-    node: str
-    task: str
-    start: float
-    end: float
-    duration: float
-    status: NodeStatus
-    pid: int
-    thread: str
-
-    def as_log_entry(self, task: str) -> dict[str, Any]:
-        """The node's entry in ``time_log.json``: times as ISO 8601 in UTC.
-
-        Args:
-            task: The task name as logged (made a valid, unique MLflow key).
-        """
-        entry = asdict(self)
-        entry["task"] = task
-        entry["start"] = _iso_utc(self.start)
-        entry["end"] = _iso_utc(self.end)
-        entry["duration_s"] = entry.pop("duration")
-        return entry
-
-
-def _iso_utc(epoch_seconds: float) -> str:
-    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
 
 
 class MLflowTimeLoggerHook:
@@ -109,7 +76,8 @@ class MLflowTimeLoggerHook:
       ``thread``, in start order;
     - the artifact ``gantt.html``: a plotly Gantt chart, one bar per node on a
       time axis (local time), colored by the thread or process that ran it. The
-      page inlines plotly.js (about 5 MB), so the MLflow UI shows it offline.
+      page inlines plotly.js's partial bundle (1.2 MB), so the MLflow UI shows
+      it offline (``gantt_plotlyjs``: ``full`` or ``cdn`` otherwise).
 
     Everything is sent once, when the pipeline ends or fails. Timings are
     complete under ``SequentialRunner``, ``ThreadRunner`` and ``ParallelRunner``
@@ -146,6 +114,8 @@ class MLflowTimeLoggerHook:
         time_log_filepath: str | os.PathLike[str] | None = None,
         enable_plotly: bool = True,
         enable_mlflow: bool = True,
+        *,
+        gantt_plotlyjs: PlotlyJs = "basic",
     ) -> None:
         """Configure what is logged and which local copies are written.
 
@@ -167,6 +137,10 @@ class MLflowTimeLoggerHook:
             enable_plotly: Draw the Gantt chart.
             enable_mlflow: Log to MLflow; with ``False`` only the local copies
                 are written.
+            gantt_plotlyjs: How the chart's page gets plotly.js: ``basic`` (the
+                default) inlines its 1.2 MB bundle of the trace types the chart
+                uses, ``full`` the whole 4.8 MB, both rendering offline; ``cdn``
+                loads it from the internet (a 10 KB page).
 
         Raises:
             ValueError: For an argument of the wrong type, or unknown or ill-typed
@@ -178,6 +152,8 @@ class MLflowTimeLoggerHook:
         check_text(hook, "metric_name_prefix", metric_name_prefix)
         check_callable(hook, "task_name_func", task_name_func)
         check_bool(hook, "enable_plotly", enable_plotly)
+        check_choice(hook, "gantt_plotlyjs", gantt_plotlyjs, PLOTLYJS_MODES)
+        self.gantt_plotlyjs: PlotlyJs = gantt_plotlyjs
         check_bool(hook, "enable_mlflow", enable_mlflow)
         self.gantt_filepath = gantt_filepath
         self.gantt_params = validate_gantt_params(gantt_params)
@@ -311,7 +287,7 @@ class MLflowTimeLoggerHook:
             self._remove_spool()
 
     def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
-        tasks = _unique_task_names(timings)
+        tasks = unique_task_names(timings)
         time_log = json.dumps(
             {
                 "nodes": [
@@ -323,7 +299,11 @@ class MLflowTimeLoggerHook:
         html = None
         if self.enable_plotly:
             with warn_on_failure(self, "draw the Gantt chart"):
-                html = gantt_html(self._timeline(timings, tasks), self.gantt_params)
+                html = gantt_html(
+                    self._timeline(timings, tasks),
+                    self.gantt_params,
+                    self.gantt_plotlyjs,
+                )
         root = project_root(project_path)
         if self.time_log_filepath is not None:
             with warn_on_failure(self, "write the local time log"):
@@ -375,21 +355,6 @@ class MLflowTimeLoggerHook:
         if self._spool is not None:
             self._spool.remove()
             self._spool = None
-
-
-def _unique_task_names(timings: list[NodeTiming]) -> list[str]:
-    """Sanitised task names, with ``_2``, ``_3``... where two nodes share one."""
-    owner: dict[str, str] = {}
-    names = []
-    for timing in timings:
-        base = sanitize_key(timing.task)
-        name, counter = base, 1
-        while owner.get(name, timing.node) != timing.node:
-            counter += 1
-            name = f"{base}_{counter}"
-        owner[name] = timing.node
-        names.append(name)
-    return names
 
 
 def _write(path: Path, text: str) -> None:

@@ -39,11 +39,13 @@ from pipelinex_mlflow.tracking import (
     set_current_run,
     tag_unlogged,
     validate_long_param_policy,
+    warm_up,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Mapping, Sequence
 
+    from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
@@ -179,6 +181,18 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     # Hook implementations
     # ----------------------------------------------------------------------------------
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Start importing MLflow while Kedro loads the pipelines and the catalog."""
+        if not self.enable_mlflow:
+            return
+        root = project_root(context.project_path)
+        try:
+            uri = normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
+        except TrackingError:
+            uri = None  # reported when the run starts
+        warm_up(uri)
+
     @hook_impl(wrapper=True)
     def before_pipeline_run(
         self,

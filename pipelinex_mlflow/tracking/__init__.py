@@ -77,6 +77,7 @@ from pipelinex_mlflow.tracking.stores import (
     get_client,
     normalize_tracking_uri,
     run_view_hint,
+    warm_up,
 )
 from pipelinex_mlflow.tracking.values import (
     AUTO,
@@ -150,4 +151,5 @@ __all__ = [
     "tag_unlogged",
     "validate_long_param_policy",
     "wait_for_uploads_of",
+    "warm_up",
 ]

@@ -145,6 +145,14 @@ class RunSender:
         self._report = SendReport()
         self._uploads: dict[tuple[str, str | None], Future[None]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        # MLflow looks the run's artifact store up on a client's first upload;
+        # parallel first uploads would each look it up.
+        self._first_upload = threading.Lock()
+        self._artifact_store_known = False
+        # MLflow looks the run's artifact store up on a client's first upload;
+        # parallel first uploads would each look it up.
+        self._first_upload = threading.Lock()
+        self._artifact_store_known = False
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -500,11 +508,11 @@ class RunSender:
         try:
             client = get_client(self.run.tracking_uri)
             if Path(local).is_dir():
-                self._retrying(
+                self._first_alone(
                     lambda: client.log_artifacts(self.run.run_id, local, artifact_path)
                 )
             else:
-                self._retrying(
+                self._first_alone(
                     lambda: client.log_artifact(self.run.run_id, local, artifact_path)
                 )
         except Exception as exc:  # every file gets its chance
@@ -515,11 +523,21 @@ class RunSender:
     def _upload_text(self, text: str, artifact_file: str) -> None:
         try:
             client = get_client(self.run.tracking_uri)
-            self._retrying(
+            self._first_alone(
                 lambda: client.log_text(self.run.run_id, text, artifact_file)
             )
         except Exception as exc:  # every file gets its chance
             self._lose_file(artifact_file, f"{type(exc).__name__}: {exc}")
+
+    def _first_alone(self, upload: Any) -> None:
+        """Upload; the first upload runs alone, so MLflow looks the store up once."""
+        if not self._artifact_store_known:
+            with self._first_upload:
+                if not self._artifact_store_known:
+                    self._retrying(upload)
+                    self._artifact_store_known = True
+                    return
+        self._retrying(upload)
 
     def _retrying(self, call: Any) -> None:
         from mlflow.exceptions import MlflowException
