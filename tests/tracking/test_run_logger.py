@@ -183,3 +183,27 @@ class TestRunLogger:
         first.flush(wait=True)
         assert client.get_run(run.run_id).data.params == {"p": "1"}
         assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
+
+
+def test_values_still_queued_at_exit_are_sent_first(
+    client: MlflowClient, run: RunRef, tmp_path: Path
+) -> None:
+    """A process that exits right after a save (a notebook, a script) loses nothing."""
+    import subprocess
+    import sys
+
+    report = tmp_path / "report.txt"
+    report.write_text("ok")
+    code = (
+        "import pipelinex_mlflow.tracking.sender as sender\n"
+        # Nothing would go out before the process ends, but for the exit drain.
+        "sender.SEND_DELAY_S = 600\n"
+        "from pipelinex_mlflow.tracking import RunLogger, RunRef\n"
+        f"logger = RunLogger(RunRef({run.tracking_uri!r}, {run.run_id!r}))\n"
+        "logger.log_metrics({'late': 1})\n"
+        f"logger.log_artifact({str(report)!r})\n"
+        "logger.flush()\n"  # returns at once; the process exits right away
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert client.get_run(run.run_id).data.metrics == {"late": 1.0}
+    assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
