@@ -27,6 +27,7 @@ Examples:
 from __future__ import annotations
 
 import atexit
+import itertools
 import logging
 import multiprocessing.util
 import os
@@ -144,11 +145,8 @@ class RunSender:
         self._server_params: dict[str, str] | None = None
         self._report = SendReport()
         self._uploads: dict[tuple[str, str | None], Future[None]] = {}
+        self._text_ids = itertools.count()
         self._pool: ThreadPoolExecutor | None = None
-        # MLflow looks the run's artifact store up on a client's first upload;
-        # parallel first uploads would each look it up.
-        self._first_upload = threading.Lock()
-        self._artifact_store_known = False
         # MLflow looks the run's artifact store up on a client's first upload;
         # parallel first uploads would each look it up.
         self._first_upload = threading.Lock()
@@ -231,7 +229,8 @@ class RunSender:
         """Upload ``text`` as the artifact file ``artifact_file``, in the background."""
         with self._lock:
             future = self._in_background(self._upload_text, text, artifact_file)
-            self._uploads[(f"text:{artifact_file}", artifact_file)] = future
+            # Each text is its own upload, even under a name uploaded before.
+            self._uploads[(f"text:{next(self._text_ids)}", artifact_file)] = future
 
     def _in_background(self, upload: Any, *args: Any) -> Future[None]:
         """Run ``upload`` on the pool (lock held); in this thread if the pool is gone."""
