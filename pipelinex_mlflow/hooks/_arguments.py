@@ -101,3 +101,25 @@ def check_paths(hook: str, name: str, value: Any) -> None:
         isinstance(v, (str, os.PathLike)) for v in value
     ):
         _fail(hook, name, value, "a path or glob pattern, a list of them, or None")
+
+
+def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
+    """Check the arguments of ``MLflowBasicLoggerHook`` (its ``locals()``)."""
+    hook = "MLflowBasicLoggerHook"
+    for name in ("uri", "experiment_name", "artifact_location", "run_name", "run_id"):
+        check_optional_str(hook, name, arguments[name])
+    for name in (
+        "nested",
+        "enable_logging_time_begin",
+        "enable_logging_time_end",
+        "enable_logging_time",
+        "enable_mlflow",
+        "log_parameters",
+    ):
+        check_bool(hook, name, arguments[name])
+    check_optional_mapping(hook, "tags", arguments["tags"])
+    check_number(hook, "offset_hours", arguments["offset_hours"])
+    check_names(hook, "logging_kedro_run_params", arguments["logging_kedro_run_params"])
+    check_text(
+        hook, "flatten_separator", arguments["flatten_separator"], allow_empty=False
+    )

@@ -9,14 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._arguments import (
-    check_bool,
-    check_names,
-    check_number,
-    check_optional_mapping,
-    check_optional_str,
-    check_text,
-)
+from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._run_context import run_tags
@@ -43,6 +36,7 @@ from pipelinex_mlflow.tracking import (
 )
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Generator, Iterable, Mapping, Sequence
 
     from kedro.framework.context import KedroContext
@@ -151,7 +145,7 @@ class MLflowBasicLoggerHook:
             ValueError: For an argument of the wrong type, an unknown
                 ``long_param_policy`` or a bad length.
         """
-        _check_arguments(locals())
+        check_basic_logger_arguments(locals())
         validate_long_param_policy(long_param_policy, max_param_length)
         self.uri = uri
         self.experiment_name = experiment_name
@@ -186,9 +180,8 @@ class MLflowBasicLoggerHook:
         """Start importing MLflow while Kedro loads the pipelines and the catalog."""
         if not self.enable_mlflow:
             return
-        root = project_root(context.project_path)
         try:
-            uri = normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
+            uri: str | None = self._tracking_uri(context.project_path)
         except TrackingError:
             uri = None  # reported when the run starts
         warm_up(uri)
@@ -253,8 +246,7 @@ class MLflowBasicLoggerHook:
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
-        root = project_root(run_params.get("project_path"))
-        uri = normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
+        uri = self._tracking_uri(run_params.get("project_path"))
         check_reachable(uri)
         run, experiment_id = open_run(
             uri,
@@ -284,6 +276,11 @@ class MLflowBasicLoggerHook:
         except BaseException:
             self._finish("FAILED")
             raise
+
+    def _tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
+        """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
+        root = project_root(project_path)
+        return normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
 
     def _log_start(
         self,
@@ -388,27 +385,6 @@ class MLflowBasicLoggerHook:
             logger.warning("Process exiting mid-run: marking MLflow run KILLED")
             with warn_on_failure(self, "mark the run KILLED"):
                 self._finish("KILLED")
-
-
-def _check_arguments(arguments: dict[str, Any]) -> None:
-    hook = "MLflowBasicLoggerHook"
-    for name in ("uri", "experiment_name", "artifact_location", "run_name", "run_id"):
-        check_optional_str(hook, name, arguments[name])
-    for name in (
-        "nested",
-        "enable_logging_time_begin",
-        "enable_logging_time_end",
-        "enable_logging_time",
-        "enable_mlflow",
-        "log_parameters",
-    ):
-        check_bool(hook, name, arguments[name])
-    check_optional_mapping(hook, "tags", arguments["tags"])
-    check_number(hook, "offset_hours", arguments["offset_hours"])
-    check_names(hook, "logging_kedro_run_params", arguments["logging_kedro_run_params"])
-    check_text(
-        hook, "flatten_separator", arguments["flatten_separator"], allow_empty=False
-    )
 
 
 def _default_experiment_name() -> str:

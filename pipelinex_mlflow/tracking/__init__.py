@@ -15,7 +15,8 @@ The modules, one job each:
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;
-- :mod:`~pipelinex_mlflow.tracking.sender`: the background sender behind it.
+- :mod:`~pipelinex_mlflow.tracking.sender`: the background sender behind it;
+- :mod:`~pipelinex_mlflow.tracking.senders`: one sender per process and run.
 
 Examples:
     >>> flatten_dict({"model": {"depth": 3, "name": "rf"}})
@@ -62,13 +63,8 @@ from pipelinex_mlflow.tracking.runs import (
     start_run,
     tag_unlogged,
 )
-from pipelinex_mlflow.tracking.sender import (
-    CHANGED_PARAM_TAG_PREFIX,
-    SendReport,
-    close_all,
-    drain_run,
-    wait_for_uploads_of,
-)
+from pipelinex_mlflow.tracking.sender import CHANGED_PARAM_TAG_PREFIX, SendReport
+from pipelinex_mlflow.tracking.senders import close_all, drain_run, wait_for_uploads_of
 from pipelinex_mlflow.tracking.stores import (
     DEFAULT_ARTIFACTS_DIR,
     DEFAULT_DB_NAME,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.tracking.errors import TrackingError
-from pipelinex_mlflow.tracking.sender import drain_run
+from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
 if TYPE_CHECKING:

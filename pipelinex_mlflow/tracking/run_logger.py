@@ -1,4 +1,4 @@
-"""``RunLogger`` buffers what one run gets and sends it through ``log_batch``."""
+"""``RunLogger`` checks and buffers what one run gets, and hands it to the sender."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pipelinex_mlflow.tracking.keys import (
     MLFLOW_MAX_PARAM_LENGTH,
     sanitize_key,
 )
-from pipelinex_mlflow.tracking.sender import sender_for
+from pipelinex_mlflow.tracking.senders import sender_for
 from pipelinex_mlflow.tracking.values import (
     flatten_dict,
     is_number,
@@ -64,14 +64,9 @@ class _Buffer:
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
-    # local path -> artifact folder; a path queued twice goes up once.
-    # local path -> (artifact folder, what must stay alive until it is uploaded)
+    # local path -> (artifact folder, what must stay alive until it is uploaded);
+    # a path queued twice goes up once.
     artifacts: dict[str, tuple[str | None, object]] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.params or self.metrics or self.tags or self.texts or self.artifacts
-        )
 
 
 class RunLogger:
@@ -90,9 +85,10 @@ class RunLogger:
         long_param_policy: What to do with a longer value: ``truncate`` it (with a
             warning), also keep the full value in a ``tag`` (tags hold 8000
             characters; beyond that it goes to a text artifact), or ``fail``.
-        check_existing_params: Read the run's params before each flush, for runs
-            that may already hold params (a resumed run): MLflow rejects a whole
-            batch in which one param changes value.
+        check_existing_params: Compare with the params the run already holds (a
+            resumed run; the sender reads them once per process): MLflow rejects
+            a whole batch in which one param changes value, so changed ones
+            become tags instead.
 
     Examples:
         >>> from pipelinex_mlflow.tracking import RunRef

@@ -14,24 +14,21 @@ after using it costs about a second of polling.
 
 Nothing is dropped silently: a request that fails is tried again, what still fails
 is counted and named by :meth:`RunSender.drain`, which the run's owner calls before
-it ends the run. A process that exits (a ParallelRunner worker included) drains
-its senders first.
+it ends the run. :mod:`~pipelinex_mlflow.tracking.senders` keeps one sender per
+process and run, and drains them before a process exits (a worker's too).
 
 Examples:
     >>> from pipelinex_mlflow.tracking import RunRef
-    >>> sender = sender_for(RunRef("sqlite:///mlflow.db", "0123abcd"))
+    >>> sender = RunSender(RunRef("sqlite:///mlflow.db", "0123abcd"))
     >>> sender.pending
     0
 """
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import logging
-import multiprocessing.util
 import os
-import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,9 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Imported first so that its exit hook (removing temporary folders) runs after ours
-# (sending what they hold): exit hooks run in reverse order.
-import pipelinex_mlflow.scratch  # noqa: F401
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
 from pipelinex_mlflow.tracking.stores import get_client
@@ -126,7 +120,7 @@ class _Pending:
 class RunSender:
     """Sends the values and files of one run, from one process, in the background.
 
-    Use :func:`sender_for` rather than building one: a process has one sender per
+    Use :func:`~pipelinex_mlflow.tracking.senders.sender_for` rather than building one: a process has one sender per
     run.
 
     Args:
@@ -323,12 +317,16 @@ class RunSender:
                         return
                     self._changed.wait(timeout=self._wait_time())
                 chunk = self._take_chunk()
-            try:
-                self._send(chunk)
-            finally:
-                with self._changed:
-                    self._sending = 0
-                    self._changed.notify_all()
+            self._send_taken(chunk)
+
+    def _send_taken(self, chunk: _Pending) -> None:
+        """Send a chunk taken by :meth:`_take_chunk`, then say it is no longer out."""
+        try:
+            self._send(chunk)
+        finally:
+            with self._changed:
+                self._sending = 0
+                self._changed.notify_all()
 
     def _due(self) -> bool:
         pending = self._pending
@@ -560,11 +558,7 @@ class RunSender:
                 if not self._pending.count:
                     return
                 chunk = self._take_chunk()
-            try:
-                self._send(chunk)
-            finally:
-                with self._lock:
-                    self._sending = 0
+            self._send_taken(chunk)
 
     def _lose(self, count: int, reason: str) -> None:
         with self._lock:
@@ -587,92 +581,3 @@ def _is_transient(exc: Exception) -> bool:
         "TEMPORARILY_UNAVAILABLE",
         "REQUEST_LIMIT_EXCEEDED",
     )
-
-
-# --------------------------------------------------------------------------------------
-# One sender per process and run
-# --------------------------------------------------------------------------------------
-_senders: dict[tuple[int, str, str], RunSender] = {}
-_senders_lock = threading.Lock()
-
-
-def sender_for(run: RunRef) -> RunSender:
-    """Return this process's sender for ``run``, made on first use."""
-    key = (os.getpid(), run.tracking_uri, run.run_id)
-    with _senders_lock:
-        sender = _senders.get(key)
-        if sender is None:
-            sender = _senders[key] = RunSender(run)
-            if multiprocessing.parent_process() is not None:
-                # A worker process: multiprocessing runs no atexit handlers there,
-                # but it does run its finalizers before the worker exits.
-                multiprocessing.util.Finalize(
-                    sender, _close_in_worker, args=(sender,), exitpriority=10
-                )
-        return sender
-
-
-def drain_run(run: RunRef) -> SendReport:
-    """Send everything this process holds for ``run`` and wait for it."""
-    key = (os.getpid(), run.tracking_uri, run.run_id)
-    with _senders_lock:
-        sender = _senders.get(key)
-    return sender.drain() if sender is not None else SendReport()
-
-
-def close_all() -> dict[RunRef, SendReport]:
-    """Drain and forget every sender of this process; return what each could not send.
-
-    Only the runs with something unsent are in the result.
-    """
-    with _senders_lock:
-        mine = [k for k in _senders if k[0] == os.getpid()]
-        senders = [_senders.pop(k) for k in mine]
-    reports = {sender.run: sender.close() for sender in senders}
-    return {run: report for run, report in reports.items() if report}
-
-
-def wait_for_uploads_of(local: Path) -> None:
-    """Wait until no background upload of this process reads ``local``."""
-    with _senders_lock:
-        senders = [s for (pid, _, _), s in _senders.items() if pid == os.getpid()]
-    for sender in senders:
-        sender.wait_for_uploads_of(local)
-
-
-def _close_all_at_exit() -> None:
-    for run, report in close_all().items():
-        _warn_unsent(run, report)
-
-
-def _close_in_worker(sender: RunSender) -> None:
-    report = sender.close()
-    if report:
-        # Kedro's logging handlers are gone when a worker exits: say it on stderr,
-        # which the worker shares with the main process.
-        sys.stderr.write(
-            f"WARNING pipelinex_mlflow: worker process {os.getpid()} exits, and for "
-            f"MLflow run {sender.run.run_id} {report.summary()}\n"
-        )
-        sys.stderr.flush()
-
-
-def _warn_unsent(run: RunRef, report: SendReport) -> None:
-    logger.warning(
-        "Process %d exits, and for MLflow run %s %s",
-        os.getpid(),
-        run.run_id,
-        report.summary(),
-    )
-
-
-def _forget_parents_senders() -> None:
-    # A forked child has the parent's senders but not their threads; what they
-    # hold is the parent's to send.
-    global _senders_lock  # noqa: PLW0603 - a fresh lock: the parent's may be held
-    _senders_lock = threading.Lock()
-    _senders.clear()
-
-
-atexit.register(_close_all_at_exit)
-os.register_at_fork(after_in_child=_forget_parents_senders)

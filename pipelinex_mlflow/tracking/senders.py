@@ -1,0 +1,124 @@
+"""One ``RunSender`` per process and run, and what happens to them when it exits.
+
+A process has one sender per run: :func:`sender_for` makes it on first use. The
+run's owner drains them (:func:`close_all`) before it ends the run; reads drain
+their run first (:func:`drain_run`). A process that exits drains its senders
+first: at exit in the main process, in a multiprocessing finalizer in a worker
+(multiprocessing runs no exit handlers there), saying on stderr what could not be
+sent, since a worker's logging is gone by then. A forked child forgets its
+parent's senders: what they hold is the parent's to send.
+
+Examples:
+    >>> from pipelinex_mlflow.tracking import RunRef
+    >>> run = RunRef("sqlite:///mlflow.db", "0123abcd")
+    >>> sender_for(run) is sender_for(run)
+    True
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+# Imported first so that its exit hook (removing temporary folders) runs after ours
+# (sending what they hold): exit hooks run in reverse order.
+import pipelinex_mlflow.scratch  # noqa: F401
+from pipelinex_mlflow.tracking.sender import RunSender, SendReport
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipelinex_mlflow.tracking.run_ref import RunRef
+
+logger = logging.getLogger(__name__)
+
+_senders: dict[tuple[int, str, str], RunSender] = {}
+_senders_lock = threading.Lock()
+
+
+def sender_for(run: RunRef) -> RunSender:
+    """Return this process's sender for ``run``, made on first use."""
+    key = (os.getpid(), run.tracking_uri, run.run_id)
+    with _senders_lock:
+        sender = _senders.get(key)
+        if sender is None:
+            sender = _senders[key] = RunSender(run)
+            if multiprocessing.parent_process() is not None:
+                # A worker process: multiprocessing runs no atexit handlers there,
+                # but it does run its finalizers before the worker exits.
+                multiprocessing.util.Finalize(
+                    sender, _close_in_worker, args=(sender,), exitpriority=10
+                )
+        return sender
+
+
+def drain_run(run: RunRef) -> SendReport:
+    """Send everything this process holds for ``run`` and wait for it."""
+    key = (os.getpid(), run.tracking_uri, run.run_id)
+    with _senders_lock:
+        sender = _senders.get(key)
+    return sender.drain() if sender is not None else SendReport()
+
+
+def close_all() -> dict[RunRef, SendReport]:
+    """Drain and forget every sender of this process; return what each could not send.
+
+    Only the runs with something unsent are in the result.
+    """
+    with _senders_lock:
+        mine = [k for k in _senders if k[0] == os.getpid()]
+        senders = [_senders.pop(k) for k in mine]
+    reports = {sender.run: sender.close() for sender in senders}
+    return {run: report for run, report in reports.items() if report}
+
+
+def wait_for_uploads_of(local: Path) -> None:
+    """Wait until no background upload of this process reads ``local``."""
+    with _senders_lock:
+        senders = [s for (pid, _, _), s in _senders.items() if pid == os.getpid()]
+    for sender in senders:
+        sender.wait_for_uploads_of(local)
+
+
+def _close_all_at_exit() -> None:
+    for run, report in close_all().items():
+        _warn_unsent(run, report)
+
+
+def _close_in_worker(sender: RunSender) -> None:
+    report = sender.close()
+    if report:
+        # Kedro's logging handlers are gone when a worker exits: say it on stderr,
+        # which the worker shares with the main process.
+        sys.stderr.write(
+            f"WARNING pipelinex_mlflow: worker process {os.getpid()} exits, and for "
+            f"MLflow run {sender.run.run_id} {report.summary()}\n"
+        )
+        sys.stderr.flush()
+
+
+def _warn_unsent(run: RunRef, report: SendReport) -> None:
+    logger.warning(
+        "Process %d exits, and for MLflow run %s %s",
+        os.getpid(),
+        run.run_id,
+        report.summary(),
+    )
+
+
+def _forget_parents_senders() -> None:
+    # A forked child has the parent's senders but not their threads; what they
+    # hold is the parent's to send.
+    global _senders_lock  # noqa: PLW0603 - a fresh lock: the parent's may be held
+    _senders_lock = threading.Lock()
+    _senders.clear()
+
+
+atexit.register(_close_all_at_exit)
+os.register_at_fork(after_in_child=_forget_parents_senders)
