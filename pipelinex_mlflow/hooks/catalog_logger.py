@@ -10,6 +10,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, DatasetError, MemoryDataset, SharedMemoryDataset
 
 from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
+from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -157,6 +158,8 @@ class MLflowCatalogLoggerHook:
                 return
             self._run_logger = RunLogger(run, check_existing_params=True)
             self._spool = WorkerSpool("pipelinex_mlflow-values-")
+            # Interrupted runs (Ctrl-C, SIGTERM) get no pipeline hook from Kedro.
+            flush_at_exit(self, self._flush)
 
     @hook_impl
     def after_node_run(
@@ -236,6 +239,7 @@ class MLflowCatalogLoggerHook:
                 logger.warning("MLflowCatalogLoggerHook did not log %r: %s", key, exc)
 
     def _flush(self) -> None:
+        forget_exit_flush(self)
         try:
             if self._run_logger is not None:
                 with warn_on_failure(self, "log the node values"):

@@ -26,6 +26,7 @@ from pipelinex_mlflow.hooks._arguments import (
     check_path,
     check_text,
 )
+from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.hooks._node_timings import (
     NodeStatus,
@@ -178,11 +179,15 @@ class MLflowTimeLoggerHook:
     # Hook implementations
     # ----------------------------------------------------------------------------------
     @hook_impl
-    def before_pipeline_run(self) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline
+    ) -> None:
         """Start a fresh record, with a folder where worker processes leave theirs."""
         self._remove_spool()
         self._reset()
         self._active = True
+        # Interrupted runs (Ctrl-C, SIGTERM) get no pipeline hook from Kedro.
+        flush_at_exit(self, lambda: self._finish(run_params, pipeline, succeeded=False))
         with warn_on_failure(self, "prepare to time nodes"):
             self._spool = WorkerSpool("pipelinex_mlflow-timing-")
 
@@ -265,6 +270,7 @@ class MLflowTimeLoggerHook:
     def _finish(
         self, run_params: dict[str, Any], pipeline: Pipeline, *, succeeded: bool
     ) -> None:
+        forget_exit_flush(self)
         if not self._active:
             return
         self._active = False

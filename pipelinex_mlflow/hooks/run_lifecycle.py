@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
-from pipelinex_mlflow.hooks._exit_guard import ExitGuard
+from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -382,7 +382,12 @@ class MLflowBasicLoggerHook:
 
     def _end_at_exit(self) -> None:
         if self.run is not None:
-            logger.warning("Process exiting mid-run: marking MLflow run KILLED")
+            logger.warning(
+                "Process exiting mid-run: sending what the hooks hold, then marking "
+                "MLflow run %s KILLED",
+                self.run.run_id,
+            )
+            run_exit_flushes()
             with warn_on_failure(self, "mark the run KILLED"):
                 self._finish("KILLED")
 

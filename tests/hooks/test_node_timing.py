@@ -209,6 +209,6 @@ class TestWarnings:
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         hook = MLflowTimeLoggerHook()
-        hook.before_pipeline_run()
+        hook.before_pipeline_run(run_params={}, pipeline=Pipeline([]))
         hook.after_pipeline_run(run_params={}, pipeline=Pipeline([]))
         assert "timed none" not in caplog.text
