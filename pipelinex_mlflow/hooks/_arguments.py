@@ -56,6 +56,12 @@ def check_number(hook: str, name: str, value: Any) -> None:
         _fail(hook, name, value, "a number, for example 9 or -5.5")
 
 
+def check_seconds(hook: str, name: str, value: Any) -> None:
+    """Require a positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        _fail(hook, name, value, "a positive number of seconds, for example 10")
+
+
 def check_optional_mapping(hook: str, name: str, value: Any) -> None:
     """Require a dict or ``None``."""
     if value is not None and not isinstance(value, Mapping):
@@ -119,6 +125,8 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
         check_bool(hook, name, arguments[name])
     check_optional_mapping(hook, "tags", arguments["tags"])
     check_number(hook, "offset_hours", arguments["offset_hours"])
+    for name in ("server_timeout", "flush_timeout"):
+        check_seconds(hook, name, arguments[name])
     check_names(hook, "logging_kedro_run_params", arguments["logging_kedro_run_params"])
     check_text(
         hook, "flatten_separator", arguments["flatten_separator"], allow_empty=False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -16,27 +17,36 @@ from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.tracking import (
+    HEARTBEAT_EVERY_S,
     MLFLOW_MAX_PARAM_LENGTH,
+    PROCESS_TAG,
+    RUN_KEY_ENV_VAR,
     LongParamPolicy,
+    RunEnd,
     RunLogger,
     RunRef,
     RunStatus,
     TrackingError,
     check_reachable,
+    check_run_key,
     close_all,
     default_tracking_uri,
-    end_run,
+    end_dead_runs,
     normalize_tracking_uri,
     open_run,
+    open_shared_run,
+    process_tag,
     run_view_hint,
+    sender_for,
     set_current_run,
-    tag_unlogged,
+    set_flush_timeout,
+    set_spool_dir,
     validate_long_param_policy,
     warm_up,
 )
+from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Generator, Iterable, Mapping, Sequence
 
     from kedro.framework.context import KedroContext
@@ -45,6 +55,10 @@ if TYPE_CHECKING:
 
 ALL_RUN_PARAMS = "__ALL__"
 RUN_PARAM_PREFIX = "___"
+#: How long the tracking server may take to accept a connection and answer, at start.
+DEFAULT_SERVER_TIMEOUT_S = 10.0
+#: How long the end of a run waits, in total, for values still being sent.
+DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +123,8 @@ class MLflowBasicLoggerHook:
         max_param_length: int = MLFLOW_MAX_PARAM_LENGTH,
         long_param_policy: LongParamPolicy = "truncate",
         flatten_separator: str = ".",
+        server_timeout: float = DEFAULT_SERVER_TIMEOUT_S,
+        flush_timeout: float = DEFAULT_FLUSH_TIMEOUT_S,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -140,6 +156,14 @@ class MLflowBasicLoggerHook:
             long_param_policy: ``truncate``, ``tag`` or ``fail`` for longer values;
                 see :class:`~pipelinex_mlflow.tracking.RunLogger`.
             flatten_separator: Joins nested parameter keys.
+            server_timeout: Seconds a tracking server may take, at the start of
+                a run, to accept a connection and answer; the run fails before any
+                node runs otherwise.
+            flush_timeout: Seconds the end of a run waits, in total, for values
+                and files still being sent (less when the server refuses
+                connections). What is left then is kept in
+                ``<project root>/mlflow_spool/<run id>.zip`` for
+                ``kedro mlflow replay``.
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -164,6 +188,8 @@ class MLflowBasicLoggerHook:
         self.max_param_length = max_param_length
         self.long_param_policy: LongParamPolicy = long_param_policy
         self.flatten_separator = flatten_separator
+        self.server_timeout = server_timeout
+        self.flush_timeout = flush_timeout
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
@@ -171,6 +197,9 @@ class MLflowBasicLoggerHook:
         self.run: RunRef | None = None
         self._logger: RunLogger | None = None
         self._started_at = 0.0
+        # Orchestrated steps share one run: this process neither began nor ends it.
+        self._shared = False
+        self._created = True
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -246,31 +275,53 @@ class MLflowBasicLoggerHook:
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
-        uri = self._tracking_uri(run_params.get("project_path"))
+        root = project_root(run_params.get("project_path"))
+        uri = self._tracking_uri(root)
+        # Every process of the run (workers, later the CLI) agrees on these.
+        set_spool_dir(root / DEFAULT_SPOOL_DIR_NAME)
+        set_flush_timeout(self.flush_timeout)
         check_reachable(uri)
-        run, experiment_id = open_run(
-            uri,
-            experiment_name=self.experiment_name or _default_experiment_name(),
-            artifact_location=self.artifact_location,
-            run_id=self.run_id,
-            run_name=self.run_name,
-            nested=self.nested,
-        )
+        experiment_name = self.experiment_name or _default_experiment_name()
+        key = os.environ.get(RUN_KEY_ENV_VAR)
+        if key and not self.run_id:
+            run, experiment_id, self._created = open_shared_run(
+                uri,
+                experiment_name=experiment_name,
+                key=check_run_key(key),
+                artifact_location=self.artifact_location,
+                run_name=self.run_name,
+            )
+            self._shared = True
+        else:
+            run, experiment_id = open_run(
+                uri,
+                experiment_name=experiment_name,
+                artifact_location=self.artifact_location,
+                run_id=self.run_id,
+                run_name=self.run_name,
+                nested=self.nested,
+            )
         self.run = run
         self._logger = RunLogger(
             run,
             max_param_length=self.max_param_length,
             long_param_policy=self.long_param_policy,
-            check_existing_params=self.run_id is not None,
+            check_existing_params=self.run_id is not None or self._shared,
         )
         self._started_at = time.perf_counter()
         set_current_run(run)
         self._exit_guard.arm()
         logger.info(
-            "Tracking this Kedro run as MLflow run %s; to view it, %s",
+            "Tracking this Kedro run as MLflow run %s%s; to view it, %s",
             run.run_id,
+            f" (shared by the steps of {key})" if self._shared else "",
             run_view_hint(run.tracking_uri, experiment_id, run.run_id),
         )
+        if not self._shared:
+            # Lets the next run tell this one from a run whose process is gone.
+            sender_for(run).start_heartbeat(HEARTBEAT_EVERY_S)
+        with warn_on_failure(self, "end the runs left RUNNING by processes now gone"):
+            end_dead_runs(uri, [experiment_id], found_by=f"run {run.run_id}")
         try:
             self._log_start(run_params, pipeline, catalog)
         except BaseException:
@@ -295,8 +346,10 @@ class MLflowBasicLoggerHook:
         """
         run_logger = self._logger
         assert run_logger is not None  # noqa: S101 - set by _start just before
-        run_logger.set_tags({**run_tags(run_params), **self.tags})
-        if self.enable_logging_time_begin:
+        run_logger.set_tags(
+            {**run_tags(run_params), PROCESS_TAG: process_tag(), **self.tags}
+        )
+        if self.enable_logging_time_begin and self._created:
             self._log_time("__time_begin")
         try:
             if self.log_parameters:
@@ -340,45 +393,41 @@ class MLflowBasicLoggerHook:
         if run is None or run_logger is None:
             return
         with warn_on_failure(self, "log the run's end time"):
-            if self.enable_logging_time_end:
-                self._log_time("__time_end")
-            if self.enable_logging_time:
-                run_logger.log_metrics(
-                    {"__time": time.perf_counter() - self._started_at}
-                )
+            if not self._shared:
+                # A shared run's end is the orchestrator's (kedro mlflow end-run).
+                if self.enable_logging_time_end:
+                    self._log_time("__time_end")
+                if self.enable_logging_time:
+                    run_logger.log_metrics(
+                        {"__time": time.perf_counter() - self._started_at}
+                    )
             run_logger.flush()
-        self._wait_for_unsent(run, status)
-        ended = False
-        # A failure to end must neither hide the pipeline's own error nor forget the
-        # run: it stays current, so the exit guard or the next run ends it.
-        with warn_on_failure(self, f"mark MLflow run {run.run_id} {status}"):
-            end_run(run, status)
-            ended = True
-        if not ended:
-            return
-        logger.info("MLflow run %s ended %s", run.run_id, status)
-        self._exit_guard.disarm()
-        set_current_run(None)
-        self._reset()
-
-    def _wait_for_unsent(self, run: RunRef, status: RunStatus) -> None:
-        """Wait for every value and file this process still sends, to any run.
-
-        What could not be sent is named in a warning per run (and a tag on this
-        one, if the server takes it), so a run never looks complete while values
-        are missing.
-        """
-        for unsent_run, report in close_all().items():
-            if unsent_run != run:
+        end = None if self._shared else RunEnd.now(status)
+        reports = close_all({run: end} if end is not None else {})
+        for unsent_run, report in reports.items():
+            # Each report names what was rejected, and the spool of what was not sent.
+            if unsent_run == run:
+                logger.warning(
+                    "MLflow run %s ends %s, but %s",
+                    run.run_id,
+                    status,
+                    report.summary(),
+                )
+            else:
                 logger.warning(
                     "For MLflow run %s, %s", unsent_run.run_id, report.summary()
                 )
-                continue
-            logger.warning(
-                "MLflow run %s ends %s, but %s", run.run_id, status, report.summary()
+        if self._shared:
+            logger.info(
+                "MLflow run %s stays open for the other steps; the orchestrator ends "
+                "it with `kedro mlflow end-run --status ...`",
+                run.run_id,
             )
-            with warn_on_failure(self, "tag the run with what could not be logged"):
-                tag_unlogged(run, report.summary())
+        elif not (run in reports and reports[run].spooled_end):
+            logger.info("MLflow run %s ended %s", run.run_id, status)
+        self._exit_guard.disarm()
+        set_current_run(None)
+        self._reset()
 
     def _end_at_exit(self) -> None:
         if self.run is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import TYPE_CHECKING, Literal
 
 from pipelinex_mlflow.tracking.errors import TrackingError
-from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.stores import get_client, local_artifacts_uri
 
@@ -129,18 +129,107 @@ def resume_run(tracking_uri: str, run_id: str) -> tuple[RunRef, str]:
     return RunRef(tracking_uri=tracking_uri, run_id=run_id), str(run.info.experiment_id)
 
 
-def end_run(run: RunRef, status: RunStatus) -> None:
-    """Mark ``run`` as terminated with ``status``."""
-    get_client(run.tracking_uri).set_terminated(run.run_id, status=status)
+RUN_KEY_ENV_VAR = "PIPELINEX_MLFLOW_RUN_KEY"
+SHARED_RUN_KEY_TAG = "pipelinex_mlflow.run_key"
 
 
-UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
+_RUN_KEY = re.compile(r"^[\w.:+@/-]{1,200}$")
 
 
-def tag_unlogged(run: RunRef, summary: str) -> None:
-    """Record on ``run`` what could not be logged to it (tag ``pipelinex_mlflow.unlogged``)."""
-    get_client(run.tracking_uri).set_tag(
-        run.run_id, UNLOGGED_TAG, summary[:MAX_TAG_LENGTH]
+def check_run_key(key: str) -> str:
+    """Return ``key`` if it can name a shared run, else raise.
+
+    Examples:
+        >>> check_run_key("scheduled__2026-12-01T00:00:00+00:00")
+        'scheduled__2026-12-01T00:00:00+00:00'
+
+    Raises:
+        TrackingError: For an empty key, or one with other characters than letters,
+            digits and ``_ . : + @ / -``.
+    """
+    if not _RUN_KEY.match(key):
+        raise TrackingError(
+            f"{RUN_KEY_ENV_VAR}={key!r} cannot name a shared run: use 1 to 200 "
+            "letters, digits and _ . : + @ / - (an Airflow run id fits)."
+        )
+    return key
+
+
+def open_shared_run(
+    tracking_uri: str,
+    *,
+    experiment_name: str,
+    key: str,
+    artifact_location: str | None = None,
+    run_name: str | None = None,
+) -> tuple[RunRef, str, bool]:
+    """Open the run that every process given ``key`` logs into (orchestrated steps).
+
+    The first process creates it, tagged ``pipelinex_mlflow.run_key``; the others
+    find it by that tag. Processes that start together may each create one: each
+    then looks again, the oldest run wins, and the others delete their own.
+
+    Returns:
+        The run, its experiment id, and whether this process created it.
+
+    Raises:
+        TrackingError: If the store refuses, naming the store and the reason.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        experiment_id = ensure_experiment(
+            tracking_uri, experiment_name, artifact_location
+        )
+        client = get_client(tracking_uri)
+        existing = _runs_with_key(tracking_uri, experiment_id, key)
+        if existing:
+            run_id = existing[0]
+            if client.get_run(run_id).info.status != "RUNNING":
+                client.update_run(run_id, status="RUNNING")
+            return RunRef(tracking_uri, run_id), experiment_id, False
+        mine = start_run(
+            tracking_uri,
+            experiment_id,
+            run_name=run_name or key,
+            tags={SHARED_RUN_KEY_TAG: key},
+        )
+        winner = _runs_with_key(tracking_uri, experiment_id, key)[0]
+        if winner == mine.run_id:
+            return mine, experiment_id, True
+        client.delete_run(mine.run_id)
+        return RunRef(tracking_uri, winner), experiment_id, False
+    except MlflowException as exc:
+        raise TrackingError(
+            f"Cannot open the shared MLflow run {key!r} in the store at "
+            f"{tracking_uri!r}: {exc.message}"
+        ) from exc
+
+
+def find_shared_run(tracking_uri: str, experiment_name: str, key: str) -> RunRef | None:
+    """The run processes given ``key`` log into, if one exists."""
+    experiment = get_client(tracking_uri).get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    found = _runs_with_key(tracking_uri, experiment.experiment_id, key)
+    return RunRef(tracking_uri, found[0]) if found else None
+
+
+def _runs_with_key(tracking_uri: str, experiment_id: str, key: str) -> list[str]:
+    """Ids of the live runs tagged with ``key``, oldest first."""
+    runs = get_client(tracking_uri).search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{SHARED_RUN_KEY_TAG}` = '{check_run_key(key)}'",
+        max_results=100,
+    )
+    ordered = sorted(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+    return [r.info.run_id for r in ordered]
+
+
+def end_run(run: RunRef, status: RunStatus, end_time: int | None = None) -> None:
+    """Mark ``run`` as terminated with ``status`` (at ``end_time``, ms, if given)."""
+    get_client(run.tracking_uri).set_terminated(
+        run.run_id, status=status, end_time=end_time
     )
 
 

@@ -12,10 +12,16 @@ Why not MLflow's own asynchronous logging (``synchronous=False``): its queue has
 bound, a failed batch is only logged, not retried or counted, and ending a run
 after using it costs about a second of polling.
 
-Nothing is dropped silently: a request that fails is tried again, what still fails
-is counted and named by :meth:`RunSender.drain`, which the run's owner calls before
-it ends the run. :mod:`~pipelinex_mlflow.tracking.senders` keeps one sender per
-process and run, and drains them before a process exits (a worker's too).
+Nothing is dropped silently. A value the store rejects (a 4xx answer) is counted
+and named by :meth:`RunSender.drain`. A request that fails because the store is
+away (refused, timed out, a 5xx answer) keeps its values and is tried again, with
+growing pauses, for as long as the run lives: nodes never wait for it. When the
+run ends, :meth:`RunSender.close` waits for what is still out at most until a
+deadline, and less when the server does not even accept connections; whatever is
+still unsent then (values, files, the run's final status) goes to the run's local
+spool file (:mod:`~pipelinex_mlflow.tracking.spool`), to be replayed later.
+:mod:`~pipelinex_mlflow.tracking.senders` keeps one sender per process and run, and
+closes them before a process exits (a worker's too).
 
 Examples:
     >>> from pipelinex_mlflow.tracking import RunRef
@@ -29,19 +35,25 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
+from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
+from pipelinex_mlflow.tracking.spool import RunEnd, Spooled, write_spool
 from pipelinex_mlflow.tracking.stores import get_client
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from concurrent.futures import Future
 
     from mlflow.tracking import MlflowClient
 
@@ -58,10 +70,20 @@ SEND_DELAY_S = 1.0
 #: Values a sender may hold; a flush beyond it waits for the sender (back-pressure).
 MAX_PENDING_VALUES = 100_000
 UPLOAD_THREADS = 4
-#: Tries per request or upload before its values are counted as lost.
+#: Tries per request or upload in a row, before the sender pauses (the store is away)
+#: or counts its values as lost (the store rejected them).
 SEND_TRIES = 3
 RETRY_PAUSE_S = 0.5
+#: The longest pause between two tries of a request the store did not take.
+MAX_RETRY_PAUSE_S = 30.0
+#: How long a connection attempt may take when checking that a server is still there.
+PROBE_TIMEOUT_S = 1.0
+PROBE_EVERY_S = 1.0
 CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."
+#: Names what the store rejected, so a run never looks complete while values are missing.
+UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
+#: Refreshed while the run's owner lives (see :mod:`~pipelinex_mlflow.tracking.liveness`).
+HEARTBEAT_TAG = "pipelinex_mlflow.heartbeat"
 
 logger = logging.getLogger(__name__)
 
@@ -81,21 +103,52 @@ class SendReport:
     lost_values: int = 0
     lost_files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    spool: Path | None = None
+    spooled_values: int = 0
+    spooled_files: int = 0
+    spooled_end: bool = False
 
-    def __bool__(self) -> bool:
+    @property
+    def lost(self) -> bool:
+        """Whether the store rejected values or files (a spool holds none of them)."""
         return bool(self.lost_values or self.lost_files)
 
+    def __bool__(self) -> bool:
+        return self.lost or self.spool is not None
+
     def summary(self) -> str:
-        """One sentence naming how much was lost and why."""
-        parts = []
-        if self.lost_values:
-            parts.append(f"{self.lost_values} value(s)")
-        if self.lost_files:
-            parts.append(
-                f"{len(self.lost_files)} file(s) ({', '.join(self.lost_files)})"
+        """One or two sentences naming what was lost or spooled, and why."""
+        sentences = []
+        if self.lost:
+            parts = []
+            if self.lost_values:
+                parts.append(f"{self.lost_values} value(s)")
+            if self.lost_files:
+                parts.append(
+                    f"{len(self.lost_files)} file(s) ({', '.join(self.lost_files)})"
+                )
+            reasons = "; ".join(dict.fromkeys(self.errors))
+            sentences.append(f"{' and '.join(parts)} could not be logged: {reasons}")
+        if self.spool is not None:
+            parts = [f"{self.spooled_values} value(s)", f"{self.spooled_files} file(s)"]
+            if self.spooled_end:
+                parts.append("the run's end")
+            sentences.append(
+                f"the tracking store did not take {', '.join(parts)} in time; they "
+                f"wait in {self.spool}: send them with `kedro mlflow replay "
+                f"{self.spool}`"
             )
-        reasons = "; ".join(dict.fromkeys(self.errors))
-        return f"{' and '.join(parts)} could not be logged: {reasons}"
+        return "; ".join(sentences)
+
+    def merge(self, other: SendReport) -> None:
+        """Add what ``other`` reports to this report."""
+        self.lost_values += other.lost_values
+        self.lost_files += other.lost_files
+        self.errors += other.errors
+        self.spool = other.spool or self.spool
+        self.spooled_values += other.spooled_values
+        self.spooled_files += other.spooled_files
+        self.spooled_end = self.spooled_end or other.spooled_end
 
 
 @dataclass
@@ -116,12 +169,40 @@ class _Pending:
             + len(self.checked_params)
         )
 
+    def take_back(self, chunk: _Pending) -> None:
+        """Put an unsent chunk back; values given since then win."""
+        for source, target in (
+            (chunk.params, self.params),
+            (chunk.checked_params, self.checked_params),
+            (chunk.tags, self.tags),
+        ):
+            for key, value in source.items():
+                target.setdefault(key, value)
+        self.metrics[:0] = chunk.metrics
+        if self.since is None and self.count:
+            self.since = time.monotonic()
+
+
+@dataclass
+class _FileJob:
+    """One upload: a local file or folder, or a text."""
+
+    artifact_path: str | None
+    local: str | None = None
+    text: str | None = None
+    keep_alive: object = None
+    future: Future[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.local or str(self.artifact_path)
+
 
 class RunSender:
     """Sends the values and files of one run, from one process, in the background.
 
-    Use :func:`~pipelinex_mlflow.tracking.senders.sender_for` rather than building one: a process has one sender per
-    run.
+    Use :func:`~pipelinex_mlflow.tracking.senders.sender_for` rather than building
+    one: a process has one sender per run.
 
     Args:
         run: The run to send to.
@@ -132,21 +213,32 @@ class RunSender:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._pending = _Pending()
-        self._sending = 0
+        self._in_flight: _Pending | None = None
         self._draining = 0
         # Every param this process gave the run, to refuse a changed value at once.
         self._params_given: dict[str, str] = {}
         self._server_params: dict[str, str] | None = None
         self._report = SendReport()
-        self._uploads: dict[tuple[str, str | None], Future[None]] = {}
+        self._uploads: dict[tuple[str, str | None], _FileJob] = {}
+        # Uploads the store did not take (it was away): for a later try or the spool.
+        self._unsent_files: list[_FileJob] = []
         self._text_ids = itertools.count()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         # MLflow looks the run's artifact store up on a client's first upload;
         # parallel first uploads would each look it up.
         self._first_upload = threading.Lock()
         self._artifact_store_known = False
         self._thread: threading.Thread | None = None
         self._closed = False
+        # The store is away: since when (monotonic), how many failures in a row,
+        # and when to try again.
+        self._away_since: float | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        # Once values are spooled, a late answer to their request must not requeue them.
+        self._spooled_generation = 0
+        self._heartbeat_every: float | None = None
+        self._next_heartbeat = 0.0
 
     # ----------------------------------------------------------------------------------
     # Taking values
@@ -155,7 +247,10 @@ class RunSender:
     def pending(self) -> int:
         """How many values wait to be sent or are being sent."""
         with self._lock:
-            return self._pending.count + self._sending
+            return self._pending.count + self._in_flight_count()
+
+    def _in_flight_count(self) -> int:
+        return self._in_flight.count if self._in_flight is not None else 0
 
     def submit(
         self,
@@ -167,6 +262,9 @@ class RunSender:
     ) -> None:
         """Queue values; returns at once unless the sender holds too many already.
 
+        While the store is away the sender holds any number of values rather than
+        make a node wait for the network.
+
         Raises:
             TrackingError: If a param was already given another value in this run
                 (MLflow params cannot change); nothing of this call is queued then.
@@ -175,7 +273,11 @@ class RunSender:
             if not check_existing_params:
                 # Checked params may change on purpose: they become tags.
                 self._refuse_changed_params(params)
-            while self._pending.count >= MAX_PENDING_VALUES and self._thread_alive():
+            while (
+                self._pending.count >= MAX_PENDING_VALUES
+                and self._away_since is None
+                and self._thread_alive()
+            ):
                 self._changed.wait(timeout=1.0)
             target = (
                 self._pending.checked_params
@@ -213,87 +315,278 @@ class RunSender:
         key = (local, artifact_path)
         with self._lock:
             earlier = self._uploads.get(key)
-            if earlier is not None and not earlier.done():
+            if earlier is not None and not _done(earlier):
                 return
-            self._uploads[key] = self._in_background(
-                self._upload, local, artifact_path, keep_alive
-            )
+            job = _FileJob(artifact_path, local=local, keep_alive=keep_alive)
+            self._uploads[key] = job
+            self._start_upload(job)
 
     def upload_text(self, text: str, artifact_file: str) -> None:
         """Upload ``text`` as the artifact file ``artifact_file``, in the background."""
         with self._lock:
-            future = self._in_background(self._upload_text, text, artifact_file)
+            job = _FileJob(artifact_file, text=text)
             # Each text is its own upload, even under a name uploaded before.
-            self._uploads[(f"text:{next(self._text_ids)}", artifact_file)] = future
+            self._uploads[(f"text:{next(self._text_ids)}", artifact_file)] = job
+            self._start_upload(job)
 
-    def _in_background(self, upload: Any, *args: Any) -> Future[None]:
-        """Run ``upload`` on the pool (lock held); in this thread if the pool is gone."""
+    def _start_upload(self, job: _FileJob) -> None:
+        """Put ``job`` on the upload threads (lock held)."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                UPLOAD_THREADS, thread_name_prefix="pipelinex_mlflow-upload"
-            )
-        try:
-            return self._pool.submit(upload, *args)
-        except RuntimeError:
-            # The interpreter is shutting down and takes no new threads.
-            done: Future[None] = Future()
-            self._lock.release()
-            try:
-                upload(*args)
-            finally:
-                self._lock.acquire()
-            done.set_result(None)
-            return done
+            self._pool = DaemonPool(UPLOAD_THREADS, "pipelinex_mlflow-upload")
+        job.future = self._pool.submit(self._upload, job)
+        job.future.add_done_callback(self._notify)
+
+    def _notify(self, _: object = None) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def wait_for_uploads_of(self, local: Path) -> None:
         """Wait until no upload reads ``local`` (or a file below it) any more."""
         prefix = str(local)
         with self._lock:
             waiting = [
-                f
-                for (path, _), f in self._uploads.items()
-                if path == prefix or path.startswith(prefix + os.sep)
+                job.future
+                for (path, _), job in self._uploads.items()
+                if job.future is not None
+                and (path == prefix or path.startswith(prefix + os.sep))
             ]
         for future in waiting:
             future.exception()
 
-    # ----------------------------------------------------------------------------------
-    # Draining
-    # ----------------------------------------------------------------------------------
-    def drain(self) -> SendReport:
-        """Send everything now and wait for it; return what could not be sent.
+    def start_heartbeat(self, every_s: float) -> None:
+        """Set the tag ``pipelinex_mlflow.heartbeat`` now and every ``every_s`` seconds.
 
-        The report covers everything since the previous drain.
+        It tells other processes that the run's owner still lives; it stops when
+        the sender closes.
         """
         with self._changed:
-            self._draining += 1
+            self._heartbeat_every = every_s
+            self._next_heartbeat = 0.0
+            self._ensure_thread()
             self._changed.notify_all()
-            try:
-                while (self._pending.count or self._sending) and self._thread_alive():
-                    self._changed.wait(timeout=1.0)
-            finally:
-                self._draining -= 1
-        if self._pending.count:
-            # No thread (it died, or the process is exiting): send from here.
-            self._send_all_here()
+
+    # ----------------------------------------------------------------------------------
+    # Draining and closing
+    # ----------------------------------------------------------------------------------
+    def drain(self, deadline: float | None = None) -> SendReport:
+        """Send everything now and wait for it, until ``deadline`` at most.
+
+        Args:
+            deadline: A ``time.monotonic()`` value; ``None`` waits as long as it
+                takes. The wait also ends when the server stops accepting
+                connections. What is still unsent then stays queued.
+
+        Returns:
+            What the store rejected since the previous drain or close.
+        """
+        self._wait_until_sent(deadline)
         with self._lock:
-            uploads = list(self._uploads.values())
-        for future in uploads:
-            future.exception()
-        with self._lock:
-            self._uploads = {k: f for k, f in self._uploads.items() if not f.done()}
             report, self._report = self._report, SendReport()
         return report
 
-    def close(self) -> SendReport:
-        """Drain, then stop the background threads."""
-        report = self.drain()
+    def close(
+        self,
+        deadline: float | None = None,
+        end: RunEnd | None = None,
+        *,
+        spool: bool = True,
+    ) -> SendReport:
+        """Send everything, end the run with ``end``, and stop; spool what is left.
+
+        Waits until ``deadline`` at most (less when the server does not accept
+        connections). Values, files and the end still unsent then are written to
+        the run's spool file, named in the report.
+
+        Args:
+            deadline: A ``time.monotonic()`` value; ``None`` waits as long as it
+                takes.
+            end: The run's end status and time; ``None`` leaves the run open.
+            spool: Write what is left to the spool; with ``False`` it is reported
+                as lost instead (a replay, which reads the spool, says so).
+        """
+        with self._changed:
+            self._heartbeat_every = None
+        self._retry_unsent_files()
+        sent = self._wait_until_sent(deadline)
+        report = SendReport()
+        with self._lock:
+            report.merge(self._report)
+            self._report = SendReport()
+        if end is not None and sent and report.lost:
+            # The run must not look complete while values are missing.
+            self.submit(
+                params={},
+                metrics=[],
+                tags={UNLOGGED_TAG: report.summary()[:MAX_TAG_LENGTH]},
+            )
+            sent = self._wait_until_sent(deadline)
+        ended = end is None or (sent and self._end_run(end, deadline, report))
         with self._changed:
             self._closed = True
             self._changed.notify_all()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        if not sent or not ended or self._unsent_files:
+            self._spool_rest(None if ended else end, report, write=spool)
         return report
+
+    def _wait_until_sent(self, deadline: float | None) -> bool:
+        """Wait until nothing is queued, out or uploading; ``False`` if given up."""
+        with self._changed:
+            self._draining += 1
+            # Someone waits: a store that is back gets the values within a second.
+            self._retry_at = min(self._retry_at, time.monotonic() + 1.0)
+            self._changed.notify_all()
+        try:
+            return self._wait(deadline)
+        finally:
+            with self._changed:
+                self._draining -= 1
+
+    def _wait(self, deadline: float | None) -> bool:
+        probed_at = time.monotonic()
+        while True:
+            with self._changed:
+                values_out = self._pending.count or self._in_flight is not None
+                uploading = any(not _done(job) for job in self._uploads.values())
+                if not values_out and not uploading:
+                    return True
+                if values_out and not self._thread_alive() and not uploading:
+                    break  # no thread (it died, or the process exits): send here
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return False
+                wait = PROBE_EVERY_S if deadline is None else deadline - now
+                self._changed.wait(timeout=min(wait, PROBE_EVERY_S))
+            if time.monotonic() - probed_at >= PROBE_EVERY_S:
+                probed_at = time.monotonic()
+                if not self._server_accepts_connections():
+                    logger.debug(
+                        "%s accepts no connections: not waiting for it any longer",
+                        mask_url_passwords(self.run.tracking_uri),
+                    )
+                    return False
+        self._send_all_here()
+        return not self._pending.count
+
+    def _retry_unsent_files(self) -> None:
+        """Try once more the uploads the store did not take, if it is back."""
+        with self._lock:
+            jobs, self._unsent_files = self._unsent_files, []
+        if jobs and not self._server_accepts_connections():
+            with self._lock:
+                self._unsent_files[:0] = jobs
+            return
+        with self._lock:
+            for job in jobs:
+                self._start_upload(job)
+
+    def _end_run(self, end: RunEnd, deadline: float | None, report: SendReport) -> bool:
+        """Mark the run ended; ``False`` if the store did not answer in time."""
+        outcome: list[BaseException | None] = []
+
+        def terminate() -> None:
+            try:
+                self._retrying(
+                    lambda: get_client(self.run.tracking_uri).set_terminated(
+                        self.run.run_id, status=end.status, end_time=end.end_time
+                    )
+                )
+                outcome.append(None)
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+
+        # A daemon thread: a store that never answers must not hold the process.
+        thread = threading.Thread(
+            target=terminate, name="pipelinex_mlflow-end-run", daemon=True
+        )
+        thread.start()
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if not outcome:
+            return False
+        error = outcome[0]
+        if error is None:
+            return True
+        if _is_transient(error):
+            return False
+        report.errors.append(
+            f"the run could not be marked {end.status}: {type(error).__name__}: {error}"
+        )
+        return True
+
+    def _spool_rest(
+        self, end: RunEnd | None, report: SendReport, *, write: bool = True
+    ) -> None:
+        """Write everything still unsent (and ``end``) to the run's spool file.
+
+        With ``write=False`` it is counted as lost instead.
+        """
+        with self._lock:
+            rest = self._pending
+            self._pending = _Pending()
+            if self._in_flight is not None:
+                # Its request may still land later: sent twice, MLflow keeps one.
+                rest.take_back(self._in_flight)
+                self._spooled_generation += 1
+            jobs = self._unsent_files + [
+                job for job in self._uploads.values() if not _done(job)
+            ]
+            self._unsent_files = []
+        if self._pool is not None:
+            self._pool.cancel_waiting()
+        for job in [
+            j for j in jobs if j.local is not None and not Path(j.local).exists()
+        ]:
+            jobs.remove(job)
+            report.lost_files.append(job.name)
+            report.errors.append(f"{job.name} no longer exists")
+        spooled = Spooled(
+            params=rest.params,
+            checked_params=rest.checked_params,
+            tags=rest.tags,
+            metrics=list(rest.metrics),
+            files=[(j.local, j.artifact_path) for j in jobs if j.local is not None],
+            texts=[(j.text, str(j.artifact_path)) for j in jobs if j.text is not None],
+            end=end,
+        )
+        if not spooled:
+            return
+        try:
+            if not write:
+                raise TrackingError("the tracking store did not take them in time")
+            report.spool = write_spool(self.run, spooled)
+        except TrackingError as exc:
+            report.lost_values += spooled.value_count
+            report.lost_files += [job.name for job in jobs]
+            if end is not None:
+                report.errors.append(f"the run could not be marked {end.status}")
+            report.errors.append(str(exc))
+            return
+        report.spooled_values += spooled.value_count
+        report.spooled_files += spooled.file_count
+        report.spooled_end = report.spooled_end or end is not None
+        logger.warning(
+            "MLflow run %s: the tracking store at %s did not take %d value(s), "
+            "%d file(s)%s in time; they are kept in %s. Send them with "
+            "`kedro mlflow replay %s` once the store is back.",
+            self.run.run_id,
+            mask_url_passwords(self.run.tracking_uri),
+            spooled.value_count,
+            spooled.file_count,
+            " and the run's end" if end is not None else "",
+            report.spool,
+            report.spool,
+        )
+
+    def _server_accepts_connections(self) -> bool:
+        """For a server URI: whether it accepts a connection now (local stores: yes)."""
+        parsed = urlparse(self.run.tracking_uri)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return True
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parsed.hostname, port), PROBE_TIMEOUT_S):
+                return True
+        except OSError:
+            return False
 
     # ----------------------------------------------------------------------------------
     # The background thread
@@ -312,25 +605,42 @@ class RunSender:
     def _loop(self) -> None:
         while True:
             with self._changed:
-                while not self._due():
+                while True:
+                    self._beat_if_due()
+                    if self._due():
+                        break
                     if self._closed and not self._pending.count:
                         return
                     self._changed.wait(timeout=self._wait_time())
                 chunk = self._take_chunk()
             self._send_taken(chunk)
 
+    def _beat_if_due(self) -> None:
+        every = self._heartbeat_every
+        if every is None or time.monotonic() < self._next_heartbeat:
+            return
+        self._next_heartbeat = time.monotonic() + every
+        self._pending.tags[HEARTBEAT_TAG] = datetime.now(timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        if self._pending.since is None:
+            self._pending.since = time.monotonic()
+
     def _send_taken(self, chunk: _Pending) -> None:
         """Send a chunk taken by :meth:`_take_chunk`, then say it is no longer out."""
+        generation = self._spooled_generation
         try:
-            self._send(chunk)
+            self._send(chunk, generation)
         finally:
             with self._changed:
-                self._sending = 0
+                self._in_flight = None
                 self._changed.notify_all()
 
     def _due(self) -> bool:
         pending = self._pending
         if not pending.count:
+            return False
+        if time.monotonic() < self._retry_at:
             return False
         if pending.count >= MAX_ENTITIES_PER_REQUEST or self._closed or self._draining:
             return True
@@ -339,9 +649,18 @@ class RunSender:
         )
 
     def _wait_time(self) -> float | None:
-        if self._pending.since is None:
-            return None if not self._closed else 0.1
-        return max(0.01, SEND_DELAY_S - (time.monotonic() - self._pending.since))
+        now = time.monotonic()
+        waits: list[float] = []
+        if self._heartbeat_every is not None:
+            waits.append(self._next_heartbeat - now)
+        if self._pending.since is not None:
+            # Due once the delay has passed and no retry pause holds it back.
+            waits.append(
+                max(SEND_DELAY_S - (now - self._pending.since), self._retry_at - now)
+            )
+        elif self._closed:
+            waits.append(0.1)
+        return max(0.01, min(waits)) if waits else None
 
     def _take_chunk(self) -> _Pending:
         """Take one request's worth of values off the pending ones (lock held)."""
@@ -383,24 +702,72 @@ class RunSender:
         )
         if not pending.count:
             pending.since = None
-        self._sending = chunk.count
+        self._in_flight = chunk
         return chunk
 
     # ----------------------------------------------------------------------------------
     # Sending
     # ----------------------------------------------------------------------------------
-    def _send(self, chunk: _Pending) -> None:
+    def _send(self, chunk: _Pending, generation: int) -> None:
+        new_params: dict[str, str] = {}
         try:
             client = get_client(self.run.tracking_uri)
             params = dict(chunk.params)
             tags = dict(chunk.tags)
             if chunk.checked_params:
-                params.update(
-                    self._unchanged_params(client, chunk.checked_params, tags)
-                )
+                new_params = self._unchanged_params(client, chunk.checked_params, tags)
+                params.update(new_params)
             self._send_batch(client, params, chunk.metrics, tags)
-        except Exception as exc:  # a lost request must not kill the thread
-            self._lose(chunk.count, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a failed request must not kill the thread
+            if _is_transient(exc):
+                self._store_away(exc, chunk, generation)
+            else:
+                self._lose(chunk.count, f"{type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            if self._server_params is not None:
+                self._server_params.update(new_params)
+        self._store_back()
+
+    def _store_away(
+        self, error: Exception, chunk: _Pending | None = None, generation: int = 0
+    ) -> None:
+        """Keep ``chunk`` for a later try, pausing longer after each failure."""
+        now = time.monotonic()
+        with self._changed:
+            first = self._away_since is None
+            if first:
+                self._away_since = now
+            self._failures += 1
+            pause = min(MAX_RETRY_PAUSE_S, RETRY_PAUSE_S * 2**self._failures)
+            self._retry_at = now + pause
+            if chunk is not None and generation == self._spooled_generation:
+                self._pending.take_back(chunk)
+            self._changed.notify_all()
+        if first:
+            logger.warning(
+                "The tracking store at %s did not take values of MLflow run %s "
+                "(%s: %s). They are kept and sent when it is back; the pipeline "
+                "goes on.",
+                mask_url_passwords(self.run.tracking_uri),
+                self.run.run_id,
+                type(error).__name__,
+                mask_url_passwords(str(error))[:300],
+            )
+
+    def _store_back(self) -> None:
+        with self._lock:
+            away_since, self._away_since = self._away_since, None
+            self._failures = 0
+            self._retry_at = 0.0
+        if away_since is not None:
+            logger.warning(
+                "The tracking store at %s takes values of MLflow run %s again, "
+                "after %.0f s.",
+                mask_url_passwords(self.run.tracking_uri),
+                self.run.run_id,
+                time.monotonic() - away_since,
+            )
 
     def _send_batch(
         self,
@@ -495,36 +862,34 @@ class RunSender:
             )
         for key, value in changed.items():
             tags[sanitize_key(CHANGED_PARAM_TAG_PREFIX + key)] = value[:MAX_TAG_LENGTH]
-        new = {k: v for k, v in params.items() if k not in existing}
-        self._server_params.update(new)
-        return new
+        return {k: v for k, v in params.items() if k not in existing}
 
-    def _upload(
-        self, local: str, artifact_path: str | None, keep_alive: object
-    ) -> None:
+    def _upload(self, job: _FileJob) -> None:
+        run_id = self.run.run_id
         try:
             client = get_client(self.run.tracking_uri)
-            if Path(local).is_dir():
+            if job.text is not None:
+                text, artifact_file = job.text, str(job.artifact_path)
+                self._first_alone(lambda: client.log_text(run_id, text, artifact_file))
+            elif job.local is not None and Path(job.local).is_dir():
+                local = job.local
                 self._first_alone(
-                    lambda: client.log_artifacts(self.run.run_id, local, artifact_path)
+                    lambda: client.log_artifacts(run_id, local, job.artifact_path)
                 )
             else:
+                local = str(job.local)
                 self._first_alone(
-                    lambda: client.log_artifact(self.run.run_id, local, artifact_path)
+                    lambda: client.log_artifact(run_id, local, job.artifact_path)
                 )
         except Exception as exc:  # every file gets its chance
-            self._lose_file(local, f"{type(exc).__name__}: {exc}")
+            if _is_transient(exc):
+                with self._lock:
+                    self._unsent_files.append(job)
+                self._store_away(exc)
+            else:
+                self._lose_file(job.name, f"{type(exc).__name__}: {exc}")
             return
-        logger.debug("Uploaded %s to MLflow run %s", local, self.run.run_id)
-
-    def _upload_text(self, text: str, artifact_file: str) -> None:
-        try:
-            client = get_client(self.run.tracking_uri)
-            self._first_alone(
-                lambda: client.log_text(self.run.run_id, text, artifact_file)
-            )
-        except Exception as exc:  # every file gets its chance
-            self._lose_file(artifact_file, f"{type(exc).__name__}: {exc}")
+        logger.debug("Uploaded %s to MLflow run %s", job.name, run_id)
 
     def _first_alone(self, upload: Any) -> None:
         """Upload; the first upload runs alone, so MLflow looks the store up once."""
@@ -553,9 +918,10 @@ class RunSender:
             time.sleep(RETRY_PAUSE_S * attempt)
 
     def _send_all_here(self) -> None:
+        """Send from this thread until done, or until the store turns out to be away."""
         while True:
             with self._lock:
-                if not self._pending.count:
+                if not self._pending.count or self._away_since is not None:
                     return
                 chunk = self._take_chunk()
             self._send_taken(chunk)
@@ -574,10 +940,32 @@ class RunSender:
             self._report.errors.append(reason)
 
 
-def _is_transient(exc: Exception) -> bool:
+_LOCAL_FILE_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether the store may take it later: it was away, overloaded or failed (5xx).
+
+    A refused connection or a time-out (``OSError``, which ``requests``' errors are),
+    and MLflow's wrapping of them (``INTERNAL_ERROR``), are; a 4xx answer (a
+    rejected value, a deleted run) is not.
+    """
+    if isinstance(exc, _LOCAL_FILE_ERRORS):
+        return False  # a missing or unreadable local file stays so
+    if isinstance(exc, OSError):
+        return True
     code = getattr(exc, "error_code", "")
     return code in (
         "INTERNAL_ERROR",
         "TEMPORARILY_UNAVAILABLE",
         "REQUEST_LIMIT_EXCEEDED",
     )
+
+
+def _done(job: _FileJob) -> bool:
+    return job.future is None or job.future.done()

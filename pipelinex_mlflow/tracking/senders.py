@@ -1,12 +1,16 @@
 """One ``RunSender`` per process and run, and what happens to them when it exits.
 
 A process has one sender per run: :func:`sender_for` makes it on first use. The
-run's owner drains them (:func:`close_all`) before it ends the run; reads drain
-their run first (:func:`drain_run`). A process that exits drains its senders
+run's owner closes them (:func:`close_all`), which also ends its run; reads drain
+their run first (:func:`drain_run`). A process that exits closes its senders
 first: at exit in the main process, in a multiprocessing finalizer in a worker
 (multiprocessing runs no exit handlers there), saying on stderr what could not be
 sent, since a worker's logging is gone by then. A forked child forgets its
 parent's senders: what they hold is the parent's to send.
+
+Every one of these waits has a deadline: :func:`flush_timeout` seconds
+(``PIPELINEX_MLFLOW_FLUSH_TIMEOUT``, 60 by default), in total, not per request.
+What a closing sender could not send by then goes to the run's spool file.
 
 Examples:
     >>> from pipelinex_mlflow.tracking import RunRef
@@ -24,6 +28,7 @@ import multiprocessing.util
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 # Imported first so that its exit hook (removing temporary folders) runs after ours
@@ -32,11 +37,45 @@ import pipelinex_mlflow.scratch  # noqa: F401
 from pipelinex_mlflow.tracking.sender import RunSender, SendReport
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from pipelinex_mlflow.tracking.run_ref import RunRef
+    from pipelinex_mlflow.tracking.spool import RunEnd
+
+FLUSH_TIMEOUT_ENV_VAR = "PIPELINEX_MLFLOW_FLUSH_TIMEOUT"
+DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
 logger = logging.getLogger(__name__)
+
+
+def flush_timeout() -> float:
+    """How long (seconds, in total) a process waits for its senders before it spools.
+
+    ``PIPELINEX_MLFLOW_FLUSH_TIMEOUT``, else 60; ``MLflowBasicLoggerHook`` sets the
+    variable from its ``flush_timeout`` argument, so worker processes agree.
+    """
+    text = os.environ.get(FLUSH_TIMEOUT_ENV_VAR)
+    try:
+        return float(text) if text else DEFAULT_FLUSH_TIMEOUT_S
+    except ValueError:
+        logger.warning(
+            "%s=%r is not a number of seconds; using %s.",
+            FLUSH_TIMEOUT_ENV_VAR,
+            text,
+            DEFAULT_FLUSH_TIMEOUT_S,
+        )
+        return DEFAULT_FLUSH_TIMEOUT_S
+
+
+def set_flush_timeout(seconds: float) -> None:
+    """Make ``seconds`` the flush timeout of this process and those it starts."""
+    os.environ[FLUSH_TIMEOUT_ENV_VAR] = str(seconds)
+
+
+def _deadline() -> float:
+    return time.monotonic() + flush_timeout()
+
 
 _senders: dict[tuple[int, str, str], RunSender] = {}
 _senders_lock = threading.Lock()
@@ -59,22 +98,37 @@ def sender_for(run: RunRef) -> RunSender:
 
 
 def drain_run(run: RunRef) -> SendReport:
-    """Send everything this process holds for ``run`` and wait for it."""
+    """Send everything this process holds for ``run`` and wait for it (bounded)."""
     key = (os.getpid(), run.tracking_uri, run.run_id)
     with _senders_lock:
         sender = _senders.get(key)
-    return sender.drain() if sender is not None else SendReport()
+    return sender.drain(_deadline()) if sender is not None else SendReport()
 
 
-def close_all() -> dict[RunRef, SendReport]:
-    """Drain and forget every sender of this process; return what each could not send.
+def close_all(
+    ends: Mapping[RunRef, RunEnd] | None = None, deadline: float | None = None
+) -> dict[RunRef, SendReport]:
+    """Close and forget every sender of this process; return what each did not send.
 
-    Only the runs with something unsent are in the result.
+    Args:
+        ends: The runs to end, with their status and end time. A run to end that
+            this process has no sender for gets one.
+        deadline: A ``time.monotonic()`` value shared by all senders; by default
+            :func:`flush_timeout` seconds from now.
+
+    Returns:
+        For each run with something rejected or spooled, its report.
     """
+    ends = dict(ends or {})
+    deadline = _deadline() if deadline is None else deadline
+    for run in ends:
+        sender_for(run)
     with _senders_lock:
         mine = [k for k in _senders if k[0] == os.getpid()]
         senders = [_senders.pop(k) for k in mine]
-    reports = {sender.run: sender.close() for sender in senders}
+    reports = {
+        sender.run: sender.close(deadline, ends.get(sender.run)) for sender in senders
+    }
     return {run: report for run, report in reports.items() if report}
 
 
@@ -92,7 +146,7 @@ def _close_all_at_exit() -> None:
 
 
 def _close_in_worker(sender: RunSender) -> None:
-    report = sender.close()
+    report = sender.close(_deadline())
     if report:
         # Kedro's logging handlers are gone when a worker exits: say it on stderr,
         # which the worker shares with the main process.

@@ -1,0 +1,130 @@
+"""Sending a spool file into its run: what the store did not take when the run ran.
+
+A replay sends every batch of the spool with the same sender a run uses, then ends
+the run with the status it should have had, then renames the file
+``<run id>.replayed.zip``. It adds nothing the run already holds: metrics keep
+their original timestamps (MLflow keeps one of identical entries), params already
+held with the same value are skipped, tags and artifacts are overwritten with the
+same content. So a replay interrupted halfway can be run again.
+
+Examples:
+    >>> replay_all(Path("no-such-folder"))
+    []
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.run_ref import RunRef
+from pipelinex_mlflow.tracking.sender import RunSender
+from pipelinex_mlflow.tracking.spool import (
+    mark_replayed,
+    pending_spools,
+    read_spool,
+)
+
+#: How long a replay may take in total (large artifacts over a slow link).
+REPLAY_TIMEOUT_S = 600.0
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What a replay sent.
+
+    Attributes:
+        run: The run the spool belonged to.
+        values: How many params, metrics and tags it sent.
+        files: How many files and texts it uploaded.
+        status: The status the run was ended with, if the spool held the end.
+        replayed_path: Where the spool file is now.
+    """
+
+    run: RunRef
+    values: int
+    files: int
+    status: str | None
+    replayed_path: Path
+
+
+def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
+    """Send the spool file ``path`` into its run, end the run, mark the file replayed.
+
+    Args:
+        path: A spool file (``<run id>.zip``).
+        tracking_uri: Send to this store instead of the one the spool names (the
+            same server under another address, say).
+
+    Raises:
+        TrackingError: If the file is no spool, or the store did not take
+            everything; the file is kept then, and can be replayed again.
+    """
+    with tempfile.TemporaryDirectory(prefix="pipelinex_mlflow-replay-") as folder:
+        content = read_spool(path, extract_to=Path(folder))
+        run = RunRef(tracking_uri or content.run.tracking_uri, content.run.run_id)
+        sender = RunSender(run)
+        values = files = 0
+        end = None
+        for batch in content.batches:
+            sender.submit(params=batch.params, metrics=batch.metrics, tags=batch.tags)
+            sender.submit(
+                params=batch.checked_params,
+                metrics=[],
+                tags={},
+                check_existing_params=True,
+            )
+            for local, artifact_path in batch.files:
+                sender.upload(local, artifact_path)
+            for text, artifact_file in batch.texts:
+                sender.upload_text(text, artifact_file)
+            values += batch.value_count
+            files += batch.file_count
+            end = batch.end or end
+        report = sender.close(time.monotonic() + REPLAY_TIMEOUT_S, end, spool=False)
+    if report:
+        raise TrackingError(
+            f"Replaying {path} into MLflow run {run.run_id} at "
+            f"{mask_url_passwords(run.tracking_uri)} did not finish: "
+            f"{report.summary()}. The file is kept; replay it again later."
+        )
+    done = mark_replayed(path)
+    logger.info(
+        "Replayed %d value(s) and %d file(s) into MLflow run %s%s; the spool is now %s",
+        values,
+        files,
+        run.run_id,
+        f", ended {end.status}" if end else "",
+        done,
+    )
+    return ReplayResult(
+        run=run,
+        values=values,
+        files=files,
+        status=end.status if end else None,
+        replayed_path=done,
+    )
+
+
+def replay_all(folder: Path, tracking_uri: str | None = None) -> list[ReplayResult]:
+    """Replay every spool file in ``folder`` not replayed yet, oldest first.
+
+    Raises:
+        TrackingError: After trying them all, naming the ones that failed.
+    """
+    results, failures = [], []
+    for path in pending_spools(folder):
+        try:
+            results.append(replay(path, tracking_uri))
+        except TrackingError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise TrackingError(" ".join(failures))
+    return results
