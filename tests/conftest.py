@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 # Offline machines: no telemetry from Kedro or MLflow, before either is imported.
@@ -142,43 +143,76 @@ class MlflowServer:
 _ACCESS_LINE = re.compile(r'"((?:GET|POST|PUT|PATCH|DELETE) \S+) HTTP/1\.1"')
 
 
+class ServerProcess:
+    """A real `mlflow server` on 127.0.0.1 that a test can kill and start again.
+
+    It keeps its port, store (SQLite) and artifact folder across restarts, as a
+    team's server does when it comes back.
+    """
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "server.log"
+        self.process: subprocess.Popen[Any] | None = None
+
+    def start(self) -> MlflowServer:
+        """Start the server and wait until it answers."""
+        if self.process is not None:
+            # Reap the one that was killed (by a test's node, say).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "server",
+                    "--backend-store-uri",
+                    f"sqlite:///{self.root / 'server.db'}",
+                    "--artifacts-destination",
+                    str(self.root / "artifacts"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+            )
+        _wait_healthy(self.url, self.process, self.log)
+        return MlflowServer(self.url, self.log)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers, as a crash would."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop the server and its workers."""
+        if self.process is not None:
+            _stop_group(self.process)
+
+
 @pytest.fixture(scope="session")
 def mlflow_server_process(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[MlflowServer]:
     """A real `mlflow server` on 127.0.0.1, stopped with its whole process group."""
-    root = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'server.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
-    )
+    server = ServerProcess(tmp_path_factory.mktemp("server"))
     try:
-        _wait_healthy(url, process, root / "server.log")
-        yield MlflowServer(url, root / "server.log")
+        yield server.start()
     finally:
-        _stop_group(process)
-        log.close()
+        server.stop()
 
 
 @pytest.fixture(scope="session")

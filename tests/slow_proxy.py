@@ -43,17 +43,23 @@ class SlowProxy:
                     target.hostname, target.port, timeout=60
                 )
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                upstream_conn.request(self.command, self.path, body, headers)
-                answer = upstream_conn.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in _HOP_BY_HOP:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                upstream_conn.close()
+                try:
+                    upstream_conn.request(self.command, self.path, body, headers)
+                    answer = upstream_conn.getresponse()
+                    data = answer.read()
+                finally:
+                    upstream_conn.close()
+                try:
+                    self.send_response(answer.status)
+                    for key, value in answer.getheaders():
+                        if key.lower() not in _HOP_BY_HOP:
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    # The client is gone (a test killed it): nothing to answer.
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 

@@ -26,12 +26,14 @@ from pipelinex_mlflow.tracking import (
     RunLogger,
     RunRef,
     RunStatus,
+    SendReport,
     TrackingError,
     check_reachable,
     check_run_key,
     close_all,
     default_tracking_uri,
     end_dead_runs,
+    get_start_time,
     normalize_tracking_uri,
     open_run,
     open_shared_run,
@@ -210,7 +212,7 @@ class MLflowBasicLoggerHook:
         if not self.enable_mlflow:
             return
         try:
-            uri: str | None = self._tracking_uri(context.project_path)
+            uri: str | None = self.tracking_uri(context.project_path)
         except TrackingError:
             uri = None  # reported when the run starts
         warm_up(uri)
@@ -276,12 +278,12 @@ class MLflowBasicLoggerHook:
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
         root = project_root(run_params.get("project_path"))
-        uri = self._tracking_uri(root)
+        uri = self.tracking_uri(root)
         # Every process of the run (workers, later the CLI) agrees on these.
         set_spool_dir(root / DEFAULT_SPOOL_DIR_NAME)
         set_flush_timeout(self.flush_timeout)
         check_reachable(uri)
-        experiment_name = self.experiment_name or _default_experiment_name()
+        experiment_name = self.resolved_experiment_name()
         key = os.environ.get(RUN_KEY_ENV_VAR)
         if key and not self.run_id:
             run, experiment_id, self._created = open_shared_run(
@@ -300,6 +302,8 @@ class MLflowBasicLoggerHook:
                 run_id=self.run_id,
                 run_name=self.run_name,
                 nested=self.nested,
+                # At creation: a process killed in its first second is known too.
+                tags={PROCESS_TAG: process_tag()},
             )
         self.run = run
         self._logger = RunLogger(
@@ -328,10 +332,33 @@ class MLflowBasicLoggerHook:
             self._finish("FAILED")
             raise
 
-    def _tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
+    def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
         """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
         root = project_root(project_path)
         return normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
+
+    def resolved_experiment_name(self) -> str:
+        """``experiment_name``, else the project's package name."""
+        return self.experiment_name or _default_experiment_name()
+
+    def end_shared_run(self, run: RunRef, status: RunStatus) -> SendReport:
+        """End a run that orchestrated steps shared (``kedro mlflow end-run``).
+
+        Logs ``__time_end`` and ``__time`` (since the run started) as this hook is
+        configured to, then marks the run ended, waiting ``flush_timeout`` at most.
+
+        Returns:
+            What could not be sent (spooled or rejected), if anything.
+        """
+        run_logger = RunLogger(run, check_existing_params=True)
+        if self.enable_logging_time_end:
+            self._log_time("__time_end", run_logger)
+        if self.enable_logging_time:
+            started = get_start_time(run) / 1000
+            run_logger.log_metrics({"__time": time.time() - started})
+        run_logger.flush()
+        set_flush_timeout(self.flush_timeout)
+        return close_all({run: RunEnd.now(status)}).get(run, SendReport())
 
     def _log_start(
         self,
@@ -350,7 +377,7 @@ class MLflowBasicLoggerHook:
             {**run_tags(run_params), PROCESS_TAG: process_tag(), **self.tags}
         )
         if self.enable_logging_time_begin and self._created:
-            self._log_time("__time_begin")
+            self._log_time("__time_begin", run_logger)
         try:
             if self.log_parameters:
                 run_logger.log_params(
@@ -378,13 +405,12 @@ class MLflowBasicLoggerHook:
             if key in run_params
         }
 
-    def _log_time(self, name: str) -> None:
-        assert self._logger is not None  # noqa: S101 - only called while a run is open
-        self._logger.log_params(
+    def _log_time(self, name: str, run_logger: RunLogger) -> None:
+        run_logger.log_params(
             {name: _timestamp(self.offset_hours, "%Y-%m-%dT%H:%M:%S")},
             enforce_limit=False,
         )
-        self._logger.log_metrics(
+        run_logger.log_metrics(
             {name: int(_timestamp(self.offset_hours, "%Y%m%d%H%M%S"))}
         )
 
@@ -396,7 +422,7 @@ class MLflowBasicLoggerHook:
             if not self._shared:
                 # A shared run's end is the orchestrator's (kedro mlflow end-run).
                 if self.enable_logging_time_end:
-                    self._log_time("__time_end")
+                    self._log_time("__time_end", run_logger)
                 if self.enable_logging_time:
                     run_logger.log_metrics(
                         {"__time": time.perf_counter() - self._started_at}

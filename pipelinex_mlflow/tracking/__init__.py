@@ -47,6 +47,7 @@ from pipelinex_mlflow.tracking.reads import (
     download_artifact,
     get_metric_history,
     get_run_data,
+    get_start_time,
 )
 from pipelinex_mlflow.tracking.replay import ReplayResult, replay, replay_all
 from pipelinex_mlflow.tracking.run_logger import (
@@ -183,6 +184,7 @@ __all__ = [
     "get_client",
     "get_metric_history",
     "get_run_data",
+    "get_start_time",
     "is_bool",
     "is_number",
     "iter_leaves",

@@ -36,6 +36,11 @@ def get_run_data(run: RunRef) -> RunData:
     )
 
 
+def get_start_time(run: RunRef) -> int:
+    """When ``run`` started, in milliseconds since the epoch."""
+    return int(get_client(run.tracking_uri).get_run(run.run_id).info.start_time or 0)
+
+
 def get_metric_history(run: RunRef, key: str) -> list[float]:
     """Return the values of metric ``key`` in step order."""
     drain_run(run)

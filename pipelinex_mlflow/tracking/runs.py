@@ -50,8 +50,11 @@ def open_run(
     run_id: str | None = None,
     run_name: str | None = None,
     nested: bool = False,
+    tags: Mapping[str, str] | None = None,
 ) -> tuple[RunRef, str]:
     """Resume ``run_id``, or start a run in ``experiment_name`` (created if missing).
+
+    A new run gets ``tags`` when it is created (a resumed one does not).
 
     With ``nested``, the new run is a child of the run the caller opened with
     ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).
@@ -77,7 +80,11 @@ def open_run(
                 "MLFLOW_RUN_ID); starting a top-level run."
             )
         run = start_run(
-            tracking_uri, experiment_id, run_name=run_name, parent_run_id=parent
+            tracking_uri,
+            experiment_id,
+            run_name=run_name,
+            tags=tags,
+            parent_run_id=parent,
         )
     except MlflowException as exc:
         raise TrackingError(

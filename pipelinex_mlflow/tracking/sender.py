@@ -79,6 +79,9 @@ MAX_RETRY_PAUSE_S = 30.0
 #: How long a connection attempt may take when checking that a server is still there.
 PROBE_TIMEOUT_S = 1.0
 PROBE_EVERY_S = 1.0
+#: How long a server must refuse connections before a waiting close gives up on it
+#: (a server that restarts is back within seconds).
+GONE_AFTER_S = 5.0
 CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."
 #: Names what the store rejected, so a run never looks complete while values are missing.
 UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
@@ -443,6 +446,7 @@ class RunSender:
 
     def _wait(self, deadline: float | None) -> bool:
         probed_at = time.monotonic()
+        refused_since: float | None = None
         while True:
             with self._changed:
                 values_out = self._pending.count or self._in_flight is not None
@@ -458,10 +462,15 @@ class RunSender:
                 self._changed.wait(timeout=min(wait, PROBE_EVERY_S))
             if time.monotonic() - probed_at >= PROBE_EVERY_S:
                 probed_at = time.monotonic()
-                if not self._server_accepts_connections():
+                if self._server_accepts_connections():
+                    refused_since = None
+                    continue
+                refused_since = refused_since or probed_at
+                if probed_at - refused_since >= GONE_AFTER_S:
                     logger.debug(
-                        "%s accepts no connections: not waiting for it any longer",
+                        "%s refused connections for %.0f s: not waiting any longer",
                         mask_url_passwords(self.run.tracking_uri),
+                        probed_at - refused_since,
                     )
                     return False
         self._send_all_here()

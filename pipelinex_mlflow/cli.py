@@ -1,0 +1,242 @@
+"""``kedro mlflow``: replay spooled values, repair and list runs, end a shared run.
+
+The commands find the tracking store and experiment the way the project's
+``MLflowBasicLoggerHook`` (registered in ``settings.py``) does, so they need no
+options in a project set up as the README shows.
+
+Examples:
+    .. code-block:: console
+
+        $ kedro mlflow replay                  # every spool file of the project
+        $ kedro mlflow runs                    # RUNNING runs; dead ones marked FAILED
+        $ PIPELINEX_MLFLOW_RUN_KEY=nightly-42 kedro mlflow end-run --status FINISHED
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
+from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.tracking import (
+    RUN_KEY_ENV_VAR,
+    SHARED_RUN_KEY_TAG,
+    RunRef,
+    RunStatus,
+    TrackingError,
+    end_dead_runs,
+    find_shared_run,
+    get_client,
+    pending_spools,
+    replay,
+    set_spool_dir,
+)
+from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
+
+if TYPE_CHECKING:
+    from kedro.framework.startup import ProjectMetadata
+
+STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+@click.group(name="pipelinex_mlflow")
+def commands() -> None:
+    """Commands of pipelinex_mlflow (Kedro loads them into ``kedro``)."""
+
+
+@commands.group(name="mlflow")
+def mlflow_commands() -> None:
+    """Work with this project's MLflow runs (pipelinex_mlflow)."""
+
+
+class _Project:
+    """The store, experiment and spool folder of the project's tracked runs."""
+
+    def __init__(self, metadata: ProjectMetadata | None) -> None:
+        if metadata is None:
+            raise click.UsageError(
+                "Run `kedro mlflow` inside a Kedro project (the folder with "
+                "pyproject.toml)."
+            )
+        self.root = Path(metadata.project_path)
+        self.hook = _basic_logger_hook() or MLflowBasicLoggerHook()
+        try:
+            self.tracking_uri = self.hook.tracking_uri(self.root)
+        except TrackingError as exc:
+            raise click.ClickException(str(exc)) from exc
+        self.experiment_name = self.hook.resolved_experiment_name()
+        self.spool_dir = self.root / DEFAULT_SPOOL_DIR_NAME
+        set_spool_dir(self.spool_dir)
+
+    def experiment_id(self) -> str | None:
+        experiment = get_client(self.tracking_uri).get_experiment_by_name(
+            self.experiment_name
+        )
+        return None if experiment is None else str(experiment.experiment_id)
+
+
+def _basic_logger_hook() -> MLflowBasicLoggerHook | None:
+    from kedro.framework.project import settings
+
+    for hook in settings.HOOKS:
+        if isinstance(hook, MLflowBasicLoggerHook):
+            return hook
+    return None
+
+
+@mlflow_commands.command(name="replay")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--uri",
+    default=None,
+    help="Send to this tracking URI instead of the one each spool file names.",
+)
+@click.pass_obj
+def replay_command(
+    metadata: ProjectMetadata | None, paths: tuple[Path, ...], uri: str | None
+) -> None:
+    """Send spooled values, files and run ends into their runs, once.
+
+    PATHS are spool files; by default every one in the project's mlflow_spool/
+    folder that was not replayed yet. A replayed file is renamed
+    <run id>.replayed.zip.
+    """
+    project = _Project(metadata) if not paths else None
+    files = list(paths) or pending_spools(project.spool_dir if project else None)
+    if not files:
+        click.echo("Nothing to replay: no spool files.")
+        return
+    failed = 0
+    for path in files:
+        try:
+            result = replay(path, uri)
+        except TrackingError as exc:
+            failed += 1
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        ended = f", ended it {result.status}" if result.status else ""
+        click.echo(
+            f"Replayed {path.name}: {result.values} value(s) and {result.files} "
+            f"file(s) into MLflow run {result.run.run_id}{ended}."
+        )
+    if failed:
+        sys.exit(1)
+
+
+@mlflow_commands.command(name="runs")
+@click.option("--all", "show_all", is_flag=True, help="List ended runs too.")
+@click.option("--limit", default=20, show_default=True, help="The most runs to list.")
+@click.pass_obj
+def runs_command(metadata: ProjectMetadata | None, show_all: bool, limit: int) -> None:
+    """List the experiment's RUNNING runs, after marking dead ones FAILED.
+
+    A run counts as dead when its process is gone (same machine) or sent no
+    heartbeat for 10 minutes (another machine). Shared runs of orchestrated
+    steps are left alone.
+    """
+    project = _Project(metadata)
+    experiment_id = _experiment_or_exit(project)
+    try:
+        for dead in end_dead_runs(
+            project.tracking_uri, [experiment_id], found_by="kedro mlflow runs"
+        ):
+            click.echo(f"Marked {dead.run_id} FAILED: {dead.reason}.")
+        found = get_client(project.tracking_uri).search_runs(
+            [experiment_id],
+            filter_string="" if show_all else "attributes.status = 'RUNNING'",
+            max_results=limit,
+        )
+    except Exception as exc:  # the store's own errors: one line, not a traceback
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    if not found:
+        click.echo(
+            f"No {'' if show_all else 'RUNNING '}runs in experiment "
+            f"{project.experiment_name!r} at {mask_url_passwords(project.tracking_uri)}."
+        )
+    for run in found:
+        started = datetime.fromtimestamp(
+            (run.info.start_time or 0) / 1000, tz=timezone.utc
+        ).strftime("%Y-%m-%d %H:%M:%S UTC")
+        shared = run.data.tags.get(SHARED_RUN_KEY_TAG)
+        note = f"  shared by {shared}" if shared else ""
+        click.echo(
+            f"{run.info.run_id}  {run.info.status:<8}  {started}  "
+            f"{run.info.run_name or ''}{note}"
+        )
+    spools = pending_spools(project.spool_dir)
+    if spools:
+        click.echo(
+            f"{len(spools)} spool file(s) wait in {project.spool_dir}: "
+            "`kedro mlflow replay` sends them."
+        )
+
+
+@mlflow_commands.command(name="end-run")
+@click.option(
+    "--status", type=click.Choice(STATUSES), required=True, help="How the run ended."
+)
+@click.option(
+    "--run-key",
+    envvar=RUN_KEY_ENV_VAR,
+    default=None,
+    help=f"The key the steps shared (default: ${RUN_KEY_ENV_VAR}).",
+)
+@click.option("--run-id", default=None, help="End this run instead.")
+@click.pass_obj
+def end_run_command(
+    metadata: ProjectMetadata | None,
+    status: RunStatus,
+    run_key: str | None,
+    run_id: str | None,
+) -> None:
+    """End the run that orchestrated `kedro run` steps shared, with STATUS.
+
+    Logs __time_end and __time, rebuilds the node timeline of all steps, and
+    marks the run ended. For a DAG's last step, or its failure callback.
+    """
+    project = _Project(metadata)
+    if not run_key and not run_id:
+        raise click.UsageError(
+            f"Say which run to end: --run-key (or ${RUN_KEY_ENV_VAR}) or --run-id."
+        )
+    try:
+        run = (
+            RunRef(project.tracking_uri, run_id)
+            if run_id
+            else find_shared_run(
+                project.tracking_uri, project.experiment_name, str(run_key)
+            )
+        )
+        if run is None:
+            raise click.ClickException(
+                f"No MLflow run is shared by the steps of {run_key!r} in experiment "
+                f"{project.experiment_name!r} at "
+                f"{mask_url_passwords(project.tracking_uri)}."
+            )
+        report = project.hook.end_shared_run(run, status)
+    except TrackingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if report:
+        click.echo(f"Warning: {report.summary()}", err=True)
+    click.echo(f"MLflow run {run.run_id} ended {status}.")
+
+
+def _experiment_or_exit(project: _Project) -> str:
+    try:
+        experiment_id = project.experiment_id()
+    except Exception as exc:  # the store's own errors: one line, not a traceback
+        raise click.ClickException(
+            f"Cannot read the tracking store at "
+            f"{mask_url_passwords(project.tracking_uri)}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if experiment_id is None:
+        raise click.ClickException(
+            f"Experiment {project.experiment_name!r} does not exist at "
+            f"{mask_url_passwords(project.tracking_uri)} yet: `kedro run` creates it."
+        )
+    return experiment_id
