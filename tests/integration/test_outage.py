@@ -84,7 +84,6 @@ def test_a_dead_server_costs_seconds_and_replay_sends_everything_once(
     assert outage.returncode == 0, output_of(outage)
     # Nodes never waited for the dead server; the end gave up on it in seconds.
     assert outage_s < normal_s + 15, (normal_s, outage_s)
-    print(f"normal run {normal_s:.1f} s, with the server killed {outage_s:.1f} s")
     (spool,) = (project / "mlflow_spool").glob("*.zip")
     run_id = spool.stem
     assert "kedro mlflow replay" in output_of(outage)
