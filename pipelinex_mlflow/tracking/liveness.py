@@ -63,9 +63,12 @@ class DeadRun:
     reason: str
 
 
-def process_identity() -> dict[str, Any]:
-    """Who this process is: host name, pid, boot id and start time (where known)."""
-    pid = os.getpid()
+def process_identity(pid: int | None = None) -> dict[str, Any]:
+    """Who process ``pid`` (this one by default) is: host, pid, boot id, start time.
+
+    The boot id and start time are known on Linux (``/proc``), else ``None``.
+    """
+    pid = os.getpid() if pid is None else pid
     return {
         "host": socket.gethostname(),
         "pid": pid,
