@@ -28,14 +28,24 @@ def ensure_experiment(
     beside the database unless ``artifact_location`` says otherwise. A deleted
     experiment of that name is restored rather than failing.
     """
+    from mlflow.exceptions import MlflowException
+
     client = get_client(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         logger.info("Creating MLflow experiment %r", name)
-        return client.create_experiment(
-            name,
-            artifact_location=artifact_location or local_artifacts_uri(tracking_uri),
-        )
+        try:
+            return client.create_experiment(
+                name,
+                artifact_location=artifact_location
+                or local_artifacts_uri(tracking_uri),
+            )
+        except MlflowException:
+            # Another process (a second `kedro run` started at the same time)
+            # created it first: use theirs.
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
     if experiment.lifecycle_stage == "deleted":
         logger.warning("Restoring the deleted MLflow experiment %r", name)
         client.restore_experiment(experiment.experiment_id)
