@@ -12,13 +12,14 @@ from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     LongParamPolicy,
+    RunEnd,
     RunLogger,
     RunRef,
     RunStatus,
     TrackingError,
+    close_run,
     current_run,
     default_tracking_uri,
-    end_run,
     ensure_experiment,
     start_run,
 )
@@ -99,11 +100,15 @@ class RunTarget:
             new_run = start_run(uri, experiment_id, run_name=name, tags=tags)
             status: RunStatus = "FAILED"
             try:
-                # The run ends right after: wait until its values have landed.
-                yield from self._flushed(new_run, check_existing=False, wait=True)
+                yield from self._flushed(new_run, check_existing=False)
                 status = "FINISHED"
             finally:
-                end_run(new_run, status)
+                # Its values land first, within the flush timeout (or are spooled).
+                report = close_run(new_run, RunEnd.now(status))
+            if report.lost:
+                raise TrackingError(
+                    f"For MLflow run {new_run.run_id}, {report.summary()}"
+                )
         except TrackingError as exc:
             raise DatasetError(str(exc)) from exc
 
@@ -112,9 +117,7 @@ class RunTarget:
             return RunRef(self._store_uri(self.saving_tracking_uri), self.saving_run_id)
         return _require_current_run(name, "save to")
 
-    def _flushed(
-        self, run: RunRef, *, check_existing: bool, wait: bool = False
-    ) -> Iterator[RunLogger]:
+    def _flushed(self, run: RunRef, *, check_existing: bool) -> Iterator[RunLogger]:
         run_logger = RunLogger(
             run,
             max_param_length=self.max_param_length,
@@ -122,7 +125,7 @@ class RunTarget:
             check_existing_params=check_existing,
         )
         yield run_logger
-        run_logger.flush(wait=wait)
+        run_logger.flush()
 
     def can_load(self) -> bool:
         """Whether there is a run to load from."""

@@ -87,6 +87,7 @@ from pipelinex_mlflow.tracking.sender import (
 from pipelinex_mlflow.tracking.senders import (
     FLUSH_TIMEOUT_ENV_VAR,
     close_all,
+    close_run,
     drain_run,
     flush_timeout,
     sender_for,
@@ -169,6 +170,7 @@ __all__ = [
     "check_run_key",
     "classify",
     "close_all",
+    "close_run",
     "current_run",
     "default_tracking_uri",
     "download_artifact",

@@ -9,13 +9,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
     sanitize_key,
 )
-from pipelinex_mlflow.tracking.senders import sender_for
+from pipelinex_mlflow.tracking.senders import flush_timeout, sender_for
 from pipelinex_mlflow.tracking.values import (
     flatten_dict,
     is_number,
@@ -293,7 +294,14 @@ class RunLogger:
             except TrackingError as exc:
                 refused = exc
         if wait:
-            report = sender.drain()
+            report = sender.drain(time.monotonic() + flush_timeout())
+            if sender.pending:
+                raise TrackingError(
+                    f"For MLflow run {self.run.run_id}, {sender.pending} value(s) were "
+                    f"not sent within {flush_timeout():.0f} s (the tracking store at "
+                    f"{mask_url_passwords(self.run.tracking_uri)} is away); they stay "
+                    "queued and are spooled if the run ends before it is back."
+                )
             if report:
                 raise TrackingError(
                     f"For MLflow run {self.run.run_id}, {report.summary()}"

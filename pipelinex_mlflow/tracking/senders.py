@@ -132,6 +132,19 @@ def close_all(
     return {run: report for run, report in reports.items() if report}
 
 
+def close_run(run: RunRef, end: RunEnd | None = None) -> SendReport:
+    """Close this process's sender for ``run`` (ending the run with ``end``).
+
+    Waits :func:`flush_timeout` seconds at most; what is left goes to the spool.
+    """
+    key = (os.getpid(), run.tracking_uri, run.run_id)
+    with _senders_lock:
+        sender = _senders.pop(key, None)
+    if sender is None:
+        sender = RunSender(run)
+    return sender.close(_deadline(), end)
+
+
 def wait_for_uploads_of(local: Path) -> None:
     """Wait until no background upload of this process reads ``local``."""
     with _senders_lock:
