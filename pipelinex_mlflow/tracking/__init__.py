@@ -12,6 +12,8 @@ The modules, one job each:
   neither), dict flattening, a value's text;
 - :mod:`~pipelinex_mlflow.tracking.run_ref`: the run datasets and hooks log to;
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
+- :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store created by
+  one process at a time;
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -9,7 +10,13 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.store_creation import (
+    creation_lock,
+    sqlite_db_path,
+    store_is_ready,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,6 +27,10 @@ DEFAULT_DB_NAME = "mlflow.db"
 DEFAULT_ARTIFACTS_DIR = "mlartifacts"
 _CONNECT_TIMEOUT_S = 5.0
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_SERVER_SCHEMES = ("http", "https")
+_DETAIL_CHARS = 300
+
+logger = logging.getLogger(__name__)
 
 _clients: dict[tuple[int, str], MlflowClient] = {}
 _clients_lock = threading.Lock()
@@ -29,16 +40,80 @@ def get_client(tracking_uri: str) -> MlflowClient:
     """Return an ``MlflowClient`` for ``tracking_uri``, one per process and URI.
 
     The client is passed the URI explicitly, so the process-wide tracking URI of
-    MLflow is never read or changed.
+    MLflow is never read or changed. A database store is opened here (a server is
+    not contacted); a SQLite store that is missing or unfinished is created holding
+    a lock shared by every process (:mod:`~pipelinex_mlflow.tracking.store_creation`),
+    so runs started together do not race MLflow's schema creation.
+
+    Raises:
+        TrackingError: If the store cannot be opened, in one line that says why and
+            what to do (the database error is logged at debug level).
+
+    Examples:
+        >>> client = get_client("http://127.0.0.1:5000")  # a server: not contacted
+        >>> client is get_client("http://127.0.0.1:5000")
+        True
     """
     key = (os.getpid(), tracking_uri)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            from mlflow.tracking import MlflowClient
-
-            client = _clients[key] = MlflowClient(tracking_uri=tracking_uri)
+            client = _clients[key] = _open_client(tracking_uri)
         return client
+
+
+def _open_client(tracking_uri: str) -> MlflowClient:
+    """A new client, its store opened: under the lock when opening may create it."""
+    from mlflow.tracking import MlflowClient
+
+    db_path = sqlite_db_path(tracking_uri)
+    if db_path is not None and store_is_ready(db_path):
+        try:
+            return MlflowClient(tracking_uri=tracking_uri)
+        except Exception:  # opened again under the lock, then reported
+            logger.debug(
+                "Opening %s failed; retrying under the lock",
+                mask_url_passwords(tracking_uri),
+                exc_info=True,
+            )
+    if db_path is None:
+        return _checked_client(tracking_uri)
+    with creation_lock(db_path, tracking_uri):
+        return _checked_client(tracking_uri)
+
+
+def _checked_client(tracking_uri: str) -> MlflowClient:
+    """``MlflowClient(tracking_uri)``, its database store opened, or a one-line error.
+
+    MLflow 3 opens a database store when the client is made; a cheap read makes
+    sure of it (under the lock, for SQLite), whatever a later MLflow defers. A
+    server's client is only made: it is not contacted.
+    """
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        if urlparse(tracking_uri).scheme not in _SERVER_SCHEMES:
+            client.search_experiments(max_results=1)
+    except Exception as exc:
+        shown = mask_url_passwords(tracking_uri)
+        logger.debug("Opening the MLflow store %s failed", shown, exc_info=True)
+        raise TrackingError(
+            mask_url_passwords(
+                f"Cannot open the MLflow store at {shown!r} ({type(exc).__name__}: "
+                f"{_first_line(exc)}). Check that the URI is right and that its "
+                "database is an MLflow store this MLflow can use (`mlflow db upgrade "
+                "<uri>` migrates an older one; one left half-created by a crash can "
+                "be deleted); for a SQLite file, that its folder is writable."
+            )
+        ) from None
+    return client
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    text = lines[0] if lines else "no message"
+    return text if len(text) <= _DETAIL_CHARS else f"{text[: _DETAIL_CHARS - 3]}..."
 
 
 _warm_up_thread: threading.Thread | None = None
