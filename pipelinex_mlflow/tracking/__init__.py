@@ -14,6 +14,7 @@ The modules, one job each:
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
 - :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store created by
   one process at a time;
+- :mod:`~pipelinex_mlflow.tracking.server_probe`: a server's first answer, bounded;
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;
@@ -70,6 +71,7 @@ from pipelinex_mlflow.tracking.senders import close_all, drain_run, wait_for_upl
 from pipelinex_mlflow.tracking.stores import (
     DEFAULT_ARTIFACTS_DIR,
     DEFAULT_DB_NAME,
+    SERVER_TIMEOUT_S,
     check_reachable,
     default_tracking_uri,
     get_client,
@@ -105,6 +107,7 @@ __all__ = [
     "MAX_TAG_LENGTH",
     "MLFLOW_MAX_PARAM_LENGTH",
     "RUN_ID_ENV_VAR",
+    "SERVER_TIMEOUT_S",
     "STRICT",
     "TRACKING_URI_ENV_VAR",
     "LoggableValues",
