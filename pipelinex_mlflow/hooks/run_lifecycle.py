@@ -21,6 +21,7 @@ from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     PROCESS_TAG,
     RUN_KEY_ENV_VAR,
+    SERVER_TIMEOUT_S,
     LongParamPolicy,
     RunEnd,
     RunLogger,
@@ -57,8 +58,6 @@ if TYPE_CHECKING:
 
 ALL_RUN_PARAMS = "__ALL__"
 RUN_PARAM_PREFIX = "___"
-#: How long the tracking server may take to accept a connection and answer, at start.
-DEFAULT_SERVER_TIMEOUT_S = 10.0
 #: How long the end of a run waits, in total, for values still being sent.
 DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
@@ -125,7 +124,7 @@ class MLflowBasicLoggerHook:
         max_param_length: int = MLFLOW_MAX_PARAM_LENGTH,
         long_param_policy: LongParamPolicy = "truncate",
         flatten_separator: str = ".",
-        server_timeout: float = DEFAULT_SERVER_TIMEOUT_S,
+        server_timeout: float = SERVER_TIMEOUT_S,
         flush_timeout: float = DEFAULT_FLUSH_TIMEOUT_S,
     ) -> None:
         """Configure the run to start for each Kedro run.
@@ -282,7 +281,7 @@ class MLflowBasicLoggerHook:
         # Every process of the run (workers, later the CLI) agrees on these.
         set_spool_dir(root / DEFAULT_SPOOL_DIR_NAME)
         set_flush_timeout(self.flush_timeout)
-        check_reachable(uri)
+        check_reachable(uri, timeout_s=self.server_timeout)
         experiment_name = self.resolved_experiment_name()
         key = os.environ.get(RUN_KEY_ENV_VAR)
         if key and not self.run_id:

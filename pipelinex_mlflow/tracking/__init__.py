@@ -12,6 +12,9 @@ The modules, one job each:
   neither), dict flattening, a value's text;
 - :mod:`~pipelinex_mlflow.tracking.run_ref`: the run datasets and hooks log to;
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
+- :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store created by
+  one process at a time;
+- :mod:`~pipelinex_mlflow.tracking.server_probe`: a server's first answer, bounded;
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;
@@ -105,6 +108,7 @@ from pipelinex_mlflow.tracking.spool import (
 from pipelinex_mlflow.tracking.stores import (
     DEFAULT_ARTIFACTS_DIR,
     DEFAULT_DB_NAME,
+    SERVER_TIMEOUT_S,
     check_reachable,
     default_tracking_uri,
     get_client,
@@ -146,6 +150,7 @@ __all__ = [
     "PROCESS_TAG",
     "RUN_ID_ENV_VAR",
     "RUN_KEY_ENV_VAR",
+    "SERVER_TIMEOUT_S",
     "SHARED_RUN_KEY_TAG",
     "SPOOL_DIR_ENV_VAR",
     "STRICT",

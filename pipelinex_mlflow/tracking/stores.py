@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
-import socket
 import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.server_probe import probe_server
+from pipelinex_mlflow.tracking.store_creation import (
+    creation_lock,
+    sqlite_db_path,
+    store_is_ready,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from mlflow.tracking import MlflowClient
 
+    from pipelinex_mlflow.tracking.server_probe import ProbeResult
+
 DEFAULT_DB_NAME = "mlflow.db"
 DEFAULT_ARTIFACTS_DIR = "mlartifacts"
-_CONNECT_TIMEOUT_S = 5.0
+#: How long :func:`check_reachable` waits for a server to connect and answer.
+SERVER_TIMEOUT_S = 10.0
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_SERVER_SCHEMES = ("http", "https")
+_DETAIL_CHARS = 300
+
+logger = logging.getLogger(__name__)
 
 _clients: dict[tuple[int, str], MlflowClient] = {}
 _clients_lock = threading.Lock()
@@ -29,16 +44,80 @@ def get_client(tracking_uri: str) -> MlflowClient:
     """Return an ``MlflowClient`` for ``tracking_uri``, one per process and URI.
 
     The client is passed the URI explicitly, so the process-wide tracking URI of
-    MLflow is never read or changed.
+    MLflow is never read or changed. A database store is opened here (a server is
+    not contacted); a SQLite store that is missing or unfinished is created holding
+    a lock shared by every process (:mod:`~pipelinex_mlflow.tracking.store_creation`),
+    so runs started together do not race MLflow's schema creation.
+
+    Raises:
+        TrackingError: If the store cannot be opened, in one line that says why and
+            what to do (the database error is logged at debug level).
+
+    Examples:
+        >>> client = get_client("http://127.0.0.1:5000")  # a server: not contacted
+        >>> client is get_client("http://127.0.0.1:5000")
+        True
     """
     key = (os.getpid(), tracking_uri)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            from mlflow.tracking import MlflowClient
-
-            client = _clients[key] = MlflowClient(tracking_uri=tracking_uri)
+            client = _clients[key] = _open_client(tracking_uri)
         return client
+
+
+def _open_client(tracking_uri: str) -> MlflowClient:
+    """A new client, its store opened: under the lock when opening may create it."""
+    from mlflow.tracking import MlflowClient
+
+    db_path = sqlite_db_path(tracking_uri)
+    if db_path is not None and store_is_ready(db_path):
+        try:
+            return MlflowClient(tracking_uri=tracking_uri)
+        except Exception:  # opened again under the lock, then reported
+            logger.debug(
+                "Opening %s failed; retrying under the lock",
+                mask_url_passwords(tracking_uri),
+                exc_info=True,
+            )
+    if db_path is None:
+        return _checked_client(tracking_uri)
+    with creation_lock(db_path, tracking_uri):
+        return _checked_client(tracking_uri)
+
+
+def _checked_client(tracking_uri: str) -> MlflowClient:
+    """``MlflowClient(tracking_uri)``, its database store opened, or a one-line error.
+
+    MLflow 3 opens a database store when the client is made; a cheap read makes
+    sure of it (under the lock, for SQLite), whatever a later MLflow defers. A
+    server's client is only made: it is not contacted.
+    """
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        if urlparse(tracking_uri).scheme not in _SERVER_SCHEMES:
+            client.search_experiments(max_results=1)
+    except Exception as exc:
+        shown = mask_url_passwords(tracking_uri)
+        logger.debug("Opening the MLflow store %s failed", shown, exc_info=True)
+        raise TrackingError(
+            mask_url_passwords(
+                f"Cannot open the MLflow store at {shown!r} ({type(exc).__name__}: "
+                f"{_first_line(exc)}). Check that the URI is right and that its "
+                "database is an MLflow store this MLflow can use (`mlflow db upgrade "
+                "<uri>` migrates an older one; one left half-created by a crash can "
+                "be deleted); for a SQLite file, that its folder is writable."
+            )
+        ) from None
+    return client
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    text = lines[0] if lines else "no message"
+    return text if len(text) <= _DETAIL_CHARS else f"{text[: _DETAIL_CHARS - 3]}..."
 
 
 _warm_up_thread: threading.Thread | None = None
@@ -142,29 +221,111 @@ def local_artifacts_uri(tracking_uri: str) -> str | None:
     return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()
 
 
-def check_reachable(tracking_uri: str) -> None:
-    """Fail fast when an HTTP tracking server does not accept connections.
+def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
+    """Fail fast unless an HTTP tracking server connects and answers in ``timeout_s``.
 
-    MLflow retries refused connections with back-off for minutes; a typo in a port
-    should cost seconds.
+    MLflow retries with back-off for minutes, and a server that accepts connections
+    but never answers would hold a run for as long before any node runs. One
+    ``GET /health`` (:mod:`~pipelinex_mlflow.tracking.server_probe`) must get an
+    answer, any HTTP status, within ``timeout_s`` seconds, connecting included;
+    against a healthy server on the same machine it costs a few milliseconds.
+    Other stores (SQLite) are not checked.
+
+    Args:
+        tracking_uri: The tracking URI.
+        timeout_s: The bound, in seconds (MLflowBasicLoggerHook's
+            ``server_timeout``).
 
     Raises:
-        TrackingError: Naming the URI and what to check.
+        TrackingError: In one line: the server (its password masked), what went
+            wrong, what to check.
+        ValueError: If ``timeout_s`` is not a positive number.
+
+    Examples:
+        >>> check_reachable("sqlite:///mlflow.db")  # not a server: nothing to check
+        >>> check_reachable("http://127.0.0.1:9", timeout_s=2)
+        Traceback (most recent call last):
+        ...
+        pipelinex_mlflow.tracking.errors.TrackingError: Cannot reach the MLflow ...
     """
+    if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s)) or (
+        timeout_s <= 0
+    ):
+        raise ValueError(
+            f"timeout_s must be a positive number of seconds, got {timeout_s!r}."
+        )
     parsed = urlparse(tracking_uri)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    if parsed.scheme not in _SERVER_SCHEMES or not parsed.hostname:
         return
+    result = probe_server(tracking_uri, timeout_s)
+    logger.debug(
+        "%s answered the start-up check in %.3f s (%s)",
+        mask_url_passwords(tracking_uri),
+        result.elapsed_s,
+        result.detail,
+    )
+    if result.kind != "answered":
+        raise TrackingError(_unreachable_message(tracking_uri, timeout_s, result))
+
+
+def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
+    parsed = urlparse(uri)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), _CONNECT_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        raise TrackingError(
-            f"Cannot reach the MLflow tracking server at {tracking_uri!r} ({exc}). "
+    shown = repr(mask_url_passwords(uri))
+    address = f"{parsed.hostname}:{port}"
+    fix_uri = (
+        "fix the `uri` of MLflowBasicLoggerHook or the MLFLOW_TRACKING_URI "
+        "environment variable"
+    )
+    raise_bound = (
+        "if it is only slow, raise the bound with "
+        f"MLflowBasicLoggerHook(server_timeout=...) (now {timeout_s:g} s)"
+    )
+    messages = {
+        "refused": (
+            f"Cannot reach the MLflow tracking server at {shown}: connection refused. "
             "Start it (for example `mlflow server --host 127.0.0.1 --port "
-            f"{port}`), or fix the `uri` of MLflowBasicLoggerHook or the "
-            "MLFLOW_TRACKING_URI environment variable."
-        ) from exc
+            f"{port}`), or {fix_uri}."
+        ),
+        "unresolved": (
+            f"Cannot reach the MLflow tracking server at {shown}: the host name "
+            f"{parsed.hostname!r} does not resolve. Check its spelling and the DNS, "
+            f"or {fix_uri}."
+        ),
+        "no_connection": (
+            f"The MLflow tracking server at {shown} did not accept a connection "
+            f"within {timeout_s:g} s. Check the host, the port and any firewall, VPN "
+            f"or proxy in between; {raise_bound}."
+        ),
+        "no_answer": (
+            f"The MLflow tracking server at {shown} accepted the connection but did "
+            f"not answer within {timeout_s:g} s. Check that {address} is an MLflow "
+            f"server and that it is not stuck or overloaded (`curl "
+            f"{mask_url_passwords(uri).rstrip('/')}/health` should answer OK); "
+            f"{raise_bound}."
+        ),
+        "not_http": (
+            f"The MLflow tracking server at {shown} accepted the connection but did "
+            f"not answer in HTTP ({result.detail}). Check that {address} is an "
+            "MLflow server, and whether the URI should say https:// instead of "
+            "http:// or the reverse."
+        ),
+        "tls": (
+            f"Cannot reach the MLflow tracking server at {shown}: the TLS handshake "
+            f"failed ({result.detail}). Point MLFLOW_TRACKING_SERVER_CERT_PATH at "
+            "the CA bundle that signed its certificate, or set "
+            "MLFLOW_TRACKING_INSECURE_TLS=true for a server you trust."
+        ),
+        "proxy": (
+            f"Cannot reach the MLflow tracking server at {shown} through the proxy "
+            f"({result.detail}). Check HTTP_PROXY, HTTPS_PROXY and NO_PROXY."
+        ),
+    }
+    default = (
+        f"Cannot reach the MLflow tracking server at {shown} ({result.detail}). "
+        f"Check that it runs, or {fix_uri}."
+    )
+    return mask_url_passwords(messages.get(result.kind, default))
 
 
 def run_view_hint(tracking_uri: str, experiment_id: str, run_id: str) -> str:
