@@ -131,7 +131,8 @@ class WorkerSpool(ScratchFolder):
     """The folder a run's worker processes write into, collected by the main process.
 
     Make it in the main process when the run starts (the constructor makes the
-    folder), so forked workers inherit its path.
+    folder), so forked workers inherit its path; spawned workers get a pickled
+    copy, which writes into the same folder and never removes it.
 
     Args:
         prefix: The start of the folder's name, saying whose it is.

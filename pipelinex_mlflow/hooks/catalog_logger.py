@@ -12,11 +12,19 @@ from kedro.io import AbstractDataset, DatasetError, MemoryDataset, SharedMemoryD
 from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import is_parameter, parameter_key
 from pipelinex_mlflow.scratch import WorkerSpool
-from pipelinex_mlflow.tracking import AUTO, RunLogger, TrackingError, split_by_kind
+from pipelinex_mlflow.tracking import (
+    AUTO,
+    LoggableValues,
+    RunLogger,
+    TrackingError,
+    param_text,
+    split_by_kind,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,6 +56,12 @@ def _as_mlflow_dataset(name: str, spec: DatasetSpec) -> MLflowDataSet:
     return dataset
 
 
+def _as_record(split: LoggableValues) -> dict[str, Any]:
+    """A worker's values as JSON: params as the text MLflow will store."""
+    texts = {key: param_text(value) for key, value in split.params.items()}
+    return {"params": texts, "metrics": split.metrics}
+
+
 class MLflowCatalogLoggerHook:
     """Adds MLflow datasets to the catalog, and logs the values nodes pass around.
 
@@ -74,8 +88,14 @@ class MLflowCatalogLoggerHook:
     which is how ``MLflowBasicLoggerHook`` logs them. Each name is logged once per
     run. A param that already holds another value is not changed; the new value
     goes to the tag ``pipelinex_mlflow.changed_param.<key>`` with a warning.
-    Values are sent once at the end of the pipeline (also when it fails);
-    ParallelRunner workers send theirs after each node.
+    Values are sent once at the end of the pipeline (also when it fails).
+    Forked ParallelRunner workers send theirs after each node; spawned ones
+    leave theirs in a per-run temporary folder, sent by the main process with its
+    own, so they need not import MLflow. Workers started with
+    ``spawn`` or ``forkserver`` (macOS, Windows, Linux from Python 3.14) run node
+    hooks only in a Kedro project (``kedro run``, or ``KedroSession`` after
+    ``bootstrap_project``); without one the run says once that the values are
+    missing.
 
     Examples:
         In ``settings.py``:
@@ -142,7 +162,10 @@ class MLflowCatalogLoggerHook:
 
     @hook_impl
     def before_pipeline_run(
-        self, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         """Register and name the MLflow datasets, and get ready to log node values."""
         self._remove_spool()
@@ -160,6 +183,9 @@ class MLflowCatalogLoggerHook:
             self._spool = WorkerSpool("pipelinex_mlflow-values-")
             # Interrupted runs (Ctrl-C, SIGTERM) get no pipeline hook from Kedro.
             flush_at_exit(self, self._flush)
+            workers = prepare_workers(self, catalog, run_params)
+            if workers is not None:
+                workers.spools[VALUES_SPOOL] = self._spool
 
     @hook_impl
     def after_node_run(
@@ -170,17 +196,29 @@ class MLflowCatalogLoggerHook:
         outputs: dict[str, Any],
     ) -> None:
         """Log the node's non-persisted inputs and outputs, each name once per run."""
+        spool = self._worker_spool()
         run_logger = self._run_logger
-        if run_logger is None:
+        if spool is None and run_logger is None:
             return
         with warn_on_failure(self, f"log the values of node {node.name!r}"):
+            splits = []
             for name, data in {**inputs, **outputs}.items():
-                if self._is_persisted(name, catalog) or not self._claim(name):
+                if self._is_persisted(name, catalog) or not self._claim(name, spool):
                     continue
-                self._queue(run_logger, name, data)
-            if self._spool is not None and self._spool.in_worker():
-                # A ParallelRunner worker: its buffer would die with the process.
-                run_logger.flush()
+                split = split_by_kind(parameter_key(name), data, AUTO)
+                for key, reason in split.skipped.items():
+                    logger.debug("Not logging %r: %s is not a plain value", key, reason)
+                splits.append(split)
+            if run_logger is not None:
+                for split in splits:
+                    self._queue(run_logger, split.params, split.metrics)
+                if spool is not None:
+                    # A forked worker: its buffer would die with the process.
+                    run_logger.flush()
+            elif spool is not None and splits:
+                # A spawned worker, without MLflow so far: importing it would cost
+                # seconds, so the main process sends the values with its own.
+                spool.put({"values": [_as_record(split) for split in splits]})
 
     @hook_impl
     def after_pipeline_run(self) -> None:
@@ -195,6 +233,15 @@ class MLflowCatalogLoggerHook:
     # ----------------------------------------------------------------------------------
     # Helpers
     # ----------------------------------------------------------------------------------
+    def _worker_spool(self) -> WorkerSpool | None:
+        """The run's spool if this process is a ParallelRunner worker, else ``None``.
+
+        A forked worker has the main process's hook, spool included; a spawned
+        one has a hook of its own, and the spool its worker set-up handed over.
+        """
+        spool = self._spool if self._spool is not None else worker_spool(VALUES_SPOOL)
+        return spool if spool is not None and spool.in_worker() else None
+
     def _register(self, catalog: CatalogProtocol[Any, Any]) -> None:
         for name, dataset in self.mlflow_datasets.items():
             if catalog.get(name) is not dataset:
@@ -210,39 +257,52 @@ class MLflowCatalogLoggerHook:
             dataset, (MemoryDataset, SharedMemoryDataset)
         )
 
-    def _claim(self, name: str) -> bool:
+    def _claim(self, name: str, spool: WorkerSpool | None) -> bool:
         """Tell whether ``name`` is seen for the first time in this run.
 
-        Worker processes, each with its own copy of this hook, also claim it in
-        the run's spool folder.
+        Worker processes (``spool``), each with its own copy of this hook, also
+        claim it in the run's spool folder.
         """
         with self._lock:
             if name in self._claimed:
                 return False
             self._claimed.add(name)
-        spool = self._spool
-        return spool is None or not spool.in_worker() or spool.claim(name)
+        return spool is None or spool.claim(name)
 
-    def _queue(self, run_logger: RunLogger, name: str, data: Any) -> None:
-        split = split_by_kind(parameter_key(name), data, AUTO)
-        for key, reason in split.skipped.items():
-            logger.debug("Not logging %r: %s is not a plain value", key, reason)
-        for key, value in split.params.items():
+    def _queue(
+        self,
+        run_logger: RunLogger,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> None:
+        for key, value in params.items():
             try:
                 run_logger.log_params({key: value})
             except TrackingError as exc:
                 logger.warning("MLflowCatalogLoggerHook did not log %r: %s", key, exc)
-        for key, number in split.metrics.items():
+        for key, number in metrics.items():
             try:
                 run_logger.log_metrics({key: number})
             except TrackingError as exc:
                 logger.warning("MLflowCatalogLoggerHook did not log %r: %s", key, exc)
+
+    def _queue_workers_values(self, run_logger: RunLogger) -> None:
+        """Queue what spawned ParallelRunner workers left in the spool."""
+        for record in self._spool.records() if self._spool is not None else []:
+            for entry in record.get("values", []):
+                try:
+                    self._queue(run_logger, entry["params"], entry["metrics"])
+                except (TypeError, KeyError, AttributeError) as exc:
+                    logger.debug(
+                        "Skipping a malformed values record %s: %s", entry, exc
+                    )
 
     def _flush(self) -> None:
         forget_exit_flush(self)
         try:
             if self._run_logger is not None:
                 with warn_on_failure(self, "log the node values"):
+                    self._queue_workers_values(self._run_logger)
                     self._run_logger.flush()
         finally:
             self._run_logger = None

@@ -33,6 +33,12 @@ from pipelinex_mlflow.hooks._node_timings import (
     NodeTiming,
     unique_task_names,
 )
+from pipelinex_mlflow.hooks._workers import (
+    TIMING_SPOOL,
+    WorkerSetup,
+    prepare_workers,
+    worker_spool,
+)
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.scratch import WorkerSpool
 from pipelinex_mlflow.tracking import RunLogger, sanitize_key
@@ -41,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
+    from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
@@ -81,13 +88,14 @@ class MLflowTimeLoggerHook:
       it offline (``gantt_plotlyjs``: ``full`` or ``cdn`` otherwise).
 
     Everything is sent once, when the pipeline ends or fails. Timings are
-    complete under ``SequentialRunner``, ``ThreadRunner`` and ``ParallelRunner``
-    with the ``fork`` start method (Linux up to Python 3.13): forked workers
-    leave their timings in a per-run temporary folder that the main process
-    collects. Under the ``spawn``/``forkserver`` start methods (macOS, Windows,
-    Linux from Python 3.14), Kedro runs no node hooks in the workers, so no node
-    is timed; the hook then warns. Set ``KEDRO_MP_CONTEXT=fork`` where fork is
-    safe.
+    complete under ``SequentialRunner``, ``ThreadRunner`` and ``ParallelRunner``:
+    its workers leave their timings in a per-run temporary folder that the main
+    process collects. Workers started with ``spawn`` or ``forkserver`` (macOS,
+    Windows, Linux from Python 3.14) run node hooks only in a Kedro project
+    (``kedro run``, or ``KedroSession`` after ``bootstrap_project``): the hook
+    configures the project there, which Kedro 1.7 misses
+    (:mod:`pipelinex_mlflow.hooks._workers`). Without a project the run says once
+    that its timings are missing.
 
     Examples:
         In ``settings.py``:
@@ -173,6 +181,7 @@ class MLflowTimeLoggerHook:
         self._starts: dict[tuple[str, int], tuple[float, float]] = {}
         self._timings: list[NodeTiming] = []
         self._active = False
+        self._worker_setup: WorkerSetup | None = None
         self._find_run.reset()
 
     # ----------------------------------------------------------------------------------
@@ -180,7 +189,10 @@ class MLflowTimeLoggerHook:
     # ----------------------------------------------------------------------------------
     @hook_impl
     def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
     ) -> None:
         """Start a fresh record, with a folder where worker processes leave theirs."""
         self._remove_spool()
@@ -190,6 +202,9 @@ class MLflowTimeLoggerHook:
         flush_at_exit(self, lambda: self._finish(run_params, pipeline, succeeded=False))
         with warn_on_failure(self, "prepare to time nodes"):
             self._spool = WorkerSpool("pipelinex_mlflow-timing-")
+            self._worker_setup = prepare_workers(self, catalog, run_params)
+            if self._worker_setup is not None:
+                self._worker_setup.spools[TIMING_SPOOL] = self._spool
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
@@ -243,16 +258,17 @@ class MLflowTimeLoggerHook:
                 pid=os.getpid(),
                 thread=threading.current_thread().name,
             )
-            if self._spool is not None and self._spool.in_worker():
-                self._spool_timing(timing)
+            # A spawned worker's hook is new there: the main process's spool is
+            # handed to the worker, not to the hook.
+            spool = (
+                self._spool if self._spool is not None else worker_spool(TIMING_SPOOL)
+            )
+            if spool is not None and spool.in_worker():
+                # Left where the main process will find it.
+                spool.put(asdict(timing))
             else:
                 with self._lock:
                     self._timings.append(timing)
-
-    def _spool_timing(self, timing: NodeTiming) -> None:
-        """Leave a worker process's timing where the main process will find it."""
-        if self._spool is not None:
-            self._spool.put(asdict(timing))
 
     def _collect(self) -> list[NodeTiming]:
         with self._lock:
@@ -278,13 +294,13 @@ class MLflowTimeLoggerHook:
             with warn_on_failure(self, "collect the node timings"):
                 timings = self._collect()
                 if not timings:
-                    if succeeded and pipeline.nodes:
+                    said = self._worker_setup is not None and self._worker_setup.warned
+                    if succeeded and pipeline.nodes and not said:
                         logger.warning(
-                            "MLflowTimeLoggerHook timed none of the %d nodes. "
-                            "ParallelRunner runs no node hooks in its workers under the "
-                            "'spawn' or 'forkserver' start method (macOS, Windows, "
-                            "Python 3.14+); set KEDRO_MP_CONTEXT=fork where fork is "
-                            "safe, or use ThreadRunner.",
+                            "MLflowTimeLoggerHook timed none of the %d nodes: Kedro "
+                            "called none of its node hooks. ParallelRunner's workers "
+                            "run the hooks of the project's settings.HOOKS only: "
+                            "register it there.",
                             len(pipeline.nodes),
                         )
                     return

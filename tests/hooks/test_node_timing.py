@@ -8,11 +8,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from kedro.io import DataCatalog, SharedMemoryDataCatalog
 from kedro.pipeline import Pipeline
+from kedro.runner import ParallelRunner
 
 from pipelinex_mlflow import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.node_timing import GANTT_ARTIFACT, TIME_LOG_ARTIFACT
-from tests.hooks._pipeline import NODE_NAMES, failing_pipeline, only_run, run
+from tests._kedro import run_with_hooks
+from tests.hooks._pipeline import (
+    NODE_NAMES,
+    failing_pipeline,
+    inputs,
+    only_run,
+    pipeline,
+    project_hooks,
+    run,
+)
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
@@ -189,26 +200,33 @@ class TestWarnings:
         experiments = [e.experiment_id for e in client.search_experiments()]
         assert client.search_runs(experiments) == [], "no run may be created"
 
-    def test_warns_when_workers_run_no_node_hooks(
+    def test_warns_when_no_node_hook_reaches_it(
         self,
         basic_hook: MLflowBasicLoggerHook,
         client: MlflowClient,
         caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """ParallelRunner with spawn runs no node hooks: the run goes on, with a warning."""
-        monkeypatch.setenv("KEDRO_MP_CONTEXT", "spawn")
-        run((basic_hook, MLflowTimeLoggerHook()), "parallel")
+        """ParallelRunner's workers call only settings.HOOKS: the run goes on, warned."""
+        hooks = (basic_hook, MLflowTimeLoggerHook())
+        with project_hooks(()):
+            run_with_hooks(
+                pipeline(),
+                SharedMemoryDataCatalog(inputs()),
+                hooks,
+                ParallelRunner(max_workers=2),
+            )
         logged = only_run(client)
         assert logged.info.status == "FINISHED"
         assert not _timing_metrics(logged.data.metrics)
         assert "timed none of the 4 nodes" in caplog.text
-        assert "KEDRO_MP_CONTEXT=fork" in caplog.text
+        assert "register it there" in caplog.text
 
     def test_no_warning_for_an_empty_pipeline(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         hook = MLflowTimeLoggerHook()
-        hook.before_pipeline_run(run_params={}, pipeline=Pipeline([]))
+        hook.before_pipeline_run(
+            run_params={}, pipeline=Pipeline([]), catalog=DataCatalog()
+        )
         hook.after_pipeline_run(run_params={}, pipeline=Pipeline([]))
         assert "timed none" not in caplog.text
