@@ -17,10 +17,11 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from pipelinex_mlflow.hooks.node_timing import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
 from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
@@ -64,7 +65,7 @@ class _Project:
                 "pyproject.toml)."
             )
         self.root = Path(metadata.project_path)
-        self.hook = _basic_logger_hook() or MLflowBasicLoggerHook()
+        self.hook = _registered(MLflowBasicLoggerHook) or MLflowBasicLoggerHook()
         try:
             self.tracking_uri = self.hook.tracking_uri(self.root)
         except TrackingError as exc:
@@ -80,11 +81,15 @@ class _Project:
         return None if experiment is None else str(experiment.experiment_id)
 
 
-def _basic_logger_hook() -> MLflowBasicLoggerHook | None:
+HookType = TypeVar("HookType")
+
+
+def _registered(kind: type[HookType]) -> HookType | None:
+    """The project's hook of ``kind`` in ``settings.HOOKS``, if registered."""
     from kedro.framework.project import settings
 
     for hook in settings.HOOKS:
-        if isinstance(hook, MLflowBasicLoggerHook):
+        if isinstance(hook, kind):
             return hook
     return None
 
@@ -218,6 +223,10 @@ def end_run_command(
                 f"{project.experiment_name!r} at "
                 f"{mask_url_passwords(project.tracking_uri)}."
             )
+        time_hook = _registered(MLflowTimeLoggerHook)
+        if time_hook is not None and time_hook.enable_mlflow:
+            # Steps that ran at the same time each drew the chart without the other.
+            time_hook.rebuild_timeline(run)
         report = project.hook.end_shared_run(run, status)
     except TrackingError as exc:
         raise click.ClickException(str(exc)) from exc

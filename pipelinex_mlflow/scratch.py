@@ -64,7 +64,8 @@ def _forget_parents_folders() -> None:
 
 
 atexit.register(_remove_leftovers)
-os.register_at_fork(after_in_child=_forget_parents_folders)
+if hasattr(os, "register_at_fork"):  # Unix only; Windows has no fork
+    os.register_at_fork(after_in_child=_forget_parents_folders)
 
 
 class ScratchFolder:

@@ -191,6 +191,15 @@ class MLflowArtifactsLoggerHook:
         self._upload_paths(self.filepaths_before_pipeline_run, "before the pipeline")
 
     @hook_impl
+    def before_node_run(self, catalog: CatalogProtocol[Any, Any]) -> None:
+        """Keep the catalog in a spawned ParallelRunner worker, which got no pipeline hook.
+
+        Kedro passes the catalog to node hooks but not to ``after_dataset_saved``.
+        """
+        if self._catalog is None:
+            self._catalog = catalog
+
+    @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
         """Upload the file of a dataset listed in ``datasets_after_node_run``.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import asdict
@@ -40,8 +41,15 @@ from pipelinex_mlflow.hooks._workers import (
     worker_spool,
 )
 from pipelinex_mlflow.kedro_helpers import project_root
-from pipelinex_mlflow.scratch import WorkerSpool
-from pipelinex_mlflow.tracking import RunLogger, sanitize_key
+from pipelinex_mlflow.scratch import ScratchFolder, WorkerSpool
+from pipelinex_mlflow.tracking import (
+    RUN_KEY_ENV_VAR,
+    RunLogger,
+    RunRef,
+    download_artifact,
+    list_artifact_files,
+    sanitize_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -54,6 +62,8 @@ if TYPE_CHECKING:
 DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
 GANTT_ARTIFACT = "gantt.html"
 TIME_LOG_ARTIFACT = "time_log.json"
+#: Where each orchestrated step of a shared run leaves its own timings.
+STEP_TIMINGS_FOLDER = "time_log_steps"
 
 
 logger = logging.getLogger(__name__)
@@ -309,7 +319,73 @@ class MLflowTimeLoggerHook:
             self._remove_spool()
 
     def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
+        run = self._find_run() if self.enable_mlflow else None
+        own = timings
+        shared = run is not None and bool(os.environ.get(RUN_KEY_ENV_VAR))
+        if shared and run is not None:
+            # Orchestrated steps share the run: the chart shows every step so far.
+            with warn_on_failure(self, "read the timings of the run's other steps"):
+                timings = _merged(own, self._step_timings(run))
         tasks = unique_task_names(timings)
+        time_log, html = self._render(timings, tasks)
+        root = project_root(project_path)
+        if self.time_log_filepath is not None:
+            with warn_on_failure(self, "write the local time log"):
+                _write(root / self.time_log_filepath, time_log)
+        if self.gantt_filepath is not None and html is not None:
+            with warn_on_failure(self, "write the local Gantt chart"):
+                _write(root / self.gantt_filepath, html)
+        if run is None:
+            return
+        with warn_on_failure(self, "log the node timings"):
+            run_logger = RunLogger(run)
+            mine = set(map(id, own))
+            run_logger.log_metrics(
+                {
+                    sanitize_key(self.metric_name_prefix + task): timing.duration
+                    for timing, task in zip(timings, tasks, strict=True)
+                    if id(timing) in mine
+                }
+            )
+            if shared and own:
+                run_logger.log_text(
+                    json.dumps([asdict(t) for t in own]),
+                    f"{STEP_TIMINGS_FOLDER}/{_step_name(own)}.json",
+                )
+            run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
+            if html is not None:
+                run_logger.log_text(html, GANTT_ARTIFACT)
+            run_logger.flush()
+            logger.info(
+                "Logged the timings of %d nodes to MLflow run %s",
+                len(own),
+                run.run_id,
+            )
+
+    def rebuild_timeline(self, run: RunRef) -> int:
+        """Log the time log and Gantt chart of every step of a shared run again.
+
+        ``kedro mlflow end-run`` calls it, so steps that ran at the same time are
+        all on the chart even if each drew it before the other's timings landed.
+
+        Returns:
+            How many node timings the chart shows.
+        """
+        timings = sorted(self._step_timings(run), key=lambda t: (t.start, t.node))
+        if not timings:
+            return 0
+        time_log, html = self._render(timings, unique_task_names(timings))
+        run_logger = RunLogger(run)
+        run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
+        if html is not None:
+            run_logger.log_text(html, GANTT_ARTIFACT)
+        run_logger.flush()
+        return len(timings)
+
+    def _render(
+        self, timings: list[NodeTiming], tasks: list[str]
+    ) -> tuple[str, str | None]:
+        """The time log's text and the Gantt page (``None`` if not drawn)."""
         time_log = json.dumps(
             {
                 "nodes": [
@@ -326,35 +402,23 @@ class MLflowTimeLoggerHook:
                     self.gantt_params,
                     self.gantt_plotlyjs,
                 )
-        root = project_root(project_path)
-        if self.time_log_filepath is not None:
-            with warn_on_failure(self, "write the local time log"):
-                _write(root / self.time_log_filepath, time_log)
-        if self.gantt_filepath is not None and html is not None:
-            with warn_on_failure(self, "write the local Gantt chart"):
-                _write(root / self.gantt_filepath, html)
-        if not self.enable_mlflow:
-            return
-        run = self._find_run()
-        if run is None:
-            return
-        with warn_on_failure(self, "log the node timings"):
-            run_logger = RunLogger(run)
-            run_logger.log_metrics(
-                {
-                    sanitize_key(self.metric_name_prefix + task): timing.duration
-                    for timing, task in zip(timings, tasks, strict=True)
-                }
-            )
-            run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
-            if html is not None:
-                run_logger.log_text(html, GANTT_ARTIFACT)
-            run_logger.flush()
-            logger.info(
-                "Logged the timings of %d nodes to MLflow run %s",
-                len(timings),
-                run.run_id,
-            )
+        return time_log, html
+
+    def _step_timings(self, run: RunRef) -> list[NodeTiming]:
+        """The timings other steps of a shared run left in ``time_log_steps/``."""
+        folder = ScratchFolder("pipelinex_mlflow-steps-")
+        try:
+            timings = []
+            for path in list_artifact_files(run, STEP_TIMINGS_FOLDER):
+                local = download_artifact(run, path, folder.path)
+                for record in json.loads(local.read_text(encoding="utf-8")):
+                    try:
+                        timings.append(NodeTiming(**record))
+                    except TypeError as exc:
+                        logger.debug("Skipping a malformed timing %s: %s", record, exc)
+            return timings
+        finally:
+            folder.remove()
 
     def _timeline(
         self, timings: list[NodeTiming], tasks: list[str]
@@ -377,6 +441,19 @@ class MLflowTimeLoggerHook:
         if self._spool is not None:
             self._spool.remove()
             self._spool = None
+
+
+def _step_name(timings: list[NodeTiming]) -> str:
+    """A name for one step's timings, unique across the processes of a run."""
+    first = min(timings, key=lambda t: t.start)
+    return f"{socket.gethostname()}-{first.pid}-{int(first.start * 1000)}"
+
+
+def _merged(own: list[NodeTiming], others: list[NodeTiming]) -> list[NodeTiming]:
+    """This step's timings and the other steps', each once, in start order."""
+    seen = {(t.node, t.pid, t.start) for t in own}
+    rest = [t for t in others if (t.node, t.pid, t.start) not in seen]
+    return sorted([*own, *rest], key=lambda t: (t.start, t.node))
 
 
 def _write(path: Path, text: str) -> None:

@@ -14,6 +14,7 @@ from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._run_context import run_tags
+from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.tracking import (
@@ -323,6 +324,10 @@ class MLflowBasicLoggerHook:
         if not self._shared:
             # Lets the next run tell this one from a run whose process is gone.
             sender_for(run).start_heartbeat(HEARTBEAT_EVERY_S)
+        with warn_on_failure(self, "prepare ParallelRunner's spawned workers"):
+            # Spawned workers log datasets to this run (a fork server keeps the
+            # environment of an earlier run).
+            prepare_workers(self, catalog, run_params)
         with warn_on_failure(self, "end the runs left RUNNING by processes now gone"):
             end_dead_runs(uri, [experiment_id], found_by=f"run {run.run_id}")
         try:

@@ -51,6 +51,7 @@ from pipelinex_mlflow.tracking.reads import (
     get_metric_history,
     get_run_data,
     get_start_time,
+    list_artifact_files,
 )
 from pipelinex_mlflow.tracking.replay import ReplayResult, replay, replay_all
 from pipelinex_mlflow.tracking.run_logger import (
@@ -195,6 +196,7 @@ __all__ = [
     "is_bool",
     "is_number",
     "iter_leaves",
+    "list_artifact_files",
     "normalize_tracking_uri",
     "open_run",
     "open_shared_run",

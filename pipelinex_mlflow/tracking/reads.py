@@ -56,6 +56,13 @@ def artifact_exists(run: RunRef, artifact_path: str) -> bool:
     return any(info.path.rstrip("/").rpartition("/")[2] == name for info in listed)
 
 
+def list_artifact_files(run: RunRef, folder: str) -> list[str]:
+    """The paths of the files directly in artifact folder ``folder`` of ``run``."""
+    drain_run(run)
+    listed = get_client(run.tracking_uri).list_artifacts(run.run_id, folder)
+    return sorted(info.path for info in listed if not info.is_dir)
+
+
 def download_artifact(run: RunRef, artifact_path: str, dst_dir: Path) -> Path:
     """Download ``artifact_path`` of ``run`` into ``dst_dir`` and return its local path.
 

@@ -188,4 +188,5 @@ def _forget_parents_senders() -> None:
 
 
 atexit.register(_close_all_at_exit)
-os.register_at_fork(after_in_child=_forget_parents_senders)
+if hasattr(os, "register_at_fork"):  # Unix only; Windows has no fork
+    os.register_at_fork(after_in_child=_forget_parents_senders)
