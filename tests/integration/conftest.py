@@ -88,9 +88,15 @@ def team_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            # The test that first asks for this session fixture has its own store
-            # in MLFLOW_TRACKING_URI; the server must not see it.
-            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+            env={
+                **os.environ,
+                # The test that first asks for this session fixture has its own
+                # store in MLFLOW_TRACKING_URI; the server must not see it.
+                "MLFLOW_TRACKING_URI": "",
+                # Tracking uses no server jobs; their runner starts several more
+                # MLflow processes (huey consumers), which slow its start and stop.
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            },
         )
         try:
             _wait_healthy(url, process, log_path)
