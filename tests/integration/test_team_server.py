@@ -26,8 +26,13 @@ from pipelinex_mlflow import (
     MLflowDataSet,
     MLflowTimeLoggerHook,
 )
-from pipelinex_mlflow.tracking import RunRef, set_current_run
-from pipelinex_mlflow.tracking.runs import UNLOGGED_TAG, end_run, open_run
+from pipelinex_mlflow.tracking import (
+    UNLOGGED_TAG,
+    RunRef,
+    end_run,
+    open_run,
+    set_current_run,
+)
 from tests._kedro import artifact_paths, run_with_hooks
 from tests.slow_proxy import SlowProxy
 
@@ -285,8 +290,7 @@ def test_two_concurrent_kedro_runs_share_the_server(
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     client = MlflowClient(tracking_uri=team_server.url)
-    # Created up front: two first runs racing to create it is its own test below.
-    experiment_id = client.create_experiment(experiment_name)
+    assert client.get_experiment_by_name(experiment_name) is None  # both create it
     offset = team_server.server.log_offset()
 
     runs = [
@@ -297,7 +301,9 @@ def test_two_concurrent_kedro_runs_share_the_server(
     for process, output in zip(runs, outputs, strict=True):
         assert process.returncode == 0, output[-4000:]
 
-    logged = client.search_runs([experiment_id], run_view_type=ViewType.ALL)
+    experiment = client.get_experiment_by_name(experiment_name)
+    assert experiment is not None
+    logged = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
     assert len(logged) == 2, [r.info for r in logged]
     assert [r.info.status for r in logged] == ["FINISHED", "FINISHED"]
     by_p0 = {float(r.data.params["group_0.p0"]): r for r in logged}
@@ -316,17 +322,12 @@ def test_two_concurrent_kedro_runs_share_the_server(
     assert _server_errors(team_server, offset) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "Known bug: ensure_experiment looks the name up, then creates it; a run "
-        "that loses the race gets RESOURCE_ALREADY_EXISTS and its `kedro run` "
-        "fails. Seen in one of five pairs of concurrent first `kedro run`s."
-    ),
-)
 def test_first_runs_racing_to_create_the_experiment(team_server: TeamServer) -> None:
-    """Runs starting at once in a new experiment all start, in one experiment."""
+    """Runs starting at once in a new experiment all start, in one experiment.
+
+    Before the fix, those that lost the race to create it got
+    RESOURCE_ALREADY_EXISTS and their `kedro run` failed.
+    """
     starters = 4
     experiment_ids: list[str] = []
     started: list[RunRef] = []
