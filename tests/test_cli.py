@@ -1,0 +1,178 @@
+"""``kedro mlflow`` commands, run in this process (click's runner) on a real project."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+from click.testing import CliRunner
+
+from pipelinex_mlflow.cli import commands
+from pipelinex_mlflow.tracking import (
+    PROCESS_TAG,
+    SHARED_RUN_KEY_TAG,
+    RunEnd,
+    RunRef,
+    ensure_experiment,
+    start_run,
+)
+from pipelinex_mlflow.tracking.spool import Spooled, write_spool
+from tests.reliability_project import EXPERIMENT, generate
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from click.testing import Result
+    from kedro.framework.startup import ProjectMetadata
+    from mlflow.tracking import MlflowClient
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
+    from kedro.framework.startup import bootstrap_project
+
+    folder = generate(tmp_path / "project", steps=2)
+    metadata = bootstrap_project(folder)
+    monkeypatch.chdir(folder)
+    return metadata
+
+
+def _kedro_mlflow(metadata: ProjectMetadata | None, *args: str) -> Result:
+    return CliRunner().invoke(commands, ["mlflow", *args], obj=metadata)
+
+
+def test_replay_with_nothing_to_replay(project: ProjectMetadata) -> None:
+    result = _kedro_mlflow(project, "replay")
+    assert result.exit_code == 0, result.output
+    assert "Nothing to replay" in result.output
+
+
+def test_replay_sends_the_projects_spools_and_names_bad_files(
+    project: ProjectMetadata, tracking_uri: str, client: MlflowClient, tmp_path: Path
+) -> None:
+    run = start_run(tracking_uri, "0")
+    write_spool(
+        run,
+        Spooled(metrics=[("loss", 0.5, 0, 1)], end=RunEnd("FAILED", 2)),
+        project.project_path / "mlflow_spool",
+    )
+    result = _kedro_mlflow(project, "replay")
+    assert result.exit_code == 0, result.output
+    assert f"into MLflow run {run.run_id}, ended it FAILED" in result.output
+    assert client.get_run(run.run_id).info.status == "FAILED"
+
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_text("not a zip")
+    result = _kedro_mlflow(project, "replay", str(bogus))
+    assert result.exit_code == 1
+    assert "is not a readable pipelinex_mlflow spool file" in result.output
+
+
+def test_runs_before_the_first_run_says_how_to_start(project: ProjectMetadata) -> None:
+    result = _kedro_mlflow(project, "runs")
+    assert result.exit_code == 1
+    assert f"Experiment {EXPERIMENT!r} does not exist" in result.output
+    assert "`kedro run` creates it" in result.output
+
+
+def test_runs_lists_running_runs_and_ends_dead_ones(
+    project: ProjectMetadata, tracking_uri: str, client: MlflowClient
+) -> None:
+    experiment_id = ensure_experiment(tracking_uri, EXPERIMENT)
+    gone = json.dumps(
+        {
+            "host": socket.gethostname(),
+            "pid": 999_999_999,
+            "boot": None,
+            "started": None,
+        }
+    )
+    dead = start_run(tracking_uri, experiment_id, tags={PROCESS_TAG: gone})
+    shared = start_run(
+        tracking_uri, experiment_id, tags={SHARED_RUN_KEY_TAG: "dag-1"}, run_name="dag"
+    )
+    write_spool(dead, Spooled(tags={"a": "b"}), project.project_path / "mlflow_spool")
+    result = _kedro_mlflow(project, "runs")
+    assert result.exit_code == 0, result.output
+    assert f"Marked {dead.run_id} FAILED" in result.output
+    assert f"{shared.run_id}  RUNNING" in result.output
+    assert "shared by dag-1" in result.output
+    assert "1 spool file(s) wait" in result.output
+    because = client.get_run(dead.run_id).data.tags["pipelinex_mlflow.ended_because"]
+    assert "holds what it could not send: replay it" in because
+    listed = _kedro_mlflow(project, "runs", "--all")
+    assert f"{dead.run_id}  FAILED" in listed.output
+
+
+def test_end_run_ends_a_shared_run_with_its_times(
+    project: ProjectMetadata, tracking_uri: str, client: MlflowClient
+) -> None:
+    experiment_id = ensure_experiment(tracking_uri, EXPERIMENT)
+    shared = start_run(tracking_uri, experiment_id, tags={SHARED_RUN_KEY_TAG: "dag-2"})
+    result = _kedro_mlflow(
+        project, "end-run", "--status", "FINISHED", "--run-key", "dag-2"
+    )
+    assert result.exit_code == 0, result.output
+    ended = client.get_run(shared.run_id)
+    assert ended.info.status == "FINISHED"
+    assert {"__time", "__time_end"} <= set(ended.data.metrics)
+    by_id = _kedro_mlflow(
+        project, "end-run", "--status", "FAILED", "--run-id", shared.run_id
+    )
+    assert by_id.exit_code == 0, by_id.output
+    assert client.get_run(shared.run_id).info.status == "FAILED"
+
+
+def test_end_run_needs_a_run(
+    project: ProjectMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIPELINEX_MLFLOW_RUN_KEY", raising=False)
+    result = _kedro_mlflow(project, "end-run", "--status", "FINISHED")
+    assert result.exit_code == 2
+    assert "--run-key" in result.output
+    missing = _kedro_mlflow(
+        project, "end-run", "--status", "KILLED", "--run-key", "nope"
+    )
+    assert missing.exit_code == 1
+    assert "No MLflow run is shared by the steps of 'nope'" in missing.output
+
+
+def test_outside_a_project_it_says_where_to_run() -> None:
+    result = _kedro_mlflow(None, "runs")
+    assert result.exit_code == 2
+    assert "inside a Kedro project" in result.output
+
+
+def test_a_shared_run_is_found_or_created_once(tracking_uri: str) -> None:
+    from pipelinex_mlflow.tracking import open_shared_run
+
+    first, experiment_id, created = open_shared_run(
+        tracking_uri, experiment_name="orchestrated", key="dag-3"
+    )
+    again, _, created_again = open_shared_run(
+        tracking_uri, experiment_name="orchestrated", key="dag-3"
+    )
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert isinstance(first, RunRef)
+    assert experiment_id == ensure_experiment(tracking_uri, "orchestrated")
+
+
+def test_an_ended_shared_run_is_reopened_and_bad_keys_are_refused(
+    tracking_uri: str, client: MlflowClient
+) -> None:
+    from pipelinex_mlflow.tracking import TrackingError, check_run_key, open_shared_run
+
+    run, _, _ = open_shared_run(
+        tracking_uri, experiment_name="orchestrated", key="dag-4"
+    )
+    client.set_terminated(run.run_id, "FINISHED")
+    again, _, created = open_shared_run(
+        tracking_uri, experiment_name="orchestrated", key="dag-4"
+    )
+    assert (again, created) == (run, False)
+    assert client.get_run(run.run_id).info.status == "RUNNING"
+    with pytest.raises(TrackingError, match="cannot name a shared run"):
+        check_run_key("it's; DROP TABLE runs")
