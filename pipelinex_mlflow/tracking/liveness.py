@@ -36,7 +36,7 @@ from typing import Any
 
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
 from pipelinex_mlflow.tracking.runs import SHARED_RUN_KEY_TAG
-from pipelinex_mlflow.tracking.sender import HEARTBEAT_TAG
+from pipelinex_mlflow.tracking.sender import HEARTBEAT_FORMAT, HEARTBEAT_TAG
 from pipelinex_mlflow.tracking.spool import spool_path
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -154,7 +154,7 @@ def end_dead_runs(
     """
     client = get_client(tracking_uri)
     dead = find_dead_runs(tracking_uri, experiment_ids)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(timezone.utc).strftime(HEARTBEAT_FORMAT)
     for run in dead:
         reason = f"{run.reason}; marked FAILED by {found_by} at {stamp}"
         spool = spool_path(run.run_id)
@@ -202,7 +202,7 @@ def _start_ticks(pid: int) -> int | None:
 def _epoch(iso: str) -> float:
     try:
         return (
-            datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")
+            datetime.strptime(iso, HEARTBEAT_FORMAT)
             .replace(tzinfo=timezone.utc)
             .timestamp()
         )

@@ -38,18 +38,18 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
 from pipelinex_mlflow.tracking.spool import RunEnd, Spooled, write_spool
-from pipelinex_mlflow.tracking.stores import get_client
+from pipelinex_mlflow.tracking.stores import get_client, server_address
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,6 +87,8 @@ CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."
 UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
 #: Refreshed while the run's owner lives (see :mod:`~pipelinex_mlflow.tracking.liveness`).
 HEARTBEAT_TAG = "pipelinex_mlflow.heartbeat"
+#: Its value: the time in UTC, to the second.
+HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = logging.getLogger(__name__)
 
@@ -490,28 +492,22 @@ class RunSender:
 
     def _end_run(self, end: RunEnd, deadline: float | None, report: SendReport) -> bool:
         """Mark the run ended; ``False`` if the store did not answer in time."""
-        outcome: list[BaseException | None] = []
-
-        def terminate() -> None:
-            try:
-                self._retrying(
-                    lambda: get_client(self.run.tracking_uri).set_terminated(
-                        self.run.run_id, status=end.status, end_time=end.end_time
-                    )
-                )
-                outcome.append(None)
-            except BaseException as exc:  # handed to the waiting thread
-                outcome.append(exc)
-
-        # A daemon thread: a store that never answers must not hold the process.
-        thread = threading.Thread(
-            target=terminate, name="pipelinex_mlflow-end-run", daemon=True
+        client = get_client(self.run.tracking_uri)
+        # Its own daemon thread: uploads stuck on the pool must not hold it up, and
+        # a store that never answers must not hold the process.
+        ending = DaemonPool(1, "pipelinex_mlflow-end-run").submit(
+            self._retrying,
+            lambda: client.set_terminated(
+                self.run.run_id, status=end.status, end_time=end.end_time
+            ),
         )
-        thread.start()
-        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        if not outcome:
+        done, _ = wait(
+            [ending],
+            None if deadline is None else max(0.0, deadline - time.monotonic()),
+        )
+        if not done:
             return False
-        error = outcome[0]
+        error = ending.exception()
         if error is None:
             return True
         if _is_transient(error):
@@ -587,12 +583,11 @@ class RunSender:
 
     def _server_accepts_connections(self) -> bool:
         """For a server URI: whether it accepts a connection now (local stores: yes)."""
-        parsed = urlparse(self.run.tracking_uri)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        address = server_address(self.run.tracking_uri)
+        if address is None:
             return True
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
-            with socket.create_connection((parsed.hostname, port), PROBE_TIMEOUT_S):
+            with socket.create_connection(address, PROBE_TIMEOUT_S):
                 return True
         except OSError:
             return False
@@ -630,7 +625,7 @@ class RunSender:
             return
         self._next_heartbeat = time.monotonic() + every
         self._pending.tags[HEARTBEAT_TAG] = datetime.now(timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
+            HEARTBEAT_FORMAT
         )
         if self._pending.since is None:
             self._pending.since = time.monotonic()

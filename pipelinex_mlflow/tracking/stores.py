@@ -221,6 +221,21 @@ def local_artifacts_uri(tracking_uri: str) -> str | None:
     return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()
 
 
+def server_address(tracking_uri: str) -> tuple[str, int] | None:
+    """The host and port of an HTTP(S) tracking server; ``None`` for other stores.
+
+    Examples:
+        >>> server_address("https://mlflow.example.com")
+        ('mlflow.example.com', 443)
+        >>> server_address("sqlite:///mlflow.db") is None
+        True
+    """
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in _SERVER_SCHEMES or not parsed.hostname:
+        return None
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
 def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
     """Fail fast unless an HTTP tracking server connects and answers in ``timeout_s``.
 
@@ -254,8 +269,7 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
         raise ValueError(
             f"timeout_s must be a positive number of seconds, got {timeout_s!r}."
         )
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme not in _SERVER_SCHEMES or not parsed.hostname:
+    if server_address(tracking_uri) is None:
         return
     result = probe_server(tracking_uri, timeout_s)
     logger.debug(
@@ -269,10 +283,9 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
 
 
 def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
-    parsed = urlparse(uri)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    host, port = server_address(uri) or ("", 0)
     shown = repr(mask_url_passwords(uri))
-    address = f"{parsed.hostname}:{port}"
+    address = f"{host}:{port}"
     fix_uri = (
         "fix the `uri` of MLflowBasicLoggerHook or the MLFLOW_TRACKING_URI "
         "environment variable"
@@ -289,7 +302,7 @@ def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str
         ),
         "unresolved": (
             f"Cannot reach the MLflow tracking server at {shown}: the host name "
-            f"{parsed.hostname!r} does not resolve. Check its spelling and the DNS, "
+            f"{host!r} does not resolve. Check its spelling and the DNS, "
             f"or {fix_uri}."
         ),
         "no_connection": (
