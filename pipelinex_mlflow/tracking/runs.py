@@ -7,6 +7,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Literal
 
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.stores import get_client, local_artifacts_uri
@@ -219,7 +220,7 @@ def open_shared_run(
     except MlflowException as exc:
         raise TrackingError(
             f"Cannot open the shared MLflow run {key!r} in the store at "
-            f"{tracking_uri!r}: {exc.message}"
+            f"{mask_url_passwords(tracking_uri)!r}: {mask_url_passwords(exc.message)}"
         ) from exc
 
 
