@@ -1,4 +1,26 @@
-"""Hides secrets before they are logged: secret-looking variables and URL credentials.
+"""The one rule that hides secrets in any text before it leaves the process.
+
+Everything the package sends to MLflow, writes to its logs or puts in an error goes
+through this rule (SECURITY.md lists where). It has three parts:
+
+- **Secret names.** A name (an environment variable, a param key, the key of a
+  ``name=value`` pair) looks secret when it matches :data:`SECRET_NAME_PATTERN`
+  (``PASS``, ``TOKEN``, ``SECRET``, ``API_KEY``, ``*_PAT``, ``*DSN*``, ... in any
+  case), or a pattern declared with :func:`declare_secret_names` or the
+  environment variable ``PIPELINEX_MLFLOW_SECRET_NAMES``. Its whole value is
+  masked.
+- **Secrets inside text.** In any text, the password of a URL
+  (``scheme://user:password@host``), the value of a ``name=value`` or
+  ``name: value`` pair whose name looks secret (``password=...`` in a libpq
+  connection string, ``token=`` in a query, ``--params db_password=...``), and
+  tokens of a known shape (:data:`TOKEN_PATTERNS`: GitHub ``ghp_``, Slack
+  ``xoxb-``, AWS ``AKIA``, OpenAI ``sk-``, JWTs, private key blocks, ...) are
+  replaced by :data:`MASK`.
+- **Log lines.** :func:`get_logger` gives the package's modules loggers whose
+  records pass through the rule.
+
+Masking too much is the safe side: ``token_count`` looks secret, ``max_tokens`` and
+``tokenizer`` do not.
 
 Examples:
     >>> mask_value("MY_API_TOKEN", "abc123")
@@ -7,32 +29,75 @@ Examples:
     'postgresql://bob:*****@db:5432/app'
     >>> mask_value("HOSTNAME", "worker-1")
     'worker-1'
-    >>> mask_url_passwords("https://ghp_token@github.com/org/repo")
-    'https://*****@github.com/org/repo'
+    >>> mask_secrets("kedro run --params=db_password=hunter2,lr=0.1")
+    'kedro run --params=db_password=*****,lr=0.1'
+    >>> mask_secrets("host=db user=app password=s3cret")
+    'host=db user=app password=*****'
 """
 
 from __future__ import annotations
 
+import fnmatch
+import logging
+import os
 import re
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MASK = "*****"
+#: Comma-separated glob patterns of more names to treat as secret (``my_pin,*_code``).
+SECRET_NAMES_ENV_VAR = "PIPELINEX_MLFLOW_SECRET_NAMES"  # noqa: S105 - a name
 
-#: A variable whose name contains one of these (in any case) has its value masked.
-SECRET_NAME_PARTS: tuple[str, ...] = (
-    "AUTH",
-    "CERT",
-    "COOKIE",
-    "CREDENTIAL",
-    "KEY",
-    "PASSWD",
-    "PASSWORD",
-    "PRIVATE",
-    "PWD",
-    "SECRET",
-    "SESSION",
-    "SIGNATURE",
-    "TOKEN",
+#: A name matching this (in any case) looks secret.
+SECRET_NAME_PATTERN = re.compile(
+    r"PASS"  # PASSWORD, PASSWD, PASSPHRASE, PGPASS, DB_PASS
+    r"|PWD|SECRET|CREDENTIAL|PRIVATE|COOKIE|SESSION|SIGNATURE|CERT"
+    r"|WEBHOOK|BEARER|JWT|DSN"  # SENTRY_DSN holds its key in the URL
+    r"|AUTH(?!OR(?!IZ))"  # AUTH, OAUTH, AUTHORIZATION; not AUTHOR
+    r"|TOKEN(?!S|IZ|IS)"  # API_TOKEN, accessToken; not max_tokens, tokenizer
+    # A key with a word that says it is one: API_KEY, apikey, AccountKey, ...
+    r"|(?:API|ACCESS|SECRET|PRIVATE|CLIENT|SERVICE|ACCOUNT|MASTER|ENCRYPTION"
+    r"|SIGNING|SSH|LICEN[CS]E|SUBSCRIPTION|STORAGE|ADMIN|DEPLOY|GPG|PGP|SAS|SHARED)"
+    r"[_.\-]?KEY"
+    r"|(?<![A-Z0-9])PAT(?![A-Z0-9])",  # GITHUB_PAT; not PATH or PATTERN
+    re.IGNORECASE,
 )
+# An environment variable in capitals ending in KEY (OPENAI_KEY, GPG_KEY) is one;
+# a lower-case param ending in key (join_key, sort_key) usually is not.
+_UPPER_KEY_NAME = re.compile(r"(?:^|_)KEY$")
+
+#: Tokens with a known shape, masked wherever they appear.
+TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
+    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    ("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}"),
+    ("Slack token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
+    ("Slack webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+    ("OpenAI or Anthropic key", r"\bsk-[A-Za-z0-9_\-]{20,}"),
+    ("Stripe key", r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"),
+    ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}"),
+    ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+    ("npm token", r"\bnpm_[A-Za-z0-9]{36}"),
+    ("PyPI token", r"\bpypi-[A-Za-z0-9_\-]{50,}"),
+    ("Databricks token", r"\bdapi[0-9a-f]{32}(?:-\d+)?"),
+    ("SendGrid key", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
+    ("JSON web token", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[\w\-]*"),
+    ("bearer token", r"\b(?i:bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*"),
+    (
+        "HTTP authorization",
+        r"\b(?i:authorization)[\"']?\s*[:=]\s*[\"']?\S+(?:\s+[^\s\"',;]+)?",
+    ),
+    (
+        "private key",
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?"
+        r"(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+    ),
+)
+_TOKENS = re.compile("|".join(f"(?:{pattern})" for _, pattern in TOKEN_PATTERNS))
 
 # scheme://user:password@ keeps the user and masks the password, even a '/' that a
 # careless password may hold; scheme://token@ (no colon) masks the whole user part,
@@ -41,17 +106,73 @@ _URL_CREDENTIALS = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@]*)"
     r"(?::(?P<password>[^\s@]*))?@"
 )
+# name=value, name: value, "name": "value". The name is found without consuming
+# the text before it, so in --params=db_password=x the pair db_password=x is seen.
+_PAIR = re.compile(
+    r"""(?<![\w.\-])["']?(?P<name>[A-Za-z_][\w.\-]*)["']?\s*(?:=|:(?!//))\s*"""
+    r"""(?P<value>"[^"]*"|'[^']*'|[^\s,;&'"=)}\]]+)"""
+)
+
+_declared_lock = threading.Lock()
+_declared: set[str] = set()
+
+
+def declare_secret_names(patterns: Iterable[str]) -> None:
+    """Treat names matching these glob patterns as secret too, in this process and its children.
+
+    Patterns match whole names in any case (``db_*``, ``*_pin``). They are also
+    put into ``PIPELINEX_MLFLOW_SECRET_NAMES``, so ParallelRunner's workers and
+    other processes started from here apply them.
+
+    Args:
+        patterns: Glob patterns of names.
+
+    Raises:
+        ValueError: For a pattern that is not a non-empty string.
+
+    Examples:
+        >>> declare_secret_names(["*_pin"])
+        >>> is_secret_name("card_pin")
+        True
+    """
+    cleaned = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip() or "," in pattern:
+            raise ValueError(
+                f"Invalid secret name pattern {pattern!r}: give a non-empty glob "
+                "pattern without commas, such as 'db_*' or '*_pin'."
+            )
+        cleaned.append(pattern.strip().lower())
+    with _declared_lock:
+        _declared.update(cleaned)
+        known = set(_env_patterns()) | _declared
+        os.environ[SECRET_NAMES_ENV_VAR] = ",".join(sorted(known))
+
+
+def _env_patterns() -> list[str]:
+    text = os.environ.get(SECRET_NAMES_ENV_VAR, "")
+    return [part.strip().lower() for part in text.split(",") if part.strip()]
 
 
 def is_secret_name(name: str) -> bool:
-    """Tell whether an environment variable's name suggests that it holds a secret.
+    """Tell whether a name (an environment variable, a param key) looks secret.
 
     Examples:
         >>> is_secret_name("aws_secret_access_key"), is_secret_name("HOME")
         (True, False)
+        >>> is_secret_name("GITHUB_PAT"), is_secret_name("PATH")
+        (True, False)
+        >>> is_secret_name("max_tokens"), is_secret_name("OPENAI_KEY")
+        (False, True)
     """
-    upper = name.upper()
-    return any(part in upper for part in SECRET_NAME_PARTS)
+    if SECRET_NAME_PATTERN.search(name):
+        return True
+    if name.isupper() and _UPPER_KEY_NAME.search(name):
+        return True
+    lowered = name.lower()
+    with _declared_lock:
+        declared = _declared | set(_env_patterns())
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in declared)
 
 
 def mask_url_passwords(value: str) -> str:
@@ -75,19 +196,110 @@ def _masked_credentials(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}{match.group('user')}:{MASK}@"
 
 
+def has_url_credentials(value: str) -> bool:
+    """Tell whether ``value`` holds a URL with a user or password part.
+
+    Examples:
+        >>> has_url_credentials("http://a:b@host"), has_url_credentials("http://host")
+        (True, False)
+    """
+    return bool(_URL_CREDENTIALS.search(value))
+
+
+def mask_secrets(text: str) -> str:
+    """Mask URL passwords, secret ``name=value`` pairs and known tokens in ``text``.
+
+    Examples:
+        >>> mask_secrets("GITHUB_PAT=ghp_" + "a" * 36)
+        'GITHUB_PAT=*****'
+        >>> mask_secrets("https://abc123@o1.ingest.sentry.io/1")
+        'https://*****@o1.ingest.sentry.io/1'
+        >>> mask_secrets("lr=0.1 depth=3")
+        'lr=0.1 depth=3'
+    """
+    if not text:
+        return text
+    masked = _TOKENS.sub(MASK, mask_url_passwords(text))
+    return _mask_secret_pairs(masked)
+
+
+def _mask_secret_pairs(text: str) -> str:
+    spans = []
+    position = 0
+    while True:
+        match = _PAIR.search(text, position)
+        if match is None:
+            break
+        if is_secret_name(match.group("name")) and match.group("value") != MASK:
+            spans.append(match.span("value"))
+        # The value may itself be the name of the next pair (a=b=c).
+        position = match.start("value")
+    for start, end in reversed(spans):
+        text = text[:start] + MASK + text[end:]
+    return text
+
+
 def mask_value(name: str, value: str) -> str:
-    """Return ``value`` safe to log as the value of variable ``name``.
+    """Return ``value`` safe to log as the value of ``name`` (a variable or a key).
 
     The whole value is masked when the name looks secret (see
-    :data:`SECRET_NAME_PARTS`); otherwise only passwords inside URLs are.
+    :func:`is_secret_name`); otherwise the secrets inside it are
+    (:func:`mask_secrets`).
 
     Args:
-        name: The environment variable's name.
+        name: The environment variable's name, or a param's key.
         value: Its value.
 
     Returns:
-        :data:`MASK`, or ``value`` with URL passwords masked.
+        :data:`MASK`, or ``value`` with the secrets inside it masked.
     """
     if is_secret_name(name):
         return MASK
-    return mask_url_passwords(value)
+    return mask_secrets(value)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that passes each record's message through :func:`mask_secrets`.
+
+    Examples:
+        >>> record = logging.LogRecord(
+        ...     "x", logging.INFO, "f.py", 1, "uri %s", ("http://a:pw@h",), None
+        ... )
+        >>> MaskingFilter().filter(record), record.getMessage()
+        (True, 'uri http://a:*****@h')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its masked text; never drop a record."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad format string: leave it to logging
+            return True
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Formatted here, so the traceback's text is masked too.
+            record.exc_text = mask_secrets(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+_FILTER = MaskingFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with :class:`MaskingFilter` on it.
+
+    Every module of the package gets its logger here, so no log line of the
+    package carries a secret.
+
+    Examples:
+        >>> get_logger("pipelinex_mlflow.example").filters[0].__class__.__name__
+        'MaskingFilter'
+    """
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger

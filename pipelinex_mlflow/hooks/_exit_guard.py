@@ -10,12 +10,13 @@ marks the run ``KILLED``. While that happens a second Ctrl-C exits at once.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
+
+from pipelinex_mlflow.masking import get_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 _SIGTERM_EXIT_CODE = 128 + signal.SIGTERM
 _SIGINT_EXIT_CODE = 128 + signal.SIGINT
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Flushes of companion hooks, by the id of the hook that registered them, in
 # registration order.

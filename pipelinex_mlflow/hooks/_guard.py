@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import current_run
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from pipelinex_mlflow.tracking import RunRef
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelinex_mlflow.kedro_helpers import project_root
+from pipelinex_mlflow.masking import mask_secrets, mask_value
 from pipelinex_mlflow.tracking import flatten_dict
 
 _GIT_TIMEOUT_S = 5
@@ -51,6 +52,8 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
 
     The real command line when the run came from the ``kedro`` CLI, else one
     rebuilt from ``run_params`` (for runs started through ``KedroSession.run``).
+    Secrets are masked: ``--params`` values whose key looks secret, and secrets
+    inside any argument (:mod:`pipelinex_mlflow.masking`).
 
     Examples:
         >>> kedro_command(
@@ -58,10 +61,12 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
         ...     argv=["python"],
         ... )
         'kedro run --pipelines=train --params=a.b=1'
+        >>> kedro_command({}, argv=["kedro", "run", "--params", "db_password=hunter2"])
+        "kedro run --params 'db_password=*****'"
     """
     argv = sys.argv if argv is None else argv
     if argv and Path(argv[0]).name == "kedro" and "run" in argv[1:]:
-        return shlex.join(["kedro", *argv[1:]])
+        return shlex.join(["kedro", *(mask_secrets(arg) for arg in argv[1:])])
     parts = ["kedro", "run"]
     for key, option in _LIST_OPTIONS.items():
         values = run_params.get(key) or ()
@@ -78,7 +83,9 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
         parts.append(f"--load-versions={pairs}")
     runtime_params = flatten_dict(run_params.get("runtime_params") or {})
     if runtime_params:
-        pairs = ",".join(f"{k}={v}" for k, v in runtime_params.items())
+        pairs = ",".join(
+            f"{k}={mask_value(k, str(v))}" for k, v in runtime_params.items()
+        )
         parts.append(f"--params={pairs}")
     if run_params.get("only_missing_outputs"):
         parts.append("--only-missing-outputs")

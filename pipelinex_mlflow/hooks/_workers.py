@@ -28,7 +28,6 @@ once, with a warning and the tag ``pipelinex_mlflow.worker_hooks``.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from kedro.io import AbstractDataset, DatasetError, SharedMemoryCatalogProtocol
 
 from pipelinex_mlflow.hooks._guard import warn_on_failure
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import RunLogger, current_run, set_current_run
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ TIMING_SPOOL = "timing"
 VALUES_SPOOL = "values"
 _START_METHODS = frozenset({"fork", "spawn", "forkserver"})
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,12 +10,17 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.hooks._arguments import check_bool, check_names, check_paths
+from pipelinex_mlflow.hooks._credential_files import (
+    filter_uploads,
+    is_credentials_file,
+)
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import (
     dataset_base_path,
     dataset_local_path,
     project_root,
 )
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
 PathSpec = str | os.PathLike[str]
 _GLOB_CHARS = frozenset("*?[")
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def resolve_paths(
@@ -115,6 +119,12 @@ class MLflowArtifactsLoggerHook:
     name. A folder is uploaded in one call. Paths that match nothing are named in
     one warning, and the others are uploaded anyway.
 
+    Credentials files are never uploaded by accident: Kedro's
+    ``credentials*.yml``, ``.env`` files, private keys and the other names of
+    :data:`~pipelinex_mlflow.hooks._credential_files.CREDENTIALS_FILE_PATTERNS`
+    are left out of folders and globs, and a file named exactly goes up only with
+    ``allow_credentials_files=True``. Each file left out is named in a warning.
+
     Examples:
         In ``settings.py``:
 
@@ -147,6 +157,7 @@ class MLflowArtifactsLoggerHook:
         filepaths_after_pipeline_run: Sequence[PathSpec] | PathSpec | None = None,
         datasets_after_node_run: Sequence[str] | str | None = None,
         enable_mlflow: bool = True,
+        allow_credentials_files: bool = False,
     ) -> None:
         """Choose what to upload and when.
 
@@ -159,6 +170,9 @@ class MLflowArtifactsLoggerHook:
                 file or folder is uploaded after the node runs (the version just
                 saved, for a versioned dataset).
             enable_mlflow: ``False`` turns the hook off.
+            allow_credentials_files: Upload the credentials files named exactly
+                (not through a folder or a glob) in the lists above. Off by
+                default: they hold secrets.
 
         Raises:
             ValueError: For an argument of the wrong type.
@@ -170,6 +184,8 @@ class MLflowArtifactsLoggerHook:
         check_paths(hook, "filepaths_after_pipeline_run", filepaths_after_pipeline_run)
         check_names(hook, "datasets_after_node_run", datasets_after_node_run)
         check_bool(hook, "enable_mlflow", enable_mlflow)
+        check_bool(hook, "allow_credentials_files", allow_credentials_files)
+        self.allow_credentials_files = allow_credentials_files
         self.filepaths_before_pipeline_run = _as_list(filepaths_before_pipeline_run)
         self.filepaths_after_pipeline_run = _as_list(filepaths_after_pipeline_run)
         self.datasets_after_node_run = [
@@ -224,6 +240,9 @@ class MLflowArtifactsLoggerHook:
                     else f"{path} does not exist",
                 )
                 return
+            if is_credentials_file(path) and not self.allow_credentials_files:
+                self._warn_skipped([path])
+                return
             # A versioned file goes where its unversioned path would.
             base = dataset_base_path(dataset) or path
             target = artifact_dir(base, self._root, is_dir=path.is_dir())
@@ -260,11 +279,54 @@ class MLflowArtifactsLoggerHook:
                     self._root,
                     len(paths),
                 )
+            filtered = filter_uploads(
+                paths,
+                _explicit_files(specs, self._root),
+                allow_credentials=self.allow_credentials_files,
+            )
+            if filtered.skipped:
+                self._warn_skipped(filtered.skipped)
             run_logger = RunLogger(run)
-            for path in paths:
+            for upload in filtered.uploads:
                 # A folder goes up in one call.
-                run_logger.log_artifact(path, artifact_dir(path, self._root))
+                run_logger.log_artifact(
+                    upload.local,
+                    artifact_dir(
+                        upload.source, self._root, is_dir=upload.local.is_dir()
+                    ),
+                    keep_alive=upload.keep_alive,
+                )
             run_logger.flush()
             logger.debug(
-                "Uploaded %d path(s) %s to run %s", len(paths), when, run.run_id
+                "Uploaded %d path(s) %s to run %s",
+                len(filtered.uploads),
+                when,
+                run.run_id,
             )
+
+    def _warn_skipped(self, skipped: list[Path]) -> None:
+        shown = []
+        for path in skipped:
+            try:
+                shown.append(path.relative_to(self._root).as_posix())
+            except ValueError:
+                shown.append(str(path))
+        logger.warning(
+            "MLflowArtifactsLoggerHook did not upload %s: credentials files hold "
+            "secrets. To upload one anyway, name the file itself (not a folder or a "
+            "glob) and set allow_credentials_files=True.",
+            ", ".join(shown),
+        )
+
+
+def _explicit_files(specs: Iterable[PathSpec], root: Path) -> set[Path]:
+    """The files named exactly, without a glob pattern."""
+    found = set()
+    for spec in specs:
+        text = os.path.expanduser(os.fspath(spec))
+        if _GLOB_CHARS & set(text):
+            continue
+        path = Path(text) if Path(text).is_absolute() else root / text
+        if path.is_file():
+            found.add(path)
+    return found

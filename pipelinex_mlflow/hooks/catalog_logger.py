@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worke
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import is_parameter, parameter_key
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.scratch import WorkerSpool
 from pipelinex_mlflow.tracking import (
     AUTO,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 DatasetSpec = str | dict[str, Any] | AbstractDataset[Any, Any]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def _as_mlflow_dataset(name: str, spec: DatasetSpec) -> MLflowDataSet:

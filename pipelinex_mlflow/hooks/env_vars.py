@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pipelinex_mlflow.hooks._arguments import (
     check_optional_str,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
-from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
+from pipelinex_mlflow.masking import MASK, get_logger, is_secret_name, mask_value
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ ALL_ENV_VARS = "__ALL__"
 #: PipelineX's prefix, kept so that existing runs and dashboards line up.
 DEFAULT_PREFIX = "env.."
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass

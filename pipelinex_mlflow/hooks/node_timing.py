@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import threading
@@ -41,6 +40,7 @@ from pipelinex_mlflow.hooks._workers import (
     worker_spool,
 )
 from pipelinex_mlflow.kedro_helpers import project_root
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.scratch import ScratchFolder, WorkerSpool
 from pipelinex_mlflow.tracking import (
     RUN_KEY_ENV_VAR,
@@ -66,7 +66,7 @@ TIME_LOG_ARTIFACT = "time_log.json"
 STEP_TIMINGS_FOLDER = "time_log_steps"
 
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def default_task_name(node: Node) -> str:

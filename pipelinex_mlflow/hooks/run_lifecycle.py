@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import (
     HEARTBEAT_EVERY_S,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -62,7 +62,7 @@ RUN_PARAM_PREFIX = "___"
 #: How long the end of a run waits, in total, for values still being sent.
 DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def _timestamp(offset_hours: float, fmt: str) -> str:

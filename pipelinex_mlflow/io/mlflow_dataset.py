@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, ClassVar
 
@@ -23,7 +22,7 @@ from pipelinex_mlflow.io.value_codec import (
     read_values,
     values_exist,
 )
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     LongParamPolicy,
@@ -32,7 +31,7 @@ from pipelinex_mlflow.tracking import (
     current_run,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class MLflowDataSet(AbstractDataset[Any, Any]):

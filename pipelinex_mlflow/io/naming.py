@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.kedro_helpers import is_parameter
+from pipelinex_mlflow.masking import get_logger
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def name_mlflow_datasets(

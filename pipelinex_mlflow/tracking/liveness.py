@@ -25,7 +25,6 @@ Examples:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import time
@@ -34,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
 from pipelinex_mlflow.tracking.runs import SHARED_RUN_KEY_TAG
 from pipelinex_mlflow.tracking.sender import HEARTBEAT_FORMAT, HEARTBEAT_TAG
@@ -47,7 +47,7 @@ HEARTBEAT_EVERY_S = 30.0
 #: Silence after which a run of another machine is taken for dead.
 STALE_AFTER_S = 600.0
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.errors import TrackingError, scrubbed
 from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -80,5 +80,5 @@ def download_artifact(run: RunRef, artifact_path: str, dst_dir: Path) -> Path:
         raise TrackingError(
             f"MLflow run {run.run_id!r} has no artifact {artifact_path!r}: "
             f"{exc.message}"
-        ) from exc
+        ) from scrubbed(exc)
     return Path(local)

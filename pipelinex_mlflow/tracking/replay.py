@@ -14,13 +14,12 @@ Examples:
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.sender import RunSender
@@ -33,7 +32,7 @@ from pipelinex_mlflow.tracking.spool import (
 #: How long a replay may take in total (large artifacts over a slow link).
 REPLAY_TIMEOUT_S = 600.0
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import (
+    MASK,
+    get_logger,
+    is_secret_name,
+    mask_secrets,
+    mask_url_passwords,
+)
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
@@ -34,7 +39,7 @@ LongParamPolicy = Literal["truncate", "tag", "fail"]
 LONG_PARAM_POLICIES: tuple[str, ...] = get_args(LongParamPolicy)
 LONG_PARAM_TAG_PREFIX = "pipelinex_mlflow.long_param."
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def validate_long_param_policy(policy: str, max_param_length: int) -> None:
@@ -74,7 +79,10 @@ class RunLogger:
     """Buffers params, metrics, tags, texts and files for one run, sent by ``flush``.
 
     Values are checked and made MLflow keys as they are queued, so a bad value
-    fails the call that gave it. ``flush`` hands them to the run's background
+    fails the call that gave it. They pass the masking rule
+    (:mod:`pipelinex_mlflow.masking`) on the way: a param whose key looks secret
+    is logged as ``*****`` (with one warning), and secrets inside the text of
+    other params and of tags are masked. ``flush`` hands them to the run's background
     sender, which merges the flushes of a whole run into ``log_batch`` requests of
     MLflow's maximum size. The logger is thread-safe and picklable (it holds no
     client), so it can travel to ParallelRunner workers.
@@ -155,7 +163,8 @@ class RunLogger:
         with self._lock:
             for raw_key, value in flat.items():
                 key = sanitize_key(raw_key)
-                self._queue_param(key, param_text(value), enforce_limit)
+                text = _masked_param(raw_key, param_text(value))
+                self._queue_param(key, text, enforce_limit)
 
     def _queue_param(self, key: str, text: str, enforce_limit: bool) -> None:
         if enforce_limit and len(text) > self._max_param_length:
@@ -231,7 +240,7 @@ class RunLogger:
         """Queue tags; values are stringified and cut to MLflow's 8000 characters."""
         with self._lock:
             for key, value in tags.items():
-                text = param_text(value)[:MAX_TAG_LENGTH]
+                text = mask_secrets(param_text(value))[:MAX_TAG_LENGTH]
                 self._buffer.tags[sanitize_key(key)] = text
 
     def log_text(self, text: str, artifact_file: str) -> None:
@@ -308,6 +317,27 @@ class RunLogger:
                 ) from refused
         if refused is not None:
             raise refused
+
+
+_warned_secret_keys: set[str] = set()
+
+
+def _masked_param(key: str, text: str) -> str:
+    """The text MLflow gets for param ``key``: masked whole when the key looks secret."""
+    if not is_secret_name(key):
+        return mask_secrets(text)
+    if text != MASK and key not in _warned_secret_keys:
+        # Once per key and process: a run logs the same params again on resume.
+        _warned_secret_keys.add(key)
+        logger.warning(
+            "MLflow param %r looks secret, so MLflow gets %r instead of its value "
+            "(loading it back from MLflow returns %r too). Rename it if it is not a "
+            "secret; SECURITY.md gives the rule.",
+            key,
+            MASK,
+            MASK,
+        )
+    return MASK
 
 
 def _now_ms() -> int:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pipelinex_mlflow.masking import mask_url_passwords
-from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.tracking.errors import TrackingError, scrubbed
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.stores import get_client, local_artifacts_uri
 
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def ensure_experiment(
@@ -101,7 +100,7 @@ def open_run(
         raise TrackingError(
             f"Cannot start an MLflow run in the store at {tracking_uri!r}: "
             f"{exc.message}"
-        ) from exc
+        ) from scrubbed(exc)
     return run, experiment_id
 
 
@@ -142,7 +141,7 @@ def resume_run(tracking_uri: str, run_id: str) -> tuple[RunRef, str]:
             f"Cannot resume MLflow run {run_id!r}: it is not in the store at "
             f"{tracking_uri!r} ({exc.message}). Check the `run_id` of "
             "MLflowBasicLoggerHook, or leave it unset to start a new run."
-        ) from exc
+        ) from scrubbed(exc)
     client.update_run(run_id, status="RUNNING")
     return RunRef(tracking_uri=tracking_uri, run_id=run_id), str(run.info.experiment_id)
 
@@ -221,7 +220,7 @@ def open_shared_run(
         raise TrackingError(
             f"Cannot open the shared MLflow run {key!r} in the store at "
             f"{mask_url_passwords(tracking_uri)!r}: {mask_url_passwords(exc.message)}"
-        ) from exc
+        ) from scrubbed(exc)
 
 
 def find_shared_run(tracking_uri: str, experiment_name: str, key: str) -> RunRef | None:

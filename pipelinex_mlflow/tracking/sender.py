@@ -33,7 +33,6 @@ Examples:
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import socket
 import threading
@@ -44,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
@@ -90,7 +89,7 @@ HEARTBEAT_TAG = "pipelinex_mlflow.heartbeat"
 #: Its value: the time in UTC, to the second.
 HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MetricEntry = tuple[str, float, int, int]
 

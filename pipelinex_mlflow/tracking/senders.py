@@ -22,7 +22,6 @@ Examples:
 from __future__ import annotations
 
 import atexit
-import logging
 import multiprocessing
 import multiprocessing.util
 import os
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 # Imported first so that its exit hook (removing temporary folders) runs after ours
 # (sending what they hold): exit hooks run in reverse order.
 import pipelinex_mlflow.scratch  # noqa: F401
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking.sender import RunSender, SendReport
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 FLUSH_TIMEOUT_ENV_VAR = "PIPELINEX_MLFLOW_FLUSH_TIMEOUT"
 DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def flush_timeout() -> float:

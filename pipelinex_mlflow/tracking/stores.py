@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -10,7 +9,11 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import (
+    get_logger,
+    has_url_credentials,
+    mask_url_passwords,
+)
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.server_probe import probe_server
 from pipelinex_mlflow.tracking.store_creation import (
@@ -34,10 +37,14 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SERVER_SCHEMES = ("http", "https")
 _DETAIL_CHARS = 300
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _clients: dict[tuple[int, str], MlflowClient] = {}
 _clients_lock = threading.Lock()
+
+
+#: MLflow's switch for its "View run ... at:" line.
+SUPPRESS_URL_PRINTING_ENV_VAR = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 
 
 def get_client(tracking_uri: str) -> MlflowClient:
@@ -49,6 +56,10 @@ def get_client(tracking_uri: str) -> MlflowClient:
     a lock shared by every process (:mod:`~pipelinex_mlflow.tracking.store_creation`),
     so runs started together do not race MLflow's schema creation.
 
+    For a URI that holds credentials, MLflow's own "View run ... at:" line is
+    turned off for the process: MLflow prints the URI as it is, password included
+    (the package's own lines mask it).
+
     Raises:
         TrackingError: If the store cannot be opened, in one line that says why and
             what to do (the database error is logged at debug level).
@@ -58,6 +69,8 @@ def get_client(tracking_uri: str) -> MlflowClient:
         >>> client is get_client("http://127.0.0.1:5000")
         True
     """
+    if has_url_credentials(tracking_uri):
+        os.environ[SUPPRESS_URL_PRINTING_ENV_VAR] = "true"
     key = (os.getpid(), tracking_uri)
     with _clients_lock:
         client = _clients.get(key)
