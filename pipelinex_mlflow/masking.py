@@ -37,6 +37,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
@@ -278,12 +279,39 @@ class MaskingFilter(logging.Filter):
         masked = mask_secrets(message)
         if masked != message:
             record.msg, record.args = masked, None
-        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            # Formatted here, so the traceback's text is masked too.
-            record.exc_text = mask_secrets(
-                logging.Formatter().formatException(record.exc_info)
-            )
+        if record.exc_info and record.exc_info[1] is not None:
+            # In place: handlers such as rich's render the exception object itself.
+            scrubbed(record.exc_info[1])
         return True
+
+
+def scrubbed(error: BaseException) -> BaseException:
+    """Mask the secrets in the text of ``error`` and of the errors chained to it, in place.
+
+    For an error about to be shown or chained (``raise ... from scrubbed(exc)``):
+    MLflow quotes a failed request's whole URL, password included, and a
+    traceback prints every chained error.
+
+    Returns:
+        ``error`` itself.
+
+    Examples:
+        >>> str(scrubbed(ValueError("GET http://a:pw@h/api failed")))
+        'GET http://a:*****@h/api failed'
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(
+            mask_secrets(arg) if isinstance(arg, str) else arg for arg in current.args
+        )
+        message = getattr(current, "message", None)
+        if isinstance(message, str):
+            with contextlib.suppress(AttributeError):  # a read-only property
+                current.message = mask_secrets(message)  # type: ignore[attr-defined]
+        current = current.__cause__ or current.__context__
+    return error
 
 
 _FILTER = MaskingFilter()

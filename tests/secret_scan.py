@@ -35,8 +35,8 @@ def run_texts(client: MlflowClient, run_id: str) -> dict[str, str]:
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 relative = path.relative_to(root).as_posix()
-                texts[f"artifact {relative}"] = relative + "\n" + path.read_text(
-                    errors="replace"
+                texts[f"artifact {relative}"] = (
+                    relative + "\n" + path.read_text(errors="replace")
                 )
     return texts
 

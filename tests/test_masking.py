@@ -1,10 +1,26 @@
-"""The masking rule for environment variable values."""
+"""The one masking rule: secret names, secrets inside text, log lines, errors."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+
 import pytest
 
-from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
+from pipelinex_mlflow.hooks._run_context import kedro_command
+from pipelinex_mlflow.masking import (
+    MASK,
+    SECRET_NAMES_ENV_VAR,
+    declare_secret_names,
+    get_logger,
+    is_secret_name,
+    mask_secrets,
+    mask_value,
+    scrubbed,
+)
+from pipelinex_mlflow.tracking.errors import TrackingError
 
 
 @pytest.mark.parametrize(
@@ -23,6 +39,18 @@ from pipelinex_mlflow.masking import MASK, is_secret_name, mask_value
         "URL_SIGNATURE",
         "SSL_CERT_FILE",
         "apikey",
+        # Found by the security review: once logged in clear text.
+        "DB_PASS",
+        "PGPASS",
+        "PGPASSWORD",
+        "GITHUB_PAT",
+        "SENTRY_DSN",
+        "OPENAI_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "slack_webhook_url",
+        "db_password",
+        "accessToken",
+        "AccountKey",
     ],
 )
 def test_secret_looking_names_are_masked(name: str) -> None:
@@ -30,7 +58,23 @@ def test_secret_looking_names_are_masked(name: str) -> None:
     assert mask_value(name, "anything at all") == MASK
 
 
-@pytest.mark.parametrize("name", ["HOME", "HOSTNAME", "CUDA_VISIBLE_DEVICES", "LANG"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HOME",
+        "HOSTNAME",
+        "CUDA_VISIBLE_DEVICES",
+        "LANG",
+        "PATH",
+        "PYTHONPATH",
+        "max_tokens",
+        "tokenizer_name",
+        "author",
+        "primary_key",
+        "join_key",
+        "learning_rate",
+    ],
+)
 def test_other_names_keep_their_value(name: str) -> None:
     assert not is_secret_name(name)
     assert mask_value(name, "/home/me") == "/home/me"
@@ -54,3 +98,112 @@ def test_other_names_keep_their_value(name: str) -> None:
 )
 def test_url_passwords_are_masked(value: str, expected: str) -> None:
     assert mask_value("DATABASE_URL", value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "host=db.internal port=5432 password=connpw dbname=app",
+            "host=db.internal port=5432 password=***** dbname=app",
+        ),
+        (
+            "kedro run --params=db_password=hunter2,lr=0.1",
+            "kedro run --params=db_password=*****,lr=0.1",
+        ),
+        (
+            "kedro run --params db_password:hunter2",
+            "kedro run --params db_password:*****",
+        ),
+        (
+            "https://api.example.com/v1?api_key=abc123&page=2",
+            "https://api.example.com/v1?api_key=*****&page=2",
+        ),
+        ('{"password": "pw", "user": "bob"}', '{"password": *****, "user": "bob"}'),
+        (
+            "Server=db;Database=app;Password=pw1;",
+            "Server=db;Database=app;Password=*****;",
+        ),
+        ("token ghp_0123456789abcdefghijABCDEFGHIJ012345 set", "token ***** set"),
+        ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "*****"),
+        ("xoxb-1234567890-abcdefghij", "*****"),
+        ("AKIAIOSFODNN7EXAMPLE", "*****"),
+        ("sk-proj-abcdefghijklmnopqrstuvwxyz012345", "*****"),
+        ("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "*****"),
+        ("dapi0123456789abcdef0123456789abcdef", "*****"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz", "*****"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "*****",
+        ),
+        (
+            "https://sentrykey77@o1.ingest.sentry.io/42",
+            "https://*****@o1.ingest.sentry.io/42",
+        ),
+        # Left alone: what only looks like a pair or a token.
+        ("lr=0.1 depth=3 params:model_depth", "lr=0.1 depth=3 params:model_depth"),
+        ("the token limit was reached", "the token limit was reached"),
+        ("6f1d2c3b4a5e6f7a8b9c0d1e2f3a4b5c", "6f1d2c3b4a5e6f7a8b9c0d1e2f3a4b5c"),
+    ],
+)
+def test_secrets_inside_text_are_masked(text: str, expected: str) -> None:
+    assert mask_secrets(text) == expected
+    assert mask_secrets(expected) == expected  # masking twice changes nothing
+
+
+def test_declared_names_are_secret_here_and_in_child_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SECRET_NAMES_ENV_VAR, raising=False)
+    assert not is_secret_name("vault_pin")
+    declare_secret_names(["*_PIN"])
+    assert is_secret_name("vault_pin")
+    assert mask_secrets("vault_pin=1234 user=bob") == "vault_pin=***** user=bob"
+    assert "*_pin" in os.environ[SECRET_NAMES_ENV_VAR].split(",")
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pipelinex_mlflow.masking import is_secret_name as f; print(f('card_pin'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == "True"
+
+
+def test_a_bad_declared_pattern_says_what_to_give() -> None:
+    with pytest.raises(ValueError, match="glob pattern without commas"):
+        declare_secret_names(["a,b"])
+
+
+def test_the_package_log_lines_and_errors_are_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = get_logger("pipelinex_mlflow.tests_masking")
+    with caplog.at_level(logging.INFO, logger="pipelinex_mlflow.tests_masking"):
+        logger.info("store %s", "http://alice:pw-log@host")
+        # Built at run time: the traceback shows this file's source lines.
+        message = "GET http://alice:" + "pw-exc" + "@host failed"
+        try:
+            raise RuntimeError(message)
+        except RuntimeError:
+            logger.exception("failed")
+    text = caplog.text
+    assert "pw-log" not in text
+    assert "pw-exc" not in text
+    assert "alice:*****@host" in text
+    assert "pw-err" not in str(TrackingError("at http://bob:pw-err@host"))
+    assert "pw-cause" not in str(scrubbed(ValueError("http://a:pw-cause@h")))
+
+
+def test_the_kedro_command_tag_masks_runtime_params() -> None:
+    argv = ["/venv/bin/kedro", "run", "--params", "db_password=hunter2,lr=0.1"]
+    assert (
+        kedro_command({}, argv=argv) == "kedro run --params 'db_password=*****,lr=0.1'"
+    )
+    rebuilt = kedro_command(
+        {"runtime_params": {"db": {"password": "hunter2"}, "lr": 0.1}}, argv=["python"]
+    )
+    assert rebuilt == "kedro run '--params=db.password=*****,lr=0.1'"

@@ -314,7 +314,7 @@ class MLflowArtifactsLoggerHook:
         logger.warning(
             "MLflowArtifactsLoggerHook did not upload %s: credentials files hold "
             "secrets. To upload one anyway, name the file itself (not a folder or a "
-            "glob) and set allow_credentials_files=True.",
+            "glob) and set its allow_credentials_files argument to True.",
             ", ".join(shown),
         )
 

@@ -128,7 +128,7 @@ def _to_float(text: str) -> float | None:
         number = float(text.strip())
     except ValueError:
         return None
-    return None if math.isnan(number) else number
+    return number if math.isfinite(number) else None
 
 
 class MLflowEnvVarsLoggerHook:
@@ -140,15 +140,17 @@ class MLflowEnvVarsLoggerHook:
     logged in one batch when the pipeline starts, to the run of
     ``MLflowBasicLoggerHook``, which must be registered too.
 
-    Secrets are always masked, whatever the configuration:
+    Secrets are always masked, whatever the configuration, by the package's one
+    rule (:mod:`pipelinex_mlflow.masking`, described in SECURITY.md):
 
-    - a variable whose name contains, in any case, ``KEY``, ``TOKEN``,
-      ``SECRET``, ``PASSWORD``, ``PASSWD``, ``PWD``, ``CREDENTIAL``, ``AUTH``,
-      ``PRIVATE``, ``SESSION``, ``COOKIE``, ``SIGNATURE`` or ``CERT`` is logged
-      as ``*****`` (and never as a metric); note that this masks ``PWD`` and
+    - a variable whose name looks secret (``PASS``, ``PWD``, ``TOKEN``,
+      ``SECRET``, ``CREDENTIAL``, ``AUTH``, ``API_KEY``, ``*_PAT``, ``DSN``, ...
+      in any case, and the names declared with ``MLflowBasicLoggerHook(secret_names=...)``) is logged as
+      ``*****``, and never as a metric; note that this masks ``PWD`` and
       ``OLDPWD`` too;
-    - in any other value, the password of a URL ``scheme://user:password@host``
-      is replaced by ``*****``.
+    - in any other value, URL passwords, ``password=...``-style pairs and tokens
+      of known shapes (``ghp_``, ``xoxb-``, ``AKIA``, ...) are replaced by
+      ``*****``.
 
     Variables that are not set, and metric variables that are not numbers, are
     named in one warning; the pipeline runs on.

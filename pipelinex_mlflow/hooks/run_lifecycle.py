@@ -16,7 +16,7 @@ from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
-from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.masking import declare_secret_names, get_logger
 from pipelinex_mlflow.tracking import (
     HEARTBEAT_EVERY_S,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -127,6 +127,7 @@ class MLflowBasicLoggerHook:
         flatten_separator: str = ".",
         server_timeout: float = SERVER_TIMEOUT_S,
         flush_timeout: float = DEFAULT_FLUSH_TIMEOUT_S,
+        secret_names: Sequence[str] | str | None = None,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -166,6 +167,10 @@ class MLflowBasicLoggerHook:
                 connections). What is left then is kept in
                 ``<project root>/mlflow_spool/<run id>.zip`` for
                 ``kedro mlflow replay``.
+            secret_names: More names to treat as secret, as glob patterns in any
+                case (``["db_*", "*_pin"]``): params, ``--params`` values and
+                environment variables so named are logged as ``*****``, in this
+                process and its workers. The built-in rule is in SECURITY.md.
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -173,6 +178,10 @@ class MLflowBasicLoggerHook:
         """
         check_basic_logger_arguments(locals())
         validate_long_param_policy(long_param_policy, max_param_length)
+        if isinstance(secret_names, str):
+            secret_names = [secret_names]
+        if secret_names:
+            declare_secret_names(secret_names)
         self.uri = uri
         self.experiment_name = experiment_name
         self.artifact_location = artifact_location
@@ -192,6 +201,7 @@ class MLflowBasicLoggerHook:
         self.flatten_separator = flatten_separator
         self.server_timeout = server_timeout
         self.flush_timeout = flush_timeout
+        self.secret_names = list(secret_names or ())
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 

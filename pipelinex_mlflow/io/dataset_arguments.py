@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import os
+import re
 from copy import deepcopy
 from typing import Any, Literal
 
@@ -66,6 +67,9 @@ def check_arguments(arguments: dict[str, Any]) -> None:
     for name in _OPTIONAL_STRINGS:
         if arguments[name] is not None and not isinstance(arguments[name], str):
             _fail(name, "a string or None", arguments[name])
+    for name in ("dataset_name", "artifact_path"):
+        if arguments[name] is not None:
+            check_contained_name(name, arguments[name])
     for name in ("caching", "file_caching"):
         if not isinstance(arguments[name], bool):
             _fail(name, "True or False", arguments[name])
@@ -87,6 +91,47 @@ def check_arguments(arguments: dict[str, Any]) -> None:
         )
     except ValueError as exc:
         raise DatasetError(str(exc)) from exc
+
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def check_contained_name(what: str, value: str) -> None:
+    """Refuse a name or folder that would leave the folder it is put in.
+
+    A dataset's name becomes a file name in its temporary folder and an MLflow
+    key; ``artifact_path`` becomes a folder of the run's artifacts. Neither may be
+    absolute, hold a ``..`` part or a backslash.
+
+    Args:
+        what: How the message names it, for example ``"dataset_name"``.
+        value: The name.
+
+    Raises:
+        DatasetError: Saying what is wrong and what to use instead.
+
+    Examples:
+        >>> check_contained_name("dataset_name", "reports/summary")
+        >>> check_contained_name("dataset_name", "../../tmp/x")
+        Traceback (most recent call last):
+        ...
+        kedro.io.core.DatasetError: MLflowDataSet dataset_name '../../tmp/x' ...
+    """
+    problem = None
+    if value.startswith(("/", "~")) or _WINDOWS_DRIVE.match(value):
+        problem = "it is an absolute path"
+    elif "\\" in value:
+        problem = "it holds a backslash"
+    elif ".." in value.split("/"):
+        problem = "it holds a '..' part"
+    elif not value.strip("/ "):
+        problem = "it is empty"
+    if problem:
+        raise DatasetError(
+            f"MLflowDataSet {what} {value!r} would leave its folder: {problem}. Use "
+            "a relative name of letters, digits, '_', '-', '.' and '/' between "
+            "folders, such as 'reports/summary'."
+        )
 
 
 def _fail(name: str, expected: str, value: Any) -> None:

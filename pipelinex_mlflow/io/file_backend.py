@@ -211,7 +211,14 @@ class FileBackend:
             return self._filepath
         run = current_run()
         folder = self._scratch.path / (run.run_id if run else "no-run")
-        return str(folder / f"{name}.{ARTIFACT_FORMATS[self._code or ''].suffix}")
+        path = folder / f"{name}.{ARTIFACT_FORMATS[self._code or ''].suffix}"
+        # Names are checked when the catalog is built; this is the last guard.
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise DatasetError(
+                f"MLflowDataSet {name!r} would write {path} outside its temporary "
+                "folder. Give the dataset a relative name without '..'."
+            )
+        return str(path)
 
     def _file_dataset(
         self,

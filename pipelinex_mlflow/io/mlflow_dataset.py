@@ -12,6 +12,7 @@ from pipelinex_mlflow.io.dataset_arguments import (
     VALUE_CODES,
     CopyMode,
     check_arguments,
+    check_contained_name,
     parse_dataset,
 )
 from pipelinex_mlflow.io.file_backend import FileBackend
@@ -203,8 +204,18 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         """Record the catalog entry's name, the key used unless ``dataset_name`` is set.
 
         The package's hooks call this for every ``MLflowDataSet`` the pipeline uses.
+
+        Raises:
+            DatasetError: For a name that would leave the dataset's folder
+                (absolute, or with a ``..`` part).
         """
+        check_contained_name("catalog entry", name)
         self._catalog_name = name
+
+    @property
+    def logs_values(self) -> bool:
+        """Whether saves log params or metrics (codes ``p``, ``m``, ``a``), keyed by name."""
+        return self._code in VALUE_CODES
 
     @property
     def name(self) -> str | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kedro.io import DatasetError
+
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.kedro_helpers import is_parameter
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.tracking import TrackingError, sanitize_keys
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -25,8 +28,13 @@ def name_mlflow_datasets(
 
     Returns:
         The names of the datasets that were named, sorted.
+
+    Raises:
+        DatasetError: For a name that would leave its folder, or two entries whose
+            names become one MLflow key (``a|b`` and ``a_b``).
     """
     named = []
+    value_keys: list[str] = []
     for name in sorted(pipeline.datasets()):
         if is_parameter(name):
             continue
@@ -34,5 +42,11 @@ def name_mlflow_datasets(
         if isinstance(dataset, MLflowDataSet):
             dataset.bind_catalog_name(name)
             named.append(name)
+            if dataset.logs_values and dataset.name:
+                value_keys.append(dataset.name)
+    try:
+        sanitize_keys(value_keys)
+    except TrackingError as exc:
+        raise DatasetError(f"Two MLflowDataSet catalog entries clash: {exc}") from None
     logger.debug("Named MLflowDataSets after their catalog entries: %s", named)
     return named

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import json
+import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +24,7 @@ from pipelinex_mlflow.tracking import (
     RunData,
     RunLogger,
     RunRef,
+    TrackingError,
     UnloggableValueError,
     classify,
     get_metric_history,
@@ -29,6 +32,7 @@ from pipelinex_mlflow.tracking import (
     is_number,
     iter_leaves,
     sanitize_key,
+    sanitize_keys,
     short_repr,
 )
 
@@ -78,8 +82,9 @@ def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
     encoded = Encoded()
     if isinstance(data, Mapping):
         leaves = []
-        for path, value in iter_leaves(data):
-            key = sanitize_key(sep.join([name, *map(str, path)]))
+        tree = list(iter_leaves(data))
+        keys = _distinct_keys([sep.join([name, *map(str, path)]) for path, _ in tree])
+        for (path, value), key in zip(tree, keys, strict=True):
             kind, plain = _classify(code, key, value)
             _put(encoded, kind, key, plain)
             leaves.append([list(map(str, path)), key, kind, type(plain).__name__])
@@ -98,10 +103,10 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
         return "param", value
     if code == "m":
         if is_number(value):
-            return "metric", float(value)
+            return "metric", _finite(key, float(value))
         if _is_number_sequence(value):
             values = value.tolist() if hasattr(value, "tolist") else value
-            return "history", [float(v) for v in values]
+            return "history", [_finite(key, float(v)) for v in values]
         raise DatasetError(
             f"MLflowDataSet(dataset='m') can log numbers, sequences of numbers and "
             f"dicts of them, but {key!r} is {type(value).__name__} "
@@ -117,6 +122,34 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
             f"is {exc}. Save it as a file instead, for example dataset='pkl', 'csv' "
             "or 'json'."
         ) from None
+
+
+def _finite(key: str, number: float) -> float:
+    if math.isinf(number):
+        raise DatasetError(
+            f"MLflowDataSet(dataset='m') cannot log {key!r} = {number}: MLflow cannot "
+            "store infinity (it would keep 1.7976931348623157e+308 and give that "
+            "back). Replace it with a finite number before saving, or save the text "
+            "with dataset='p'."
+        )
+    return number
+
+
+def _distinct_keys(raw_keys: list[str]) -> list[str]:
+    """The MLflow keys of ``raw_keys``, in order; two that would merge are an error."""
+    repeated = sorted(key for key, n in Counter(raw_keys).items() if n > 1)
+    if repeated:
+        raise DatasetError(
+            f"MLflowDataSet cannot save: two leaves of the dict flatten to the same "
+            f"key {repeated[0]!r} (a nested key and a key holding the separator, "
+            "such as {'a': {'b': 1}} and {'a.b': 2}), and one would replace the "
+            "other. Rename one, or set another flatten_separator."
+        )
+    try:
+        cleaned = sanitize_keys(raw_keys)
+    except TrackingError as exc:
+        raise DatasetError(f"MLflowDataSet cannot save: {exc}") from None
+    return [cleaned[key] for key in raw_keys]
 
 
 def _is_number_sequence(value: Any) -> bool:

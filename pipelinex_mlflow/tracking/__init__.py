@@ -34,6 +34,7 @@ from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
     sanitize_key,
+    sanitize_keys,
 )
 from pipelinex_mlflow.tracking.liveness import (
     ENDED_BECAUSE_TAG,
@@ -208,6 +209,7 @@ __all__ = [
     "resume_run",
     "run_view_hint",
     "sanitize_key",
+    "sanitize_keys",
     "sender_for",
     "set_current_run",
     "set_flush_timeout",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from pipelinex_mlflow.masking import mask_secrets
@@ -21,24 +20,3 @@ class TrackingError(Exception):
 
     def __init__(self, message: str = "", *args: Any) -> None:
         super().__init__(mask_secrets(str(message)), *args)
-
-
-def scrubbed(error: BaseException) -> BaseException:
-    """Mask the secrets in ``error``'s text in place, and return it.
-
-    For an MLflow error chained below a :class:`TrackingError` (``raise ... from
-    scrubbed(exc)``): the traceback then keeps the cause without its secrets.
-    MLflow quotes a failed request's whole URL, password included.
-
-    Examples:
-        >>> str(scrubbed(ValueError("GET http://a:pw@h/api failed")))
-        'GET http://a:*****@h/api failed'
-    """
-    error.args = tuple(
-        mask_secrets(arg) if isinstance(arg, str) else arg for arg in error.args
-    )
-    message = getattr(error, "message", None)
-    if isinstance(message, str):
-        with contextlib.suppress(AttributeError):  # a read-only property
-            error.message = mask_secrets(message)  # type: ignore[attr-defined]
-    return error

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.tracking.errors import TrackingError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAX_KEY_LENGTH = 250
 MLFLOW_MAX_PARAM_LENGTH = 6000
@@ -12,6 +17,7 @@ MAX_TAG_LENGTH = 8000
 
 _INVALID_KEY_CHARS = re.compile(r"[^/\w.\- :]")
 _REPEATED_SLASHES = re.compile(r"/{2,}")
+_HASH_LENGTH = 8
 
 
 def sanitize_key(key: str) -> str:
@@ -19,7 +25,9 @@ def sanitize_key(key: str) -> str:
 
     Characters outside MLflow's allowed set (letters, digits, ``_ - . / : space``)
     become ``_``; repeated slashes collapse; leading slashes and ``..`` path parts
-    go, and the key is cut to MLflow's 250 characters.
+    go. A key longer than MLflow's 250 characters keeps its first 241 and ends in
+    ``-`` and 8 hex digits of a hash of the whole key, so two long keys that share
+    a beginning stay two keys, and the same key always shortens the same way.
 
     Args:
         key: The raw key, for example a Kedro dataset name.
@@ -35,14 +43,50 @@ def sanitize_key(key: str) -> str:
         'a_b/c'
         >>> sanitize_key("params:model|depth")
         'params:model_depth'
+        >>> long = sanitize_key("x" * 300)
+        >>> len(long), long[-9:]
+        (250, '-0d4e2ca9')
     """
     cleaned = _REPEATED_SLASHES.sub("/", _INVALID_KEY_CHARS.sub("_", str(key)))
     parts = [part for part in cleaned.split("/") if part not in ("", ".", "..")]
-    cleaned = "/".join(parts).strip()[:MAX_KEY_LENGTH].rstrip("/").strip()
+    cleaned = "/".join(parts).strip()
+    if len(cleaned) > MAX_KEY_LENGTH:
+        digest = hashlib.sha256(str(key).encode()).hexdigest()[:_HASH_LENGTH]
+        head = cleaned[: MAX_KEY_LENGTH - _HASH_LENGTH - 1]
+        cleaned = f"{head}-{digest}"
     if not cleaned:
         raise TrackingError(
             f"{key!r} cannot be used as an MLflow key: nothing is left of it after "
             "removing the characters MLflow rejects. Give the dataset or value a name "
             "with letters or digits."
         )
+    return cleaned
+
+
+def sanitize_keys(keys: Iterable[str]) -> dict[str, str]:
+    """Map each key to its MLflow key (:func:`sanitize_key`), refusing to merge two.
+
+    Raises:
+        TrackingError: When two different keys become one MLflow key, naming both.
+
+    Examples:
+        >>> sanitize_keys(["a|b", "c"])
+        {'a|b': 'a_b', 'c': 'c'}
+        >>> sanitize_keys(["a|b", "a_b"])
+        Traceback (most recent call last):
+        ...
+        pipelinex_mlflow.tracking.errors.TrackingError: 'a|b' and 'a_b' would both ...
+    """
+    cleaned: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    for key in keys:
+        clean = sanitize_key(key)
+        first = origin.setdefault(clean, key)
+        if first != key:
+            raise TrackingError(
+                f"{first!r} and {key!r} would both be logged as MLflow key {clean!r} "
+                "(MLflow keys allow letters, digits and _ - . / : and space), and one "
+                "would silently replace the other. Rename one of them."
+            )
+        cleaned[key] = clean
     return cleaned

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.tracking.errors import TrackingError, scrubbed
+from pipelinex_mlflow.masking import scrubbed
+from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 

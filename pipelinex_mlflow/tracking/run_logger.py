@@ -20,6 +20,7 @@ from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
     sanitize_key,
+    sanitize_keys,
 )
 from pipelinex_mlflow.tracking.senders import flush_timeout, sender_for
 from pipelinex_mlflow.tracking.values import (
@@ -156,13 +157,15 @@ class RunLogger:
         the long-param policy.
 
         Raises:
-            TrackingError: For an over-long value under the ``fail`` policy, or one
-                key given two different values before a flush.
+            TrackingError: For an over-long value under the ``fail`` policy, one
+                key given two different values before a flush, or two keys that
+                would become one MLflow key.
         """
         flat = flatten_dict(params, sep=sep)
+        keys = sanitize_keys(flat)
         with self._lock:
             for raw_key, value in flat.items():
-                key = sanitize_key(raw_key)
+                key = keys[raw_key]
                 text = _masked_param(raw_key, param_text(value))
                 self._queue_param(key, text, enforce_limit)
 
@@ -211,13 +214,13 @@ class RunLogger:
         """Queue metrics at ``step``; nested dicts are flattened with ``sep``.
 
         Raises:
-            TrackingError: If a value is not a number.
+            TrackingError: If a value is not a finite number, or two keys would
+                become one MLflow key.
         """
         now = _now_ms()
         flat = flatten_dict(metrics, sep=sep)
-        entries = [
-            (sanitize_key(k), _metric_value(k, v), step, now) for k, v in flat.items()
-        ]
+        keys = sanitize_keys(flat)
+        entries = [(keys[k], _metric_value(k, v), step, now) for k, v in flat.items()]
         with self._lock:
             self._buffer.metrics.extend(entries)
 
@@ -225,7 +228,7 @@ class RunLogger:
         """Queue a metric history: ``values`` at steps 0, 1, 2, ...
 
         Raises:
-            TrackingError: If a value is not a number.
+            TrackingError: If a value is not a finite number.
         """
         now = _now_ms()
         clean = sanitize_key(key)
@@ -320,6 +323,7 @@ class RunLogger:
 
 
 _warned_secret_keys: set[str] = set()
+_warned_nan_keys: set[str] = set()
 
 
 def _masked_param(key: str, text: str) -> str:
@@ -352,6 +356,19 @@ def _metric_value(key: str, value: Any) -> float:
             "dataset code 'a' choose by type."
         )
     number = float(value)
-    if math.isnan(number):
-        logger.debug("Metric %r is NaN", key)
+    if math.isinf(number):
+        raise TrackingError(
+            f"MLflow metric {key!r} is {number}: MLflow cannot store infinity (it "
+            "would keep 1.7976931348623157e+308 instead, and give that back). Log a "
+            "finite number, or the text as a param (dataset code 'p')."
+        )
+    base_key = key.split("[", 1)[0]  # one warning for a whole history
+    if math.isnan(number) and base_key not in _warned_nan_keys:
+        # Once per key and process: a NaN loss at every epoch is one finding.
+        _warned_nan_keys.add(base_key)
+        logger.warning(
+            "MLflow metric %r is NaN. MLflow stores NaN and gives it back, but its "
+            "charts leave it out.",
+            key,
+        )
     return number

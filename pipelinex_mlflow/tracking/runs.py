@@ -6,8 +6,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pipelinex_mlflow.masking import get_logger, mask_url_passwords
-from pipelinex_mlflow.tracking.errors import TrackingError, scrubbed
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords, scrubbed
+from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.stores import get_client, local_artifacts_uri
 

@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,8 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
         ``("metric", float)`` or ``("param", plain Python value)``.
 
     Raises:
-        UnloggableValueError: Saying what the value is, when it is neither.
+        UnloggableValueError: Saying what the value is, when it is neither (an
+            infinite number included: MLflow cannot store one).
 
     Examples:
         >>> import numpy as np
@@ -117,7 +119,13 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
         (('param', True), ('param', [1]))
     """
     if is_number(value):
-        return "metric", float(value)
+        number = float(value)
+        if math.isinf(number):
+            raise UnloggableValueError(
+                f"{number}, which MLflow cannot store (it would keep "
+                "1.7976931348623157e+308 instead)"
+            )
+        return "metric", number
     return "param", _plain(value, rules)
 
 

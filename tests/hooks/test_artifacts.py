@@ -184,3 +184,64 @@ def test_a_lone_string_is_one_path_not_characters() -> None:
     assert hook.filepaths_before_pipeline_run == ["conf/base"]
     assert hook.filepaths_after_pipeline_run == [Path("logs")]
     assert hook.datasets_after_node_run == ["model"]
+
+
+class TestCredentialsFiles:
+    """Kedro's credentials files and their kin never go up by accident."""
+
+    @pytest.fixture
+    def secret_project(self, project: Path) -> Path:
+        (project / "conf" / "local").mkdir()
+        (project / "conf" / "local" / "credentials.yml").write_text("db: pw-creds\n")
+        (project / "conf" / "local" / "parameters.yml").write_text("factor: 2\n")
+        (project / ".env").write_text("TOKEN=pw-dotenv\n")
+        (project / "deploy.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+        return project
+
+    def test_left_out_of_folders_globs_and_exact_names_with_one_warning_each(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        secret_project: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        hook = MLflowArtifactsLoggerHook(
+            filepaths_before_pipeline_run=["conf", "**/*.yml", ".env"],
+            filepaths_after_pipeline_run=["deploy.pem"],
+        )
+        run((basic_hook, hook), project_path=str(secret_project))
+        paths = artifact_paths(client, only_run(client).info.run_id)
+        assert "conf/local/parameters.yml" in paths
+        assert "conf/base/parameters.yml" in paths
+        assert not {
+            p for p in paths if "credentials" in p or p in (".env", "deploy.pem")
+        }
+        skipped = [
+            r.getMessage() for r in caplog.records if "did not upload" in r.getMessage()
+        ]
+        assert len(skipped) == 2  # before and after the pipeline
+        assert "conf/local/credentials.yml" in skipped[0]
+        assert ".env" in skipped[0]
+        assert "deploy.pem" in skipped[1]
+        assert "allow_credentials_files argument to True" in skipped[0]
+
+    def test_opt_in_uploads_only_the_files_named_exactly(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        secret_project: Path,
+    ) -> None:
+        hook = MLflowArtifactsLoggerHook(
+            filepaths_before_pipeline_run=["conf/local/credentials.yml", "*.pem", "."],
+            allow_credentials_files=True,
+        )
+        run((basic_hook, hook), project_path=str(secret_project))
+        paths = artifact_paths(client, only_run(client).info.run_id)
+        assert "conf/local/credentials.yml" in paths
+        # A glob and a folder still leave them out.
+        assert "deploy.pem" not in paths
+        assert not any(p.endswith(".env") for p in paths)
+
+    def test_the_opt_in_must_be_a_bool(self) -> None:
+        with pytest.raises(ValueError, match="allow_credentials_files"):
+            MLflowArtifactsLoggerHook(allow_credentials_files="yes")  # type: ignore[arg-type]
