@@ -69,6 +69,7 @@ SECRET_NAME_PATTERN = re.compile(
 # An environment variable in capitals ending in KEY (OPENAI_KEY, GPG_KEY) is one;
 # a lower-case param ending in key (join_key, sort_key) usually is not.
 _UPPER_KEY_NAME = re.compile(r"(?:^|_)KEY$")
+_KEY_PARTS = re.compile(r"[.:/]+")
 
 #: Tokens with a known shape, masked wherever they appear.
 TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -121,7 +122,8 @@ _declared: set[str] = set()
 def declare_secret_names(patterns: Iterable[str]) -> None:
     """Treat names matching these glob patterns as secret too, in this process and its children.
 
-    Patterns match whole names in any case (``db_*``, ``*_pin``). They are also
+    Patterns match names in any case (``db_*``, ``*_pin``), whole or as one part
+    of a key (``lr`` matches ``params:lr`` and ``___runtime_params.lr``). They are also
     put into ``PIPELINEX_MLFLOW_SECRET_NAMES``, so ParallelRunner's workers and
     other processes started from here apply them.
 
@@ -135,6 +137,9 @@ def declare_secret_names(patterns: Iterable[str]) -> None:
         >>> declare_secret_names(["*_pin"])
         >>> is_secret_name("card_pin")
         True
+        >>> reset_declared_secret_names()
+        >>> is_secret_name("card_pin")
+        False
     """
     cleaned = []
     for pattern in patterns:
@@ -148,6 +153,16 @@ def declare_secret_names(patterns: Iterable[str]) -> None:
         _declared.update(cleaned)
         known = set(_env_patterns()) | _declared
         os.environ[SECRET_NAMES_ENV_VAR] = ",".join(sorted(known))
+
+
+def reset_declared_secret_names() -> None:
+    """Forget the names declared in this process and in ``PIPELINEX_MLFLOW_SECRET_NAMES``.
+
+    For tests, and for a long-lived process that goes on to run another project.
+    """
+    with _declared_lock:
+        _declared.clear()
+        os.environ.pop(SECRET_NAMES_ENV_VAR, None)
 
 
 def _env_patterns() -> list[str]:
@@ -170,10 +185,19 @@ def is_secret_name(name: str) -> bool:
         return True
     if name.isupper() and _UPPER_KEY_NAME.search(name):
         return True
-    lowered = name.lower()
     with _declared_lock:
         declared = _declared | set(_env_patterns())
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in declared)
+    if not declared:
+        return False
+    # A declared pattern names a key, also inside a longer one: "lr" matches
+    # "params:lr", "___runtime_params.lr" and "env..LR".
+    lowered = name.lower()
+    candidates = {lowered, *_KEY_PARTS.split(lowered)}
+    return any(
+        fnmatch.fnmatchcase(candidate, pattern)
+        for candidate in candidates
+        for pattern in declared
+    )
 
 
 def mask_url_passwords(value: str) -> str:

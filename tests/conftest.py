@@ -94,6 +94,16 @@ def no_leaked_active_run() -> Iterator[None]:
             pytest.fail(f"Test left MLflow run {leaked.info.run_id} active")
 
 
+@pytest.fixture(autouse=True)
+def no_declared_secret_names() -> Iterator[None]:
+    """Start and end each test with only the built-in secret-name rule."""
+    from pipelinex_mlflow.masking import reset_declared_secret_names
+
+    reset_declared_secret_names()
+    yield
+    reset_declared_secret_names()
+
+
 @pytest.fixture
 def client(tracking_uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient

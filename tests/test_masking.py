@@ -151,10 +151,7 @@ def test_secrets_inside_text_are_masked(text: str, expected: str) -> None:
     assert mask_secrets(expected) == expected  # masking twice changes nothing
 
 
-def test_declared_names_are_secret_here_and_in_child_processes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv(SECRET_NAMES_ENV_VAR, raising=False)
+def test_declared_names_are_secret_here_and_in_child_processes() -> None:
     assert not is_secret_name("vault_pin")
     declare_secret_names(["*_PIN"])
     assert is_secret_name("vault_pin")

@@ -105,6 +105,29 @@ class TestSuccessfulRun:
         assert "mlflow ui --backend-store-uri" in caplog.text
         assert current_run() is None
 
+    def test_declared_secret_names_are_masked_in_params_tags_and_run_params(
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        hook = MLflowBasicLoggerHook(
+            uri=tracking_uri,
+            experiment_name="exp",
+            logging_kedro_run_params="runtime_params",
+            secret_names="lr",  # noqa: S106 - a name, not a password
+        )
+        run_with_hooks(
+            _pipeline(), _catalog(), (hook,), runtime_params={"lr": 0.123456}
+        )
+        (run,) = _runs(client)
+        assert run.data.params["lr"] == "*****"
+        assert run.data.params["___runtime_params.lr"] == "*****"
+        assert run.data.tags["kedro.command"] == "kedro run '--params=lr=*****'"
+        assert "0.123456" not in caplog.text
+        assert "MLflow param 'lr' looks secret" in caplog.text
+        assert run.data.params["model.depth"] == "3"
+
     def test_offset_hours_shifts_the_logged_times(
         self, client: MlflowClient, tracking_uri: str
     ) -> None:
