@@ -71,41 +71,67 @@ SECRET_NAME_PATTERN = re.compile(
 _UPPER_KEY_NAME = re.compile(r"(?:^|_)KEY$")
 _KEY_PARTS = re.compile(r"[.:/]+")
 
-#: Tokens with a known shape, masked wherever they appear.
-TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
-    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    ("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}"),
-    ("Slack token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
-    ("Slack webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"),
-    ("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
-    ("OpenAI or Anthropic key", r"\bsk-[A-Za-z0-9_\-]{20,}"),
-    ("Stripe key", r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"),
-    ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}"),
-    ("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
-    ("npm token", r"\bnpm_[A-Za-z0-9]{36}"),
-    ("PyPI token", r"\bpypi-[A-Za-z0-9_\-]{50,}"),
-    ("Databricks token", r"\bdapi[0-9a-f]{32}(?:-\d+)?"),
-    ("SendGrid key", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
-    ("JSON web token", r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[\w\-]*"),
-    ("bearer token", r"\b(?i:bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*"),
+#: Tokens with a known shape, masked wherever they appear: (what it is, the
+#: lower-case texts one of which it always holds, its pattern). A pattern runs only
+#: on text holding one of its hints, so long values stay cheap to check.
+TOKEN_PATTERNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "GitHub token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    ),
+    ("GitHub fine-grained token", ("github_pat_",), r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    ("GitLab token", ("glpat-",), r"\bglpat-[A-Za-z0-9_\-]{20,}"),
+    ("Slack token", ("xox",), r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
+    (
+        "Slack webhook",
+        ("hooks.slack.com",),
+        r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+",
+    ),
+    (
+        "AWS access key id",
+        ("akia", "asia", "abia", "acca"),
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+    ),
+    ("OpenAI or Anthropic key", ("sk-",), r"\bsk-[A-Za-z0-9_\-]{20,}"),
+    ("Stripe key", ("k_live_", "k_test_"), r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"),
+    ("Google API key", ("aiza",), r"\bAIza[0-9A-Za-z_\-]{35}"),
+    ("Hugging Face token", ("hf_",), r"\bhf_[A-Za-z0-9]{30,}"),
+    ("npm token", ("npm_",), r"\bnpm_[A-Za-z0-9]{36}"),
+    ("PyPI token", ("pypi-",), r"\bpypi-[A-Za-z0-9_\-]{50,}"),
+    ("Databricks token", ("dapi",), r"\bdapi[0-9a-f]{32}(?:-\d+)?"),
+    ("SendGrid key", ("sg.",), r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"),
+    (
+        "JSON web token",
+        ("eyj",),
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[\w\-]*",
+    ),
+    ("bearer token", ("bearer",), r"\b(?i:bearer)\s+[A-Za-z0-9._~+/\-]{16,}=*"),
     (
         "HTTP authorization",
+        ("authorization",),
         r"\b(?i:authorization)[\"']?\s*[:=]\s*[\"']?\S+(?:\s+[^\s\"',;]+)?",
     ),
     (
         "private key",
+        ("private key",),
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?"
         r"(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)",
     ),
 )
-_TOKENS = re.compile("|".join(f"(?:{pattern})" for _, pattern in TOKEN_PATTERNS))
+_TOKENS = tuple((hints, re.compile(pattern)) for _, hints, pattern in TOKEN_PATTERNS)
+# One scan tells whether any token pattern needs to run at all.
+_ANY_HINT = re.compile(
+    "|".join(re.escape(hint) for _, hints, _ in TOKEN_PATTERNS for hint in hints)
+)
 
 # scheme://user:password@ keeps the user and masks the password, even a '/' that a
 # careless password may hold; scheme://token@ (no colon) masks the whole user part,
 # since tokens travel there (masking too much is the safe side).
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@]*)"
+    # The look-behind starts a scheme only where a word starts: without it a long
+    # run of letters is scanned once per position.
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@]*)"
     r"(?::(?P<password>[^\s@]*))?@"
 )
 # name=value, name: value, "name": "value". The name is found without consuming
@@ -244,7 +270,14 @@ def mask_secrets(text: str) -> str:
     """
     if not text:
         return text
-    masked = _TOKENS.sub(MASK, mask_url_passwords(text))
+    masked = mask_url_passwords(text) if "://" in text else text
+    lowered = masked.lower()
+    if _ANY_HINT.search(lowered):
+        for hints, pattern in _TOKENS:
+            if any(hint in lowered for hint in hints):
+                masked = pattern.sub(MASK, masked)
+    if "=" not in masked and ":" not in masked:
+        return masked
     return _mask_secret_pairs(masked)
 
 
