@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
+
+from tests.kedro_project import write_skeleton
 
 PACKAGE = "reliable"
 EXPERIMENT = "reliability"
@@ -116,22 +117,7 @@ HOOKS = (
 
 def generate(folder: Path, steps: int = 6) -> Path:
     """Write the project into ``folder`` (created) and return it."""
-    package = folder / "src" / PACKAGE
-    package.mkdir(parents=True)
-    (folder / "conf" / "base").mkdir(parents=True)
-    (folder / "conf" / "local").mkdir(parents=True)
-    (folder / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [tool.kedro]
-            package_name = "{PACKAGE}"
-            project_name = "{PACKAGE}"
-            kedro_init_version = "1.7.0"
-            source_dir = "src"
-            """
-        )
-    )
-    (package / "__init__.py").write_text('"""The reliability project."""\n')
+    package = write_skeleton(folder, PACKAGE)
     (package / "nodes.py").write_text(_NODES)
     (package / "pipeline_registry.py").write_text(
         _REGISTRY.format(package=PACKAGE, steps=steps)

@@ -10,11 +10,12 @@ name).
 
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+from tests.kedro_project import write_skeleton
 
 PACKAGE = "careless"
 EXPERIMENT = "security"
@@ -94,22 +95,7 @@ HOOKS = (
 
 def generate(folder: Path) -> Path:
     """Write the project into ``folder`` (created) and return it."""
-    package = folder / "src" / PACKAGE
-    package.mkdir(parents=True)
-    for env in ("base", "local"):
-        (folder / "conf" / env).mkdir(parents=True)
-    (folder / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [tool.kedro]
-            package_name = "{PACKAGE}"
-            project_name = "{PACKAGE}"
-            kedro_init_version = "1.7.0"
-            source_dir = "src"
-            """
-        )
-    )
-    (package / "__init__.py").write_text('"""The careless project."""\n')
+    package = write_skeleton(folder, PACKAGE)
     (package / "nodes.py").write_text(_NODES)
     (package / "pipeline_registry.py").write_text(_REGISTRY.format(package=PACKAGE))
     (package / "settings.py").write_text(_SETTINGS.format(experiment=EXPERIMENT))
