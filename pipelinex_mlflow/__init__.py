@@ -10,10 +10,32 @@ from pipelinex_mlflow.hooks import (
     MLflowArtifactsLoggerHook,
     MLflowBasicLoggerHook,
     MLflowCatalogLoggerHook,
+    MLflowDataSetsLoggerHook,
     MLflowEnvVarsLoggerHook,
+    MLflowOutputsLoggerHook,
     MLflowTimeLoggerHook,
 )
 from pipelinex_mlflow.io import MLflowDataSet, MLflowDataset
+from pipelinex_mlflow.pipelinex_api import (
+    dump_dict,
+    env_vars_to_dict,
+    get_kedro_runner,
+    get_timestamp,
+    get_timestamp_int,
+    get_timestamps,
+    load_dict,
+    log_metric_env_vars,
+    log_param_env_vars,
+    mlflow_end_run,
+    mlflow_log_artifacts,
+    mlflow_log_dataset,
+    mlflow_log_metrics,
+    mlflow_log_params,
+    mlflow_log_time,
+    mlflow_log_values,
+    mlflow_start_run,
+    running_parallel,
+)
 
 __version__ = "0.1.0"
 
@@ -22,10 +44,30 @@ __all__ = [
     "MLflowBasicLoggerHook",
     "MLflowCatalogLoggerHook",
     "MLflowDataSet",
+    "MLflowDataSetsLoggerHook",
     "MLflowDataset",
     "MLflowEnvVarsLoggerHook",
+    "MLflowOutputsLoggerHook",
     "MLflowTimeLoggerHook",
     "__version__",
+    "dump_dict",
+    "env_vars_to_dict",
+    "get_kedro_runner",
+    "get_timestamp",
+    "get_timestamp_int",
+    "get_timestamps",
+    "load_dict",
+    "log_metric_env_vars",
+    "log_param_env_vars",
+    "mlflow_end_run",
+    "mlflow_log_artifacts",
+    "mlflow_log_dataset",
+    "mlflow_log_metrics",
+    "mlflow_log_params",
+    "mlflow_log_time",
+    "mlflow_log_values",
+    "mlflow_start_run",
+    "running_parallel",
 ]
 
 # `type: pipelinex_mlflow.MLflowDataSet` is PipelineX's documented spelling and a

@@ -28,7 +28,26 @@ PLOTLYJS_MODES: tuple[str, ...] = get_args(PlotlyJs)
 _VENDOR = Path(__file__).parent / "_vendor"
 
 #: The keys ``gantt_params`` may hold.
-GANTT_PARAM_KEYS: tuple[str, ...] = ("colors", "height", "layout", "title", "width")
+GANTT_PARAM_KEYS: tuple[str, ...] = (
+    "bar_width",
+    "colors",
+    "height",
+    "layout",
+    "title",
+    "width",
+)
+#: PipelineX's ``plotly.figure_factory.create_gantt`` options with a meaning here.
+PIPELINEX_GANTT_KEYS: tuple[str, ...] = ("show_colorbar", "showgrid_x", "showgrid_y")
+#: PipelineX's options without one (bars are one row per task, colored by worker).
+IGNORED_PIPELINEX_GANTT_KEYS: tuple[str, ...] = (
+    "data",
+    "group_tasks",
+    "index_col",
+    "reverse_colors",
+    "show_hover_fill",
+    "task_names",
+    "tasks",
+)
 DEFAULT_TITLE = "Kedro node timeline"
 FAILED_COLOR = "crimson"
 _ROW_HEIGHT_PX = 28
@@ -62,12 +81,53 @@ class TimelineEntry:
         return self.duration if self.duration is not None else self.end - self.start
 
 
+def from_pipelinex(
+    params: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Translate PipelineX's ``create_gantt`` options into this chart's ``gantt_params``.
+
+    ``showgrid_x``/``showgrid_y`` become the axes' ``showgrid`` and
+    ``show_colorbar`` the legend of workers (in ``layout``); ``title``,
+    ``height``, ``width`` and ``bar_width`` (half a bar's thickness, in rows)
+    keep their meaning, and ``colors`` too when it is a list. The others
+    (:data:`IGNORED_PIPELINEX_GANTT_KEYS`, and ``colors`` as a scale name or a
+    dict) have no meaning here and are dropped.
+
+    Returns:
+        The translated params, and the names of the options dropped.
+
+    Examples:
+        >>> from_pipelinex({"showgrid_x": True, "index_col": "Resource"})
+        ({'layout': {'xaxis': {'showgrid': True}}}, ['index_col'])
+    """
+    translated = {
+        key: value
+        for key, value in (params or {}).items()
+        if key not in PIPELINEX_GANTT_KEYS + IGNORED_PIPELINEX_GANTT_KEYS
+    }
+    dropped = sorted(set(params or {}) & set(IGNORED_PIPELINEX_GANTT_KEYS))
+    colors = translated.get("colors")
+    if isinstance(colors, (str, Mapping)):
+        del translated["colors"]
+        dropped.append("colors (a scale name or a dict)")
+    layout = dict(translated.get("layout") or {})
+    for key, axis in (("showgrid_x", "xaxis"), ("showgrid_y", "yaxis")):
+        if key in (params or {}):
+            layout[axis] = {**layout.get(axis, {}), "showgrid": bool(params[key])}  # type: ignore[index]
+    if "show_colorbar" in (params or {}):
+        layout["showlegend"] = bool(params["show_colorbar"])  # type: ignore[index]
+    if layout:
+        translated["layout"] = layout
+    return translated, dropped
+
+
 def validate_gantt_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """Check ``gantt_params`` and return a copy.
 
     Args:
         params: ``title`` (str), ``height``/``width`` (pixels), ``colors`` (a
-            list of CSS colors, cycled over the workers) and ``layout`` (a dict of
+            list of CSS colors, cycled over the workers), ``bar_width`` (half a
+            bar's thickness in rows, as in PipelineX) and ``layout`` (a dict of
             further plotly layout properties, applied last).
 
     Returns:
@@ -116,6 +176,16 @@ def validate_gantt_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     if not isinstance(checked.get("title", ""), str):
         raise ValueError("gantt_params['title'] must be a string.")
+    bar_width = checked.get("bar_width")
+    if bar_width is not None and (
+        isinstance(bar_width, bool)
+        or not isinstance(bar_width, (int, float))
+        or not 0 < bar_width <= 0.5  # noqa: PLR2004 - half of one row
+    ):
+        raise ValueError(
+            "gantt_params['bar_width'] must be half a bar's thickness in rows, "
+            f"more than 0 and at most 0.5 (PipelineX's default was 0.2), not {bar_width!r}."
+        )
     return checked
 
 
@@ -166,6 +236,7 @@ def build_gantt(
                     "%{customdata[1]} to %{customdata[2]}<extra>"
                     f"{worker}</extra>"
                 ),
+                width=2 * options["bar_width"] if "bar_width" in options else None,
                 marker={
                     "color": color,
                     "line": {

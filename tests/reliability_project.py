@@ -138,6 +138,11 @@ def generate(folder: Path, steps: int = 6) -> Path:
     return folder
 
 
+def task_name(index: int) -> str:
+    """The timing name of ``step_<index>``: PipelineX's ``<function> -- <outputs>``."""
+    return f"step -- score_{index} - note_{index} - report_{index}"
+
+
 def kedro_env(tracking_uri: str, **extra: str) -> dict[str, str]:
     """The environment of a ``kedro`` command against ``tracking_uri``."""
     env = {

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import current_run
+from pipelinex_mlflow.tracking import current_run, tracking_is_off
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,9 +61,13 @@ class RunFinder:
         self._warned = False
 
     def __call__(self) -> RunRef | None:
-        """Return the current run, or ``None`` after one warning that there is none."""
+        """Return the current run, or ``None`` after one warning that there is none.
+
+        With tracking off for the run, ``None`` without a warning: nothing is
+        missing.
+        """
         run = current_run()
-        if run is None and not self._warned:
+        if run is None and not self._warned and not tracking_is_off():
             logger.warning(
                 "%s found no MLflow run to log to, so it logs nothing for this Kedro "
                 "run. Register MLflowBasicLoggerHook in settings.py HOOKS: it starts "

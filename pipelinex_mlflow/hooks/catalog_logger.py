@@ -38,21 +38,25 @@ DatasetSpec = str | dict[str, Any] | AbstractDataset[Any, Any]
 logger = get_logger(__name__)
 
 
-def _as_mlflow_dataset(name: str, spec: DatasetSpec) -> MLflowDataSet:
+def _as_mlflow_dataset(name: str, spec: DatasetSpec | None) -> MLflowDataSet | None:
+    if spec is None:
+        return None  # PipelineX's "do not log this one"
     if isinstance(spec, MLflowDataSet):
         dataset = spec
     elif isinstance(spec, (str, dict, AbstractDataset)):
         try:
-            dataset = MLflowDataSet(dataset=spec)
+            # A side channel: the catalog keeps the data, no second copy here.
+            dataset = MLflowDataSet(dataset=spec, caching=False)
         except DatasetError as exc:
             raise ValueError(f"Invalid mlflow_catalog[{name!r}]: {exc}") from exc
     else:
         raise ValueError(
             f"mlflow_catalog[{name!r}] must be an MLflowDataSet dataset code such as "
-            "'m', 'p', 'a' or 'csv', a Kedro dataset config dict, or a Kedro dataset, "
-            f"not {type(spec).__name__}."
+            "'m', 'p', 'a' or 'csv', a Kedro dataset config dict, a Kedro dataset, or "
+            f"None (do not log it), not {type(spec).__name__}."
         )
-    dataset.bind_catalog_name(name)
+    # params:features is logged as features, as MLflowBasicLoggerHook logs it.
+    dataset.bind_catalog_name(parameter_key(name))
     return dataset
 
 
@@ -63,19 +67,25 @@ def _as_record(split: LoggableValues) -> dict[str, Any]:
 
 
 class MLflowCatalogLoggerHook:
-    """Adds MLflow datasets to the catalog, and logs the values nodes pass around.
+    """Names the MLflow datasets, and logs the values nodes pass around.
 
-    When the pipeline starts it:
+    When the pipeline starts it names every ``MLflowDataSet`` after its catalog
+    entry (the MLflow key).
 
-    - names every ``MLflowDataSet`` after its catalog entry (the MLflow key);
-    - puts each ``mlflow_catalog`` entry into the catalog as an
-      ``MLflowDataSet`` named after its key, replacing an entry of that name, so
-      a catalog can be written in Python (PipelineX's ``catalog_dict``).
+    ``mlflow_catalog`` is PipelineX's side channel: each entry names a node input
+    or output (``params:`` inputs too) and how to log it in addition to whatever
+    the catalog does with it: an ``MLflowDataSet`` code (``"p"``, ``"m"``,
+    ``"a"``, ``"pkl"``, ``"csv"``...), a Kedro dataset config dict or dataset
+    whose file is uploaded, an ``MLflowDataSet``, or ``None`` for "do not log
+    this one". The catalog entry of that name still saves where it says. The
+    MLflow key is the name, ``params:features`` keyed ``features``. Each is
+    logged once per run, the first time a node reads or writes it.
 
     With ``auto``, after each node it logs the node's inputs and outputs that
     the catalog does not persist (a ``params:`` input, ``parameters``, a
     ``MemoryDataset`` or ``SharedMemoryDataset``, or a name not in the catalog)
-    to the run of ``MLflowBasicLoggerHook``, by dataset code ``a``'s rules:
+    and that ``mlflow_catalog`` does not list, to the run of
+    ``MLflowBasicLoggerHook``, by dataset code ``a``'s rules:
 
     - numbers become metrics; str (up to 1000 characters), bool, None and
       lists, tuples and sets of up to 100 such values (nested too) become params;
@@ -108,36 +118,44 @@ class MLflowCatalogLoggerHook:
                 MLflowBasicLoggerHook(experiment_name="my_experiment"),
                 MLflowCatalogLoggerHook(
                     auto=True,
-                    mlflow_catalog={"model": "pkl", "score": "m", "report": "json"},
+                    mlflow_catalog={"params:features": "p", "model": "pkl"},
                 ),
             )
 
-        >>> hook = MLflowCatalogLoggerHook(mlflow_catalog={"score": "m"})
-        >>> hook.mlflow_datasets["score"]
-        pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='m', name='score')
+        >>> hook = MLflowCatalogLoggerHook(mlflow_catalog={"params:lr": "p"})
+        >>> hook.mlflow_datasets["params:lr"]
+        pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='p', name='lr')
     """
 
     def __init__(
-        self, auto: bool = True, mlflow_catalog: Mapping[str, DatasetSpec] | None = None
+        self,
+        auto: bool = True,
+        mlflow_catalog: Mapping[str, DatasetSpec | None] | None = None,
+        enable_mlflow: bool = True,
     ) -> None:
         """Choose what is logged.
 
         Args:
             auto: Log the values of non-persisted node inputs and outputs.
-            mlflow_catalog: Dataset name -> ``MLflowDataSet`` code (``"m"``,
-                ``"p"``, ``"a"``, ``"csv"``...), Kedro dataset config dict, Kedro
-                dataset, or ``MLflowDataSet``. Each becomes an ``MLflowDataSet`` in
-                the catalog. Names listed here are not auto-logged.
+            mlflow_catalog: Node input or output name -> ``MLflowDataSet`` code
+                (``"m"``, ``"p"``, ``"a"``, ``"csv"``...), Kedro dataset config
+                dict, Kedro dataset, ``MLflowDataSet``, or ``None`` (not logged):
+                how to log that value in addition to the catalog's own saving.
+                Names listed here are not auto-logged.
+            enable_mlflow: ``False`` turns the hook's logging off (datasets are
+                still named).
 
         Raises:
             ValueError: For an entry that is none of those, or an unknown code.
         """
         check_bool("MLflowCatalogLoggerHook", "auto", auto)
+        check_bool("MLflowCatalogLoggerHook", "enable_mlflow", enable_mlflow)
         check_optional_mapping(
             "MLflowCatalogLoggerHook", "mlflow_catalog", mlflow_catalog
         )
         self.auto = auto
-        self.mlflow_datasets: dict[str, MLflowDataSet] = {
+        self.enable_mlflow = enable_mlflow
+        self.mlflow_datasets: dict[str, MLflowDataSet | None] = {
             name: _as_mlflow_dataset(name, spec)
             for name, spec in (mlflow_catalog or {}).items()
         }
@@ -155,25 +173,18 @@ class MLflowCatalogLoggerHook:
     # Hook implementations
     # ----------------------------------------------------------------------------------
     @hook_impl
-    def after_catalog_created(self, catalog: CatalogProtocol[Any, Any]) -> None:
-        """Put the ``mlflow_catalog`` entries into each catalog (``kedro ipython`` too)."""
-        with warn_on_failure(self, "add the mlflow_catalog entries to the catalog"):
-            self._register(catalog)
-
-    @hook_impl
     def before_pipeline_run(
         self,
         run_params: dict[str, Any],
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> None:
-        """Register and name the MLflow datasets, and get ready to log node values."""
+        """Name the MLflow datasets, and get ready to log node values."""
         self._remove_spool()
         self._reset()
-        with warn_on_failure(self, "add the mlflow_catalog entries to the catalog"):
-            self._register(catalog)
+        with warn_on_failure(self, "name the MLflow datasets"):
             name_mlflow_datasets(pipeline, catalog)
-        if not self.auto:
+        if not self.enable_mlflow or not (self.auto or self.mlflow_datasets):
             return
         with warn_on_failure(self, "prepare to log node values"):
             run = self._find_run()
@@ -203,7 +214,14 @@ class MLflowCatalogLoggerHook:
         with warn_on_failure(self, f"log the values of node {node.name!r}"):
             splits = []
             for name, data in {**inputs, **outputs}.items():
-                if self._is_persisted(name, catalog) or not self._claim(name, spool):
+                if name in self.mlflow_datasets:
+                    self._save_side_channel(name, data, spool)
+                    continue
+                if (
+                    not self.auto
+                    or self._is_persisted(name, catalog)
+                    or not self._claim(name, spool)
+                ):
                     continue
                 split = split_by_kind(parameter_key(name), data, AUTO)
                 for key, reason in split.skipped.items():
@@ -242,16 +260,19 @@ class MLflowCatalogLoggerHook:
         spool = self._spool if self._spool is not None else worker_spool(VALUES_SPOOL)
         return spool if spool is not None and spool.in_worker() else None
 
-    def _register(self, catalog: CatalogProtocol[Any, Any]) -> None:
-        for name, dataset in self.mlflow_datasets.items():
-            if catalog.get(name) is not dataset:
-                catalog[name] = dataset
+    def _save_side_channel(
+        self, name: str, data: Any, spool: WorkerSpool | None
+    ) -> None:
+        """Log ``data`` through the ``mlflow_catalog`` entry of ``name``, once per run."""
+        dataset = self.mlflow_datasets[name]
+        if dataset is None or not self._claim(name, spool):
+            return
+        with warn_on_failure(self, f"log {name!r} as mlflow_catalog says"):
+            dataset.save(data)
 
     def _is_persisted(self, name: str, catalog: CatalogProtocol[Any, Any]) -> bool:
         if is_parameter(name):
             return False
-        if name in self.mlflow_datasets:
-            return True
         dataset = catalog.get(name)
         return dataset is not None and not isinstance(
             dataset, (MemoryDataset, SharedMemoryDataset)
@@ -312,3 +333,32 @@ class MLflowCatalogLoggerHook:
         if self._spool is not None:
             self._spool.remove()
             self._spool = None
+
+
+class MLflowDataSetsLoggerHook(MLflowCatalogLoggerHook):
+    """PipelineX's logger of every plain node input and output, persisted or not.
+
+    Like ``MLflowCatalogLoggerHook(auto=True)``, by the same rules and caps, except
+    that values the catalog persists are logged too (a number saved to a JSON
+    file becomes a metric); ``MLflowDataSet`` entries, which log themselves, are
+    left to them.
+
+    Examples:
+        >>> MLflowDataSetsLoggerHook(enable_mlflow=True).auto
+        True
+    """
+
+    def __init__(self, enable_mlflow: bool = True) -> None:
+        """Take PipelineX's one argument.
+
+        Args:
+            enable_mlflow: ``False`` turns the hook off.
+        """
+        super().__init__(auto=True, enable_mlflow=enable_mlflow)
+
+    def _is_persisted(self, name: str, catalog: CatalogProtocol[Any, Any]) -> bool:
+        return isinstance(catalog.get(name), MLflowDataSet)
+
+
+class MLflowOutputsLoggerHook(MLflowDataSetsLoggerHook):
+    """PipelineX's older name for :class:`MLflowDataSetsLoggerHook`."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -16,6 +18,7 @@ from pipelinex_mlflow.gantt import (
     PLOTLYJS_MODES,
     PlotlyJs,
     TimelineEntry,
+    from_pipelinex,
     gantt_html,
     validate_gantt_params,
 )
@@ -69,13 +72,32 @@ STEP_TIMINGS_FOLDER = "time_log_steps"
 logger = get_logger(__name__)
 
 
-def default_task_name(node: Node) -> str:
-    """Name a node's timing after ``node.name``: readable and unique in a pipeline.
+_NOT_IN_TASK_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
+_TASK_NAME_LENGTH = 50
+_FUNC_NAME_LENGTH = 20
 
-    Kedro 1.x names an unnamed node ``<function>__<hash>``, with its namespace in
-    front (``training.fit``).
+
+def default_task_name(node: Node) -> str:
+    """Name a node's timing as PipelineX did: ``<function> -- <outputs>``.
+
+    The function's name (at most 20 characters), `` -- ``, the outputs joined by
+    `` - ``; other characters than letters, digits, ``_ - . /`` and space become
+    spaces, and the whole is cut to 50 characters. Readable where Kedro 1.x's
+    ``node.name`` is ``train_model__40daef8f``; two nodes that would share a name
+    get a suffix.
+
+    Examples:
+        >>> from kedro.pipeline import node
+        >>> def train_model(df): ...
+        >>> default_task_name(node(train_model, "train_df", "model"))
+        'train_model -- model'
     """
-    return node.name
+    func = node.func
+    while isinstance(func, functools.partial):
+        func = func.func  # PipelineX showed "partial"; the function reads better
+    func_name = getattr(func, "__name__", None) or type(func).__name__
+    task_name = f"{func_name[:_FUNC_NAME_LENGTH]} -- {' - '.join(node.outputs)}"
+    return _NOT_IN_TASK_NAME.sub(" ", task_name)[:_TASK_NAME_LENGTH]
 
 
 class MLflowTimeLoggerHook:
@@ -87,7 +109,8 @@ class MLflowTimeLoggerHook:
       seconds (``time.perf_counter``, from ``before_node_run`` to
       ``after_node_run``, so the node's function without loading its inputs or
       saving its outputs), failed nodes included; the task name is
-      ``task_name_func(node)``, by default ``node.name``;
+      ``task_name_func(node)``, by default PipelineX's ``<function> -- <outputs>``
+      (:func:`default_task_name`);
     - the artifact ``time_log.json``: ``{"nodes": [...]}``, one entry per node
       with ``node``, ``task``, ``start``/``end`` (ISO 8601, UTC),
       ``duration_s``, ``status`` (``completed``/``failed``), ``pid`` and
@@ -145,8 +168,11 @@ class MLflowTimeLoggerHook:
             gantt_params: Styling of the chart: ``title`` (default "Kedro node
                 timeline"), ``height`` and ``width`` (pixels; the height grows
                 with the number of nodes by default), ``colors`` (CSS colors
-                cycled over the workers) and ``layout`` (further plotly layout
-                properties, applied last).
+                cycled over the workers), ``bar_width`` and ``layout`` (further
+                plotly layout properties, applied last). PipelineX's
+                ``create_gantt`` options are translated where they mean
+                something (``showgrid_x``, ``showgrid_y``, ``show_colorbar``)
+                and otherwise ignored with one warning.
             metric_name_prefix: Put in front of each task name to make the metric
                 name; PipelineX's ``"_time_to_run "`` by default.
             task_name_func: Turns a Kedro node into its task name. Its result is
@@ -175,7 +201,15 @@ class MLflowTimeLoggerHook:
         self.gantt_plotlyjs: PlotlyJs = gantt_plotlyjs
         check_bool(hook, "enable_mlflow", enable_mlflow)
         self.gantt_filepath = gantt_filepath
-        self.gantt_params = validate_gantt_params(gantt_params)
+        translated, dropped = from_pipelinex(gantt_params)
+        if dropped:
+            logger.warning(
+                "MLflowTimeLoggerHook ignores gantt_params %s: PipelineX's "
+                "create_gantt options with no meaning in this chart (one row per "
+                "node, colored by worker).",
+                ", ".join(dropped),
+            )
+        self.gantt_params = validate_gantt_params(translated)
         self.metric_name_prefix = metric_name_prefix
         self.task_name_func = task_name_func
         self.time_log_filepath = time_log_filepath

@@ -18,6 +18,7 @@ from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.masking import declare_secret_names, get_logger
 from pipelinex_mlflow.tracking import (
+    DISABLE_ENV_VAR,
     HEARTBEAT_EVERY_S,
     MLFLOW_MAX_PARAM_LENGTH,
     PROCESS_TAG,
@@ -30,11 +31,14 @@ from pipelinex_mlflow.tracking import (
     RunStatus,
     SendReport,
     TrackingError,
+    callers_active_run,
     check_reachable,
     check_run_key,
     close_all,
     default_tracking_uri,
+    disabled_by_environment,
     end_dead_runs,
+    get_experiment_id,
     get_start_time,
     normalize_tracking_uri,
     open_run,
@@ -45,6 +49,7 @@ from pipelinex_mlflow.tracking import (
     set_current_run,
     set_flush_timeout,
     set_spool_dir,
+    set_tracking_off,
     validate_long_param_policy,
     warm_up,
 )
@@ -211,7 +216,10 @@ class MLflowBasicLoggerHook:
         self._started_at = 0.0
         # Orchestrated steps share one run: this process neither began nor ends it.
         self._shared = False
+        # The caller's own run (mlflow.start_run()): logged into, ended by its owner.
+        self._adopted = False
         self._created = True
+        self._switched_off = False
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -219,7 +227,7 @@ class MLflowBasicLoggerHook:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         """Start importing MLflow while Kedro loads the pipelines and the catalog."""
-        if not self.enable_mlflow:
+        if not self.enable_mlflow or disabled_by_environment():
             return
         try:
             uri: str | None = self.tracking_uri(context.project_path)
@@ -234,9 +242,16 @@ class MLflowBasicLoggerHook:
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> Generator[None, Any, Any]:
-        """Start the run before any other hook's ``before_pipeline_run`` runs."""
-        if self.enable_mlflow:
+        """Start the run before any other hook's ``before_pipeline_run`` runs.
+
+        With ``enable_mlflow=False`` or ``PIPELINEX_MLFLOW_DISABLE=1``, switch
+        tracking off for this Kedro run instead.
+        """
+        if self.enable_mlflow and not disabled_by_environment():
+            set_tracking_off(False)
             self._start(run_params, pipeline, catalog)
+        else:
+            self._switch_off(pipeline, catalog)
         try:
             return (yield)
         except BaseException:
@@ -288,14 +303,18 @@ class MLflowBasicLoggerHook:
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
         root = project_root(run_params.get("project_path"))
-        uri = self.tracking_uri(root)
+        key = os.environ.get(RUN_KEY_ENV_VAR)
+        callers = None if self.run_id or self.nested or key else callers_active_run()
+        uri = callers.tracking_uri if callers else self.tracking_uri(root)
         # Every process of the run (workers, later the CLI) agrees on these.
         set_spool_dir(root / DEFAULT_SPOOL_DIR_NAME)
         set_flush_timeout(self.flush_timeout)
         check_reachable(uri, timeout_s=self.server_timeout)
         experiment_name = self.resolved_experiment_name()
-        key = os.environ.get(RUN_KEY_ENV_VAR)
-        if key and not self.run_id:
+        if callers is not None:
+            run, experiment_id = callers, get_experiment_id(callers)
+            self._adopted = True
+        elif key and not self.run_id:
             run, experiment_id, self._created = open_shared_run(
                 uri,
                 experiment_name=experiment_name,
@@ -320,7 +339,9 @@ class MLflowBasicLoggerHook:
             run,
             max_param_length=self.max_param_length,
             long_param_policy=self.long_param_policy,
-            check_existing_params=self.run_id is not None or self._shared,
+            check_existing_params=self.run_id is not None
+            or self._shared
+            or self._adopted,
         )
         self._started_at = time.perf_counter()
         set_current_run(run)
@@ -328,10 +349,14 @@ class MLflowBasicLoggerHook:
         logger.info(
             "Tracking this Kedro run as MLflow run %s%s; to view it, %s",
             run.run_id,
-            f" (shared by the steps of {key})" if self._shared else "",
+            f" (shared by the steps of {key})"
+            if self._shared
+            else " (the caller's, from mlflow.start_run())"
+            if self._adopted
+            else "",
             run_view_hint(run.tracking_uri, experiment_id, run.run_id),
         )
-        if not self._shared:
+        if not (self._shared or self._adopted):
             # Lets the next run tell this one from a run whose process is gone.
             sender_for(run).start_heartbeat(HEARTBEAT_EVERY_S)
         with warn_on_failure(self, "prepare ParallelRunner's spawned workers"):
@@ -345,6 +370,23 @@ class MLflowBasicLoggerHook:
         except BaseException:
             self._finish("FAILED")
             raise
+
+    def _switch_off(
+        self, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+    ) -> None:
+        """Run as if tracking did not exist: no MLflow call, datasets keep data local."""
+        self._reset()
+        set_tracking_off(True)
+        self._switched_off = True
+        # File codes still need a name for their local file.
+        name_mlflow_datasets(pipeline, catalog)
+        logger.info(
+            "MLflow tracking is off for this Kedro run (%s): nothing is sent to "
+            "MLflow; MLflowDataSet values stay in memory and files stay local.",
+            "enable_mlflow=False"
+            if not self.enable_mlflow
+            else f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}",
+        )
 
     def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
         """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
@@ -387,9 +429,9 @@ class MLflowBasicLoggerHook:
         """
         run_logger = self._logger
         assert run_logger is not None  # noqa: S101 - set by _start just before
-        run_logger.set_tags(
-            {**run_tags(run_params), PROCESS_TAG: process_tag(), **self.tags}
-        )
+        # The caller's run is the caller's process's: no process tag for liveness.
+        process = {} if self._adopted else {PROCESS_TAG: process_tag()}
+        run_logger.set_tags({**run_tags(run_params), **process, **self.tags})
         if self.enable_logging_time_begin and self._created:
             self._log_time("__time_begin", run_logger)
         try:
@@ -413,11 +455,15 @@ class MLflowBasicLoggerHook:
             keys = (wanted,)
         else:
             keys = wanted
-        return {
-            f"{RUN_PARAM_PREFIX}{key}": run_params[key]
-            for key in keys
-            if key in run_params
-        }
+        chosen = {}
+        for key in keys:
+            if key in _PIPELINEX_RUN_PARAMS:
+                chosen[f"{RUN_PARAM_PREFIX}{key}"] = _pipelinex_run_param(
+                    key, run_params
+                )
+            elif key in run_params:
+                chosen[f"{RUN_PARAM_PREFIX}{key}"] = run_params[key]
+        return chosen
 
     def _log_time(self, name: str, run_logger: RunLogger) -> None:
         run_logger.log_params(
@@ -429,6 +475,9 @@ class MLflowBasicLoggerHook:
         )
 
     def _finish(self, status: RunStatus) -> None:
+        if self._switched_off:
+            set_tracking_off(False)
+            self._switched_off = False
         run, run_logger = self.run, self._logger
         if run is None or run_logger is None:
             return
@@ -442,7 +491,7 @@ class MLflowBasicLoggerHook:
                         {"__time": time.perf_counter() - self._started_at}
                     )
             run_logger.flush()
-        end = None if self._shared else RunEnd.now(status)
+        end = None if self._shared or self._adopted else RunEnd.now(status)
         reports = close_all({run: end} if end is not None else {})
         for unsent_run, report in reports.items():
             # Each report names what was rejected, and the spool of what was not sent.
@@ -463,6 +512,12 @@ class MLflowBasicLoggerHook:
                 "it with `kedro mlflow end-run --status ...`",
                 run.run_id,
             )
+        elif self._adopted:
+            logger.info(
+                "MLflow run %s stays open: it is the caller's (mlflow.start_run()), "
+                "who ends it.",
+                run.run_id,
+            )
         elif not (run in reports and reports[run].spooled_end):
             logger.info("MLflow run %s ended %s", run.run_id, status)
         self._exit_guard.disarm()
@@ -479,6 +534,38 @@ class MLflowBasicLoggerHook:
             run_exit_flushes()
             with warn_on_failure(self, "mark the run KILLED"):
                 self._finish("KILLED")
+
+
+#: run_params keys of the Kedro versions PipelineX ran on -> Kedro 1.x's key.
+_PIPELINEX_RUN_PARAMS = {
+    "extra_params": "runtime_params",
+    "pipeline_name": "pipeline_names",
+}
+_warned_run_params: set[str] = set()
+
+
+def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
+    """The value of a PipelineX-era ``run_params`` key, from its Kedro 1.x successor.
+
+    Logged under the old name, which queries and dashboards use.
+    """
+    new_key = _PIPELINEX_RUN_PARAMS[key]
+    if key not in _warned_run_params:
+        _warned_run_params.add(key)
+        logger.warning(
+            "logging_kedro_run_params: %r is Kedro 0.17's name; it is logged from "
+            "Kedro 1.x's %r as ___%s. Switch to %r (logged as ___%s).",
+            key,
+            new_key,
+            key,
+            new_key,
+            new_key,
+        )
+    value = run_params.get(new_key)
+    if key == "pipeline_name":
+        # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
+        return ",".join(value or ()) or "__default__"
+    return value or {}
 
 
 def _default_experiment_name() -> str:

@@ -30,6 +30,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     artifact_exists,
     current_run,
+    tracking_is_off,
 )
 
 logger = get_logger(__name__)
@@ -236,7 +237,17 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     # Save
     # ----------------------------------------------------------------------------------
     def save(self, data: Any) -> None:
-        """Save ``data`` as the dataset code says; see the class docstring."""
+        """Save ``data`` as the dataset code says; see the class docstring.
+
+        With tracking off (``MLflowBasicLoggerHook(enable_mlflow=False)`` or
+        ``PIPELINEX_MLFLOW_DISABLE=1``), MLflow is not called: files are written
+        locally and everything is kept in memory for this run's loads.
+        """
+        if tracking_is_off():
+            if self._files is not None:
+                self._files.write(data, self._file_name(self._files))
+            self._remember(data, always=True)
+            return
         if self._code in VALUE_CODES:
             self._save_values(data)
         elif self._files is not None:
@@ -260,8 +271,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         # A nested dataset or a user's filepath names the file itself.
         return self._require_name() if files.needs_name else self.name or "mlflow_inner"
 
-    def _remember(self, data: Any) -> None:
-        if not self._caching:
+    def _remember(self, data: Any, *, always: bool = False) -> None:
+        # With tracking off, memory is the only place a value is kept.
+        if not (self._caching or always):
             return
         run = current_run()
         copy = MemoryDataset(copy_mode=self._copy_mode)
@@ -276,6 +288,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         cached = self._cached()
         if cached is not None:
             return cached.load()
+        if tracking_is_off():
+            return self._load_untracked()
         if self._code in VALUE_CODES:
             return self._load_values()
         if self._files is None:
@@ -287,6 +301,15 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if self._local_file(self._files):
             return self._files.reader(name).load()
         return self._files.download_and_load(self._target.loading_run(name), name)
+
+    def _load_untracked(self) -> Any:
+        if self._files is not None and self._local_file(self._files):
+            return self._files.reader(self._file_name(self._files)).load()
+        raise DatasetError(
+            f"MLflowDataSet {self.name!r} holds nothing to load: MLflow tracking is "
+            "off for this run (enable_mlflow=False or PIPELINEX_MLFLOW_DISABLE), so "
+            "only what this run saved can be loaded, and nothing was saved yet."
+        )
 
     def _cached(self) -> MemoryDataset | None:
         if self._cache is None:
@@ -313,15 +336,17 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     def _exists(self) -> bool:
         if self._cached() is not None:
             return True
+        if tracking_is_off():
+            return self._files is not None and self._local_file(self._files)
         if self._code not in VALUE_CODES and self._files is None:
             return False
         if self.name is None and (self._files is None or self._files.needs_name):
             return False  # never named, so never saved
         if self._files is not None and self._local_file(self._files):
             return True
-        if not self._target.can_load():
-            return False
-        return self._exists_in_run(self._target.loading_run(self.name))
+        return self._target.can_load() and self._exists_in_run(
+            self._target.loading_run(self.name)
+        )
 
     def _exists_in_run(self, run: RunRef) -> bool:
         if self._files is not None:

@@ -42,6 +42,11 @@ def get_start_time(run: RunRef) -> int:
     return int(get_client(run.tracking_uri).get_run(run.run_id).info.start_time or 0)
 
 
+def get_experiment_id(run: RunRef) -> str:
+    """The id of the experiment ``run`` belongs to."""
+    return str(get_client(run.tracking_uri).get_run(run.run_id).info.experiment_id)
+
+
 def get_metric_history(run: RunRef, key: str) -> list[float]:
     """Return the values of metric ``key`` in step order."""
     drain_run(run)

@@ -3,7 +3,12 @@
 It is kept in a module global (inherited by forked workers) and mirrored in
 environment variables of our own (inherited by spawned workers too), so datasets and
 node hooks find it from any thread or process without MLflow's thread-local active
-run.
+run. Without one, a run the caller opened with ``mlflow.start_run()`` is the
+current run (read, never created: only when the caller imported MLflow).
+
+Tracking can also be *off* for a run (``MLflowBasicLoggerHook(enable_mlflow=False)``
+or ``PIPELINEX_MLFLOW_DISABLE=1``): then there is no current run, and datasets
+keep their data locally.
 
 Examples:
     >>> set_current_run(RunRef("sqlite:///mlflow.db", "0123abcd"))
@@ -17,10 +22,16 @@ Examples:
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 RUN_ID_ENV_VAR = "PIPELINEX_MLFLOW_RUN_ID"
 TRACKING_URI_ENV_VAR = "PIPELINEX_MLFLOW_TRACKING_URI"
+#: Set to 1 (or true, yes, on) to switch tracking off without editing code.
+DISABLE_ENV_VAR = "PIPELINEX_MLFLOW_DISABLE"
+# Tells worker processes that this run is not tracked.
+_OFF_ENV_VAR = "PIPELINEX_MLFLOW_TRACKING_OFF"
+_TRUE_TEXTS = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -54,13 +65,57 @@ def set_current_run(run: RunRef | None) -> None:
 def current_run() -> RunRef | None:
     """Return the run started by ``MLflowBasicLoggerHook``, from any thread or process.
 
+    Without one, the run the caller opened in this thread with ``mlflow.start_run()``.
+
     Returns:
-        The run, or ``None`` when no pipeline run is being tracked.
+        The run, or ``None`` when no run is being tracked (or tracking is off).
     """
+    if tracking_is_off():
+        return None
     if _current_run is not None:
         return _current_run
     run_id = os.environ.get(RUN_ID_ENV_VAR)
     tracking_uri = os.environ.get(TRACKING_URI_ENV_VAR)
     if run_id and tracking_uri:
         return RunRef(tracking_uri=tracking_uri, run_id=run_id)
-    return None
+    return callers_active_run()
+
+
+def callers_active_run() -> RunRef | None:
+    """The run the caller opened with ``mlflow.start_run()`` in this thread, if any.
+
+    MLflow is not imported for this: a process that never imported it has no
+    active run.
+    """
+    mlflow = sys.modules.get("mlflow")
+    active = getattr(mlflow, "active_run", None)
+    run = active() if callable(active) else None
+    if run is None:
+        return None
+    return RunRef(tracking_uri=mlflow.get_tracking_uri(), run_id=run.info.run_id)  # type: ignore[union-attr]
+
+
+def disabled_by_environment() -> bool:
+    """Whether ``PIPELINEX_MLFLOW_DISABLE`` switches tracking off.
+
+    Examples:
+        >>> os.environ[DISABLE_ENV_VAR] = "1"
+        >>> disabled_by_environment()
+        True
+        >>> del os.environ[DISABLE_ENV_VAR]
+    """
+    return os.environ.get(DISABLE_ENV_VAR, "").strip().lower() in _TRUE_TEXTS
+
+
+def set_tracking_off(off: bool) -> None:
+    """Switch tracking off (or back on) for this process and the workers it starts."""
+    if off:
+        set_current_run(None)
+        os.environ[_OFF_ENV_VAR] = "1"
+    else:
+        os.environ.pop(_OFF_ENV_VAR, None)
+
+
+def tracking_is_off() -> bool:
+    """Whether this run is not tracked: MLflow must not be called at all."""
+    return disabled_by_environment() or os.environ.get(_OFF_ENV_VAR) == "1"

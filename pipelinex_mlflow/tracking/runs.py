@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import TYPE_CHECKING, Literal
 
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords, scrubbed
@@ -248,6 +249,22 @@ def end_run(run: RunRef, status: RunStatus, end_time: int | None = None) -> None
     get_client(run.tracking_uri).set_terminated(
         run.run_id, status=status, end_time=end_time
     )
+
+
+def end_callers_active_run() -> bool:
+    """End the run the caller opened with ``mlflow.start_run()``, as ``mlflow.end_run()``.
+
+    Only for PipelineX's ``mlflow_end_run``, which ended the caller's run. MLflow
+    is not imported for this.
+
+    Returns:
+        Whether there was such a run.
+    """
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None or mlflow.active_run() is None:
+        return False
+    mlflow.end_run()
+    return True
 
 
 def find_active_fluent_run_id() -> str | None:

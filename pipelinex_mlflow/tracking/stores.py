@@ -6,6 +6,7 @@ import math
 import os
 import re
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -23,8 +24,6 @@ from pipelinex_mlflow.tracking.store_creation import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow.tracking.server_probe import ProbeResult
@@ -202,11 +201,17 @@ def normalize_tracking_uri(uri: str, root: Path) -> str:
     """
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file") and not _WINDOWS_DRIVE.match(uri):
+        folder = Path(parsed.path if parsed.scheme == "file" else uri).expanduser()
+        folder = (folder if folder.is_absolute() else root / folder).resolve()
+        target = f"sqlite:///{(folder.parent / 'mlflow.db').as_posix()}"
         raise TrackingError(
-            f"Tracking URI {uri!r} points at MLflow's legacy file store, which MLflow 3 "
-            "keeps in maintenance mode and which pipelinex_mlflow does not use. Use a "
-            "database instead, for example 'sqlite:///mlflow.db', or an MLflow server "
-            "URL such as 'http://127.0.0.1:5000'."
+            f"Tracking URI {uri!r} points at MLflow's legacy file store, which MLflow "
+            "3.13 and later refuse and pipelinex_mlflow does not use. To keep its "
+            "runs (PipelineX's ./mlruns), copy them into SQLite once: `mlflow "
+            f"migrate-filestore --source {folder} --target {target}`; then set "
+            f"uri={target!r} (or MLFLOW_TRACKING_URI). Without history to keep, use "
+            "uri='sqlite:///mlflow.db' or an MLflow server URL such as "
+            "'http://127.0.0.1:5000'."
         )
     if parsed.scheme != "sqlite" or uri.startswith("sqlite:////") or ":memory:" in uri:
         return uri

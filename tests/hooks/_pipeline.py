@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "hooks"
 NODE_NAMES = ("make", "double", "square", "combine")
+#: PipelineX's task names of the nodes, the timing hook's default: "<function> -- <outputs>".
+TASK_NAMES = {
+    "make": "make -- stats",
+    "double": "double -- doubled",
+    "square": "square -- squared",
+    "combine": "combine -- combined",
+    "boom": "boom -- never",
+}
 RUNNERS = ("sequential", "thread", "parallel")
 PAUSE_S = 0.05
 

@@ -18,7 +18,7 @@ from pipelinex_mlflow import (
 )
 from pipelinex_mlflow.masking import MASK
 from tests._kedro import artifact_paths
-from tests.hooks._pipeline import NODE_NAMES, inputs, only_run, run
+from tests.hooks._pipeline import NODE_NAMES, TASK_NAMES, inputs, only_run, run
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -69,9 +69,9 @@ def test_every_hook_logs_completely(
     metrics, params = logged.data.metrics, logged.data.params
     # One timing per node, from every process and thread.
     assert {k for k in metrics if k.startswith("_time_to_run ")} == {
-        f"_time_to_run {name}" for name in NODE_NAMES
+        f"_time_to_run {TASK_NAMES[name]}" for name in NODE_NAMES
     }
-    assert metrics["_time_to_run double"] >= 0.05
+    assert metrics[f"_time_to_run {TASK_NAMES['double']}"] >= 0.05
     # Values passed between nodes: numbers as metrics, plain values as params.
     assert metrics["stats.n"] == 3.0
     assert metrics["doubled"] == 30.0

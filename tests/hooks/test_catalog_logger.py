@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import MemoryDataset
 from kedro_datasets.json import JSONDataset
 
 from pipelinex_mlflow import MLflowCatalogLoggerHook, MLflowDataSet
@@ -123,34 +123,54 @@ class TestParamConflicts:
 
 
 class TestMlflowCatalog:
-    def test_entries_become_named_mlflow_datasets(
+    def test_entries_log_in_addition_to_the_catalog(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, tmp_path: Path
     ) -> None:
-        """Codes, MLflowDataSets and Kedro datasets; their names are not auto-logged."""
+        """PipelineX's side channel: the catalog still saves; MLflow gets a copy."""
+        squared_file = tmp_path / "squared.json"
         hook = MLflowCatalogLoggerHook(
             mlflow_catalog={
                 "combined": "m",
                 "stats": "json",
                 "doubled": MLflowDataSet(dataset="p"),
-                "squared": JSONDataset(filepath=str(tmp_path / "squared.json")),
+                "squared": "pkl",
+                "params:factor": "p",
+                "params:model": None,  # not logged, not even by auto
             }
         )
-        run((basic_hook, hook), datasets=inputs(combined=MemoryDataset()))
+        datasets = inputs(
+            combined=MemoryDataset(),
+            squared=JSONDataset(filepath=str(squared_file)),
+        )
+        run((basic_hook, hook), datasets=datasets)
         logged = only_run(client)
+        assert logged.info.status == "FINISHED"
         assert logged.data.metrics["combined"] == 19.5
         assert logged.data.params["doubled"] == "30"
+        assert logged.data.params["factor"] == "10"
         assert "doubled" not in logged.data.metrics
         assert "stats.n" not in logged.data.metrics
         artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
-        assert {"stats.json", "squared.json"} <= artifacts
+        assert {"stats.json", "squared.pkl"} <= artifacts
+        # The catalog's own file is written where the catalog says.
+        assert squared_file.read_text() == "9"
+        assert isinstance(datasets["squared"], JSONDataset)
 
-    def test_added_to_every_created_catalog(self) -> None:
-        hook = MLflowCatalogLoggerHook(mlflow_catalog={"score": "m"})
-        catalog = DataCatalog()
-        hook.after_catalog_created(catalog=catalog)
-        dataset = catalog.get("score")
-        assert isinstance(dataset, MLflowDataSet)
-        assert dataset.name == "score"
+    def test_disabled_logs_nothing_but_still_names_datasets(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+    ) -> None:
+        hook = MLflowCatalogLoggerHook(
+            auto=True, mlflow_catalog={"combined": "m"}, enable_mlflow=False
+        )
+        score = MLflowDataSet(dataset="m")
+        run((basic_hook, hook), datasets=inputs(combined=score))
+        logged = only_run(client)
+        assert score.name == "combined"
+        # Only MLflowDataSet's own save: no auto-logged values, no side channel.
+        assert set(logged.data.metrics) - {"__time", "__time_begin", "__time_end"} == {
+            "combined"
+        }
+        assert "stats.n" not in logged.data.metrics
 
     @pytest.mark.parametrize(
         ("spec", "error", "match"),

@@ -17,6 +17,7 @@ from pipelinex_mlflow.hooks.node_timing import GANTT_ARTIFACT, TIME_LOG_ARTIFACT
 from tests._kedro import run_with_hooks
 from tests.hooks._pipeline import (
     NODE_NAMES,
+    TASK_NAMES,
     failing_pipeline,
     inputs,
     only_run,
@@ -68,7 +69,7 @@ class TestLogged:
         assert not CDN_SCRIPT.search(html)
         assert "Nightly training" in html
         for name in NODE_NAMES:
-            assert f'"{name}"' in html
+            assert f'"{TASK_NAMES[name]}"' in html
 
     def test_time_log_lists_each_node_in_start_order(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient, tmp_path: Path
@@ -83,10 +84,10 @@ class TestLogged:
         for entry in entries:
             assert entry["start"].endswith("+00:00")
             assert entry["end"] >= entry["start"]
-            assert entry["task"] == entry["node"]
+            assert entry["task"] == TASK_NAMES[entry["node"]]
             assert entry["status"] == "completed"
             assert entry["duration_s"] == pytest.approx(
-                logged.data.metrics[f"_time_to_run {entry['node']}"]
+                logged.data.metrics[f"_time_to_run {entry['task']}"]
             )
 
     def test_failed_run_still_logs_what_ran(
@@ -97,7 +98,11 @@ class TestLogged:
             run((basic_hook, MLflowTimeLoggerHook()), pipe=failing_pipeline())
         logged = only_run(client)
         assert logged.info.status == "FAILED"
-        assert set(_timing_metrics(logged.data.metrics)) == {"make", "double", "boom"}
+        assert set(_timing_metrics(logged.data.metrics)) == {
+            TASK_NAMES["make"],
+            TASK_NAMES["double"],
+            TASK_NAMES["boom"],
+        }
         entries = json.loads(
             _download(client, logged.info.run_id, TIME_LOG_ARTIFACT, tmp_path)
         )["nodes"]
@@ -173,12 +178,10 @@ class TestOptions:
     @pytest.mark.parametrize(
         ("params", "match"),
         [
-            (
-                {"index_col": "Resource"},
-                r"Unknown gantt_params key\(s\) \['index_col'\]",
-            ),
+            ({"nope": 1}, r"Unknown gantt_params key\(s\) \['nope'\]"),
             ({"height": "tall"}, r"gantt_params\['height'\] must be a positive number"),
-            ({"colors": "red"}, r"gantt_params\['colors'\] must be a non-empty list"),
+            ({"colors": []}, r"gantt_params\['colors'\] must be a non-empty list"),
+            ({"bar_width": 2}, r"gantt_params\['bar_width'\] must be half"),
         ],
     )
     def test_bad_gantt_params_fail_at_construction(
@@ -186,6 +189,55 @@ class TestOptions:
     ) -> None:
         with pytest.raises(ValueError, match=match):
             MLflowTimeLoggerHook(gantt_params=params)
+
+
+class TestPipelineXCompatibility:
+    def test_pipelinex_create_gantt_options_are_translated_or_named_once(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        tmp_path: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """PipelineX's gantt_params never fail: mapped where they mean something."""
+        hook = MLflowTimeLoggerHook(
+            gantt_params={
+                "title": "Old config",
+                "index_col": "Resource",
+                "group_tasks": True,
+                "show_colorbar": False,
+                "bar_width": 0.3,
+                "showgrid_x": True,
+                "showgrid_y": False,
+                "colors": "Viridis",
+            }
+        )
+        ignored = [
+            r.getMessage() for r in caplog.records if "ignores" in r.getMessage()
+        ]
+        assert len(ignored) == 1
+        assert "group_tasks, index_col, colors" in ignored[0]
+        run((basic_hook, hook))
+        figure = json.loads(
+            re.search(  # the figure's JSON as plotly writes it into the page
+                r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{",
+                _download(
+                    client, only_run(client).info.run_id, GANTT_ARTIFACT, tmp_path
+                ),
+                re.DOTALL,
+            ).group(2)  # type: ignore[union-attr]
+        )
+        assert figure["title"]["text"] == "Old config"
+        assert figure["xaxis"]["showgrid"] is True
+        assert figure["yaxis"]["showgrid"] is False
+        assert figure["showlegend"] is False
+
+    def test_default_task_names_are_pipelinex_readable_ones(
+        self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+    ) -> None:
+        run((basic_hook, MLflowTimeLoggerHook()))
+        timings = _timing_metrics(only_run(client).data.metrics)
+        assert set(timings) == {TASK_NAMES[name] for name in NODE_NAMES}
 
 
 class TestWarnings:

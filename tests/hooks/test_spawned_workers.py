@@ -37,6 +37,7 @@ from tests._kedro import run_with_hooks
 from tests.hooks._pipeline import (
     EXPERIMENT,
     NODE_NAMES,
+    TASK_NAMES,
     inputs,
     make_runner,
     only_run,
@@ -148,7 +149,7 @@ def _assert_complete(client: MlflowClient, logged: Run, tmp_path: Path, x: int) 
     run_id = logged.info.run_id
     metrics, params = logged.data.metrics, logged.data.params
     assert {k for k in metrics if k.startswith("_time_to_run ")} == {
-        f"_time_to_run {name}" for name in NODE_NAMES
+        f"_time_to_run {TASK_NAMES[name]}" for name in NODE_NAMES
     }
     time_log = json.loads(_artifact(client, run_id, TIME_LOG_ARTIFACT, tmp_path))
     assert sorted(entry["node"] for entry in time_log["nodes"]) == sorted(NODE_NAMES)
@@ -156,7 +157,7 @@ def _assert_complete(client: MlflowClient, logged: Run, tmp_path: Path, x: int) 
     assert os.getpid() not in pids, "every node ran in a worker"
     gantt = _artifact(client, run_id, GANTT_ARTIFACT, tmp_path)
     for name in NODE_NAMES:
-        assert f'"{name}"' in gantt
+        assert f'"{TASK_NAMES[name]}"' in gantt
     for pid in pids:
         assert f"process {pid}" in gantt
     for key, value in _auto_metrics(x).items():

@@ -48,8 +48,16 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
         metrics
     )
     assert {"__time_begin", "__time_end", "__time"} <= set(metrics)
-    nodes = ["make_data", "split", "train", "predict", "evaluate", "describe"]
-    assert {f"_time_to_run {n}" for n in nodes} <= set(metrics)
+    # PipelineX's task names: "<function> -- <outputs>", cut to 50 characters.
+    tasks = [
+        "make_data -- frame",
+        "split -- train_df - test_features",
+        "train -- model - model_name - loss_history",
+        "predict -- pred_df",
+        "evaluate -- score - rmse_error - mae_error - report",
+        "describe -- coefficients - residual_plot",
+    ]
+    assert {f"_time_to_run {task}" for task in tasks} <= set(metrics)
     assert metrics["score"] > 0.9
     losses = client.get_metric_history(run.info.run_id, "loss_history")
     assert len(losses) == 50

@@ -21,6 +21,7 @@ from tests.reliability_project import (
     kedro_env,
     output_of,
     start_kedro,
+    task_name,
 )
 from tests.slow_proxy import SlowProxy
 
@@ -74,7 +75,12 @@ def test_an_interrupted_run_sends_every_hooks_values_before_it_is_killed(
     assert run.info.status == "KILLED"
     metrics = set(run.data.metrics)
     # Buffered by MLflowCatalogLoggerHook and MLflowTimeLoggerHook until the end.
-    assert {"note_0", "note_1", "_time_to_run step_0", "_time_to_run step_1"} <= metrics
+    assert {
+        "note_0",
+        "note_1",
+        f"_time_to_run {task_name(0)}",
+        f"_time_to_run {task_name(1)}",
+    } <= metrics
     assert {"score_0", "score_1", "__time"} <= metrics
     assert "note_2" not in metrics
     paths = {info.path for info in client.list_artifacts(run.info.run_id)}

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from tests.reliability_project import EXPERIMENT, generate, kedro, kedro_env, output_of
+from tests.reliability_project import (
+    EXPERIMENT,
+    generate,
+    kedro,
+    kedro_env,
+    output_of,
+    task_name,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,7 +50,7 @@ def test_three_steps_log_into_one_run_that_the_orchestrator_ends(
     # Parameters once: no step found another value for one.
     assert not [t for t in data.tags if t.startswith("pipelinex_mlflow.changed_param")]
     for i in range(3):
-        assert {f"score_{i}", f"note_{i}", f"_time_to_run step_{i}"} <= set(
+        assert {f"score_{i}", f"note_{i}", f"_time_to_run {task_name(i)}"} <= set(
             data.metrics
         )
         assert len(client.get_metric_history(run.info.run_id, f"score_{i}")) == 1

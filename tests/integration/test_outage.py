@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.reliability_project import generate, kedro, kedro_env, output_of
+from tests.reliability_project import generate, kedro, kedro_env, output_of, task_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +32,7 @@ def _client(url: str) -> MlflowClient:
 def _expected_metrics(steps: int = STEPS) -> set[str]:
     names = {"__time", "__time_begin", "__time_end"}
     for i in range(steps):
-        names |= {f"score_{i}", f"note_{i}", f"_time_to_run step_{i}"}
+        names |= {f"score_{i}", f"note_{i}", f"_time_to_run {task_name(i)}"}
     return names
 
 

@@ -53,6 +53,11 @@ pytestmark = pytest.mark.server
 SIZE = Size.times(1)
 NODES = [f"work_{i}" for i in range(SIZE.nodes)]
 NODES += ["history"] + [f"report_{j}" for j in range(SIZE.artifacts)]
+#: Their timings' names, PipelineX's "<function> -- <outputs>".
+TASKS = [f"work -- metric_{i}" for i in range(SIZE.nodes)]
+TASKS += ["history -- loss_history"] + [
+    f"report -- report_{j}" for j in range(SIZE.artifacts)
+]
 _STATUS = re.compile(r'"(?:GET|POST|PUT|PATCH|DELETE) \S+ HTTP/1\.1" (\d{3})')
 
 
@@ -148,7 +153,10 @@ def test_round_trip_through_a_postgres_backed_server(team_server: TeamServer) ->
     assert UNLOGGED_TAG not in run.data.tags
     assert run.data.metrics["score"] == 0.5
     assert run.data.metrics["config.depth"] == 5.0
-    assert run.data.metrics["_time_to_run fit"] >= 0
+    assert (
+        run.data.metrics["_time_to_run _fit -- score - losses - model_name - config"]
+        >= 0
+    )
     assert [m.value for m in client.get_metric_history(run_id, "losses")] == [
         1.0,
         0.5,
@@ -259,7 +267,7 @@ def _check_complete_run(client: MlflowClient, run: Run, p0: float) -> None:
     # work_0 averages group_0 (p0 + 0.1 + ... + 0.9) and its index 0 over 11.
     assert metrics["metric_0"] == pytest.approx((p0 + 4.5) / 11)
     assert {f"metric_{i}" for i in range(SIZE.metric_saves)} <= set(metrics)
-    assert {f"_time_to_run {name}" for name in NODES} <= set(metrics)
+    assert {f"_time_to_run {task}" for task in TASKS} <= set(metrics)
     history = client.get_metric_history(run_id, "loss_history")
     assert len(history) == SIZE.history_points
     artifacts = artifact_paths(client, run_id)
