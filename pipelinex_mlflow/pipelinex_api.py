@@ -52,6 +52,7 @@ from pipelinex_mlflow.tracking import (
     set_current_run,
     split_by_kind,
     start_run,
+    tracking_is_off,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ _started_runs: list[RunRef] = []
 # ----------------------------------------------------------------------------------
 def _target_run(helper: str) -> RunRef | None:
     run = current_run()
-    if run is None:
+    if run is None and not tracking_is_off():
         logger.warning(
             "%s found no MLflow run to log to (no tracked Kedro run, no "
             "mlflow_start_run(...), no mlflow.start_run()), so it logs nothing. "
