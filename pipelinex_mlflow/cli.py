@@ -23,7 +23,7 @@ import click
 
 from pipelinex_mlflow.hooks.node_timing import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import mask_secrets, mask_url_passwords, scrubbed
 from pipelinex_mlflow.tracking import (
     RUN_KEY_ENV_VAR,
     SHARED_RUN_KEY_TAG,
@@ -157,7 +157,8 @@ def runs_command(metadata: ProjectMetadata | None, show_all: bool, limit: int) -
             max_results=limit,
         )
     except Exception as exc:  # the store's own errors: one line, not a traceback
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        message = mask_secrets(f"{type(exc).__name__}: {exc}")
+        raise click.ClickException(message) from scrubbed(exc)
     if not found:
         click.echo(
             f"No {'' if show_all else 'RUNNING '}runs in experiment "
@@ -241,8 +242,9 @@ def _experiment_or_exit(project: _Project) -> str:
     except Exception as exc:  # the store's own errors: one line, not a traceback
         raise click.ClickException(
             f"Cannot read the tracking store at "
-            f"{mask_url_passwords(project.tracking_uri)}: {type(exc).__name__}: {exc}"
-        ) from exc
+            f"{mask_url_passwords(project.tracking_uri)}: {type(exc).__name__}: "
+            f"{mask_secrets(str(exc))}"
+        ) from scrubbed(exc)
     if experiment_id is None:
         raise click.ClickException(
             f"Experiment {project.experiment_name!r} does not exist at "

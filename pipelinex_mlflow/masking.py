@@ -4,11 +4,14 @@ Everything the package sends to MLflow, writes to its logs or puts in an error g
 through this rule (SECURITY.md lists where). It has three parts:
 
 - **Secret names.** A name (an environment variable, a param key, the key of a
-  ``name=value`` pair) looks secret when it matches :data:`SECRET_NAME_PATTERN`
-  (``PASS``, ``TOKEN``, ``SECRET``, ``API_KEY``, ``*_PAT``, ``*DSN*``, ... in any
-  case), or a pattern declared with :func:`declare_secret_names` or the
-  environment variable ``PIPELINEX_MLFLOW_SECRET_NAMES``. Its whole value is
-  masked.
+  ``name=value`` pair) looks secret when one of its words (``DB_PASSWORD``:
+  ``db``, ``password``; ``accessToken``: ``access``, ``token``) is one of
+  :data:`SECRET_WORDS` or ends in one of :data:`SECRET_WORD_ENDINGS`
+  (``PGPASSWORD``), when ``key`` follows a word of :data:`KEY_QUALIFIERS`
+  (``API_KEY``), when ``token`` is not a language model's count or special token
+  (``max_tokens``, ``pad_token_id``), or when it matches a pattern declared with
+  :func:`declare_secret_names` or ``PIPELINEX_MLFLOW_SECRET_NAMES``. Its whole
+  value is masked.
 - **Secrets inside text.** In any text, the password of a URL
   (``scheme://user:password@host``), the value of a ``name=value`` or
   ``name: value`` pair whose name looks secret (``password=...`` in a libpq
@@ -19,8 +22,9 @@ through this rule (SECURITY.md lists where). It has three parts:
 - **Log lines.** :func:`get_logger` gives the package's modules loggers whose
   records pass through the rule.
 
-Masking too much is the safe side: ``token_count`` looks secret, ``max_tokens`` and
-``tokenizer`` do not.
+Masking too much is the safe side, but masking changes what a param reads back:
+common names of machine-learning parameters (``max_tokens``, ``pad_token``,
+``n_passes``, ``session_id``, ``signature``, ``primary_key``) are left alone.
 
 Examples:
     >>> mask_value("MY_API_TOKEN", "abc123")
@@ -52,23 +56,81 @@ MASK = "*****"
 #: Comma-separated glob patterns of more names to treat as secret (``my_pin,*_code``).
 SECRET_NAMES_ENV_VAR = "PIPELINEX_MLFLOW_SECRET_NAMES"  # noqa: S105 - a name
 
-#: A name matching this (in any case) looks secret.
-SECRET_NAME_PATTERN = re.compile(
-    r"PASS"  # PASSWORD, PASSWD, PASSPHRASE, PGPASS, DB_PASS
-    r"|PWD|SECRET|CREDENTIAL|PRIVATE|COOKIE|SESSION|SIGNATURE|CERT"
-    r"|WEBHOOK|BEARER|JWT|DSN"  # SENTRY_DSN holds its key in the URL
-    r"|AUTH(?!OR(?!IZ))"  # AUTH, OAUTH, AUTHORIZATION; not AUTHOR
-    r"|TOKEN(?!S|IZ|IS)"  # API_TOKEN, accessToken; not max_tokens, tokenizer
-    # A key with a word that says it is one: API_KEY, apikey, AccountKey, ...
-    r"|(?:API|ACCESS|SECRET|PRIVATE|CLIENT|SERVICE|ACCOUNT|MASTER|ENCRYPTION"
-    r"|SIGNING|SSH|LICEN[CS]E|SUBSCRIPTION|STORAGE|ADMIN|DEPLOY|GPG|PGP|SAS|SHARED)"
-    r"[_.\-]?KEY"
-    r"|(?<![A-Z0-9])PAT(?![A-Z0-9])",  # GITHUB_PAT; not PATH or PATTERN
-    re.IGNORECASE,
+# A name's words: DB_PASSWORD -> db, password; accessToken -> access, token;
+# MyAPIKey -> my, api, key.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+#: A name holding one of these words (in any case) looks secret.
+SECRET_WORDS: frozenset[str] = frozenset(
+    {
+        "pass", "passwd", "password", "passwords", "passphrase", "pwd", "pw",
+        "secret", "secrets", "credential", "credentials", "creds",
+        "apikey", "apikeys", "accesskey", "secretkey", "privatekey", "signingkey",
+        "cookie", "cookies", "jwt", "bearer", "dsn", "pat", "authorization",
+    }
+)  # fmt: skip
+#: ... or a word ending in one of these (words run together: PGPASSWORD, accesstoken).
+SECRET_WORD_ENDINGS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
 )
-# An environment variable in capitals ending in KEY (OPENAI_KEY, GPG_KEY) is one;
-# a lower-case param ending in key (join_key, sort_key) usually is not.
-_UPPER_KEY_NAME = re.compile(r"(?:^|_)KEY$")
+#: A word ending in "pass" is one (PGPASS, dbpass), but for these.
+_NOT_PASS = frozenset(
+    {"compass", "bypass", "overpass", "underpass", "surpass", "trespass", "encompass"}
+)
+#: ``key``/``keys`` is one after these words: API_KEY, ssh_key, hmac_key, AccountKey.
+KEY_QUALIFIERS: frozenset[str] = frozenset(
+    {
+        "api", "access", "secret", "private", "client", "service", "account",
+        "master", "encryption", "signing", "ssh", "license", "licence",
+        "subscription", "storage", "admin", "deploy", "gpg", "pgp", "sas",
+        "shared", "hmac", "fernet", "aes", "crypto", "auth", "session", "app",
+        "consumer", "webhook",
+    }
+)  # fmt: skip
+# token(s) is not one after these (max_tokens, pad_token) nor before these
+# (token_type_ids, token_limit): the words of language models.
+_TOKEN_COUNT_BEFORE = frozenset(
+    {
+        "max", "min", "num", "n", "total", "extra", "special", "new", "added",
+        "eos", "bos", "pad", "unk", "sep", "cls", "mask", "start", "end", "stop",
+        "input", "output", "prompt", "completion",
+    }
+)  # fmt: skip
+_TOKEN_COUNT_AFTER = frozenset(
+    {
+        "id", "ids", "type", "types", "length", "len", "limit", "limits", "count",
+        "counts", "num", "size", "embedding", "embeddings", "budget", "usage",
+        "level",
+    }
+)  # fmt: skip
+# One only as the last word: BASIC_AUTH, SLACK_WEBHOOK; not auth_method.
+_LAST_WORD_SECRETS = frozenset({"auth", "oauth", "webhook", "sig"})
+_SHORTEST_RUN_TOGETHER = 6  # "token" alone is a word; "hftoken" runs two together
+
+
+def _is_secret_word(words: list[str], index: int) -> bool:
+    word = words[index]
+    before = words[index - 1] if index else ""
+    after = words[index + 1] if index + 1 < len(words) else ""
+    if word in ("token", "tokens"):
+        return before not in _TOKEN_COUNT_BEFORE and after not in _TOKEN_COUNT_AFTER
+    if word in ("key", "keys"):
+        return before in KEY_QUALIFIERS
+    if word in _LAST_WORD_SECRETS:
+        return not after or (word == "webhook" and after == "url")
+    if word in SECRET_WORDS:
+        return True
+    if word.endswith("pass"):
+        return word not in _NOT_PASS
+    return len(word) >= _SHORTEST_RUN_TOGETHER and word.endswith(SECRET_WORD_ENDINGS)
+
+
 _KEY_PARTS = re.compile(r"[.:/]+")
 
 #: Tokens with a known shape, masked wherever they appear: (what it is, the
@@ -131,15 +193,19 @@ _ANY_HINT = re.compile(
 _URL_CREDENTIALS = re.compile(
     # The look-behind starts a scheme only where a word starts: without it a long
     # run of letters is scanned once per position.
-    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^\s:/@]*)"
-    r"(?::(?P<password>[^\s@]*))?@"
+    r"(?<![A-Za-z0-9+.\-])(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)"
+    r"(?P<user>[^\s:/@]{0,256})"
+    # Bounded, so a text of many schemes is not scanned to its end for each; up
+    # to the last '@' before the host, so a password may hold '@' too.
+    r"(?::(?P<password>[^\s]{0,256}?))?@(?=[^\s@/?#]*(?:[/?#\s]|$))"
 )
-# name=value, name: value, "name": "value". The name is found without consuming
-# the text before it, so in --params=db_password=x the pair db_password=x is seen.
-_PAIR = re.compile(
+# name=value, name: value, "name": "value". Names are found first, without their
+# values, so in --params=db_password=x the pair db_password=x is seen and each
+# character is scanned once; a value is read only after a secret name.
+_PAIR_NAME = re.compile(
     r"""(?<![\w.\-])["']?(?P<name>[A-Za-z_][\w.\-]*)["']?\s*(?:=|:(?!//))\s*"""
-    r"""(?P<value>"[^"]*"|'[^']*'|[^\s,;&'"=)}\]]+)"""
 )
+_PAIR_VALUE = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&'"=)}\]]+""")
 
 _declared_lock = threading.Lock()
 _declared: set[str] = set()
@@ -206,10 +272,15 @@ def is_secret_name(name: str) -> bool:
         (True, False)
         >>> is_secret_name("max_tokens"), is_secret_name("OPENAI_KEY")
         (False, True)
+        >>> is_secret_name("pad_token_id"), is_secret_name("n_passes")
+        (False, False)
     """
-    if SECRET_NAME_PATTERN.search(name):
+    words = [word.lower() for word in _WORDS.findall(name)]
+    if any(_is_secret_word(words, i) for i in range(len(words))):
         return True
-    if name.isupper() and _UPPER_KEY_NAME.search(name):
+    # An environment variable in capitals ending in KEY (OPENAI_KEY, GPG_KEY) is
+    # one; a lower-case param ending in key (join_key, sort_key) usually is not.
+    if name.isupper() and words and words[-1] == "key":
         return True
     with _declared_lock:
         declared = _declared | set(_env_patterns())
@@ -283,18 +354,18 @@ def mask_secrets(text: str) -> str:
 
 def _mask_secret_pairs(text: str) -> str:
     spans = []
-    position = 0
-    while True:
-        match = _PAIR.search(text, position)
-        if match is None:
-            break
-        if is_secret_name(match.group("name")) and match.group("value") != MASK:
-            spans.append(match.span("value"))
-        # The value may itself be the name of the next pair (a=b=c).
-        position = match.start("value")
-    for start, end in reversed(spans):
-        text = text[:start] + MASK + text[end:]
-    return text
+    for name in _PAIR_NAME.finditer(text):
+        if not is_secret_name(name.group("name")):
+            continue
+        value = _PAIR_VALUE.match(text, name.end())
+        if value is not None and value.group() != MASK:
+            spans.append(value.span())
+    parts, position = [], 0
+    for start, end in spans:
+        if start >= position:  # a=b=c: one value may hold the next pair's name
+            parts += [text[position:start], MASK]
+            position = end
+    return "".join([*parts, text[position:]])
 
 
 def mask_value(name: str, value: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import os
 import time
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pipelinex_mlflow.hooks._credential_files import filter_uploads
 from pipelinex_mlflow.hooks.env_vars import collect_env_vars
 from pipelinex_mlflow.kedro_helpers import dataset_local_path, project_root
-from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.masking import get_logger, mask_value
 from pipelinex_mlflow.tracking import (
     STRICT,
     RunEnd,
@@ -135,12 +136,16 @@ def mlflow_log_metrics(
     logger.info("%s", dict(metrics))
     if not enable_mlflow:
         return
-    numbers = {key: value for key, value in metrics.items() if is_number(value)}
+    numbers = {
+        key: value
+        for key, value in metrics.items()
+        if is_number(value) and math.isfinite(float(value))
+    }
     skipped = sorted(set(metrics) - set(numbers))
     if skipped:
         logger.warning(
-            "mlflow_log_metrics did not log %s: not numbers. Log them with "
-            "mlflow_log_params or mlflow_log_values.",
+            "mlflow_log_metrics did not log %s: not finite numbers (MLflow cannot "
+            "store infinity). Log them with mlflow_log_params or mlflow_log_values.",
             ", ".join(map(repr, skipped)),
         )
     run = _target_run("mlflow_log_metrics")
@@ -184,6 +189,9 @@ def mlflow_log_artifacts(
     """
     if not enable_mlflow:
         return
+    run = _target_run("mlflow_log_artifacts")
+    if run is None:
+        return
     listed = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths or [])
     found = [Path(p).resolve() for p in listed if Path(p).exists()]
     missing = [os.fspath(p) for p in listed if not Path(p).exists()]
@@ -195,8 +203,7 @@ def mlflow_log_artifacts(
             "mlflow_log_artifacts did not upload %s: credentials files hold secrets.",
             ", ".join(map(str, filtered.skipped)),
         )
-    run = _target_run("mlflow_log_artifacts")
-    if run is None or not filtered.uploads:
+    if not filtered.uploads:
         return
     run_logger = RunLogger(run)
     for upload in filtered.uploads:
@@ -288,7 +295,7 @@ def mlflow_start_run(  # noqa: PLR0917 - PipelineX's signature
         ValueError: With neither ``run_id`` nor ``experiment_name``.
         TrackingError: If the store refuses.
     """
-    if not enable_mlflow:
+    if not enable_mlflow or tracking_is_off():
         return
     if not (run_id or experiment_name):
         raise ValueError(
@@ -297,7 +304,7 @@ def mlflow_start_run(  # noqa: PLR0917 - PipelineX's signature
         )
     root = project_root(None)
     tracking_uri = normalize_tracking_uri(uri or default_tracking_uri(root), root)
-    texts = {key: str(value) for key, value in (tags or {}).items()}
+    texts = {key: mask_value(key, str(value)) for key, value in (tags or {}).items()}
     parent = current_run() if nested and not run_id else None
     if parent is not None and experiment_name:
         experiment_id = ensure_experiment(
@@ -425,7 +432,11 @@ def load_dict(filepath: str | os.PathLike[str]) -> Any:
 
 
 def get_kedro_runner() -> AbstractRunner | None:
-    """The Kedro runner running the caller, found on the call stack; ``None`` outside one."""
+    """The Kedro runner running the caller, found on the call stack; ``None`` outside one.
+
+    As in PipelineX, a node in a ``ThreadRunner`` worker thread gets ``None`` (its
+    stack does not hold the runner).
+    """
     from kedro.runner import AbstractRunner
 
     for frame_info in inspect.stack():

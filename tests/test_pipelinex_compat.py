@@ -193,6 +193,27 @@ class TestHelpers:
             for e in client.search_experiments()
         )
 
+    def test_start_run_masks_secret_tags_and_is_off_when_tracking_is(
+        self, client: MlflowClient, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pipelinex_mlflow.mlflow_start_run(
+            uri=tracking_uri,
+            experiment_name=EXPERIMENT,
+            tags={"api_token": "tok-1", "db": "postgresql://u:pw-tag@h/db"},
+        )
+        pipelinex_mlflow.mlflow_log_metrics({"ok": 1.0, "huge": float("inf")})
+        pipelinex_mlflow.mlflow_end_run()
+        (run,) = _runs(client)
+        assert run.data.tags["api_token"] == "*****"  # noqa: S105 - the mask
+        assert run.data.tags["db"] == "postgresql://u:*****@h/db"
+        assert run.data.metrics == {"ok": 1.0}  # infinity named in a warning, not sent
+
+        monkeypatch.setenv("PIPELINEX_MLFLOW_DISABLE", "1")
+        pipelinex_mlflow.mlflow_start_run(uri=tracking_uri, experiment_name="never")
+        pipelinex_mlflow.mlflow_log_params({"p": 1})
+        pipelinex_mlflow.mlflow_end_run()
+        assert client.get_experiment_by_name("never") is None
+
     def test_start_run_needs_a_run_or_an_experiment(self) -> None:
         with pytest.raises(ValueError, match=r"run_id .* or experiment_name"):
             pipelinex_mlflow.mlflow_start_run()

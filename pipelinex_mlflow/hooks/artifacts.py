@@ -12,7 +12,6 @@ from kedro.framework.hooks import hook_impl
 from pipelinex_mlflow.hooks._arguments import check_bool, check_names, check_paths
 from pipelinex_mlflow.hooks._credential_files import (
     filter_uploads,
-    is_credentials_file,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import (
@@ -240,14 +239,19 @@ class MLflowArtifactsLoggerHook:
                     else f"{path} does not exist",
                 )
                 return
-            if is_credentials_file(path) and not self.allow_credentials_files:
-                self._warn_skipped([path])
-                return
+            filtered = filter_uploads(
+                [path], {path}, allow_credentials=self.allow_credentials_files
+            )
+            if filtered.skipped:
+                self._warn_skipped(filtered.skipped)
             # A versioned file goes where its unversioned path would.
             base = dataset_base_path(dataset) or path
             target = artifact_dir(base, self._root, is_dir=path.is_dir())
             run_logger = RunLogger(run)
-            run_logger.log_artifact(path, target)
+            for upload in filtered.uploads:
+                run_logger.log_artifact(
+                    upload.local, target, keep_alive=upload.keep_alive
+                )
             run_logger.flush()
 
     @hook_impl

@@ -56,7 +56,10 @@ def _as_mlflow_dataset(name: str, spec: DatasetSpec | None) -> MLflowDataSet | N
             f"None (do not log it), not {type(spec).__name__}."
         )
     # params:features is logged as features, as MLflowBasicLoggerHook logs it.
-    dataset.bind_catalog_name(parameter_key(name))
+    try:
+        dataset.bind_catalog_name(parameter_key(name))
+    except DatasetError as exc:
+        raise ValueError(f"Invalid mlflow_catalog[{name!r}]: {exc}") from exc
     return dataset
 
 

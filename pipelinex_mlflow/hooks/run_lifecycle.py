@@ -16,7 +16,7 @@ from pipelinex_mlflow.hooks._run_context import run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
-from pipelinex_mlflow.masking import declare_secret_names, get_logger
+from pipelinex_mlflow.masking import declare_secret_names, get_logger, mask_value
 from pipelinex_mlflow.tracking import (
     DISABLE_ENV_VAR,
     HEARTBEAT_EVERY_S,
@@ -43,6 +43,7 @@ from pipelinex_mlflow.tracking import (
     normalize_tracking_uri,
     open_run,
     open_shared_run,
+    param_text,
     process_tag,
     run_view_hint,
     sender_for,
@@ -314,6 +315,12 @@ class MLflowBasicLoggerHook:
         if callers is not None:
             run, experiment_id = callers, get_experiment_id(callers)
             self._adopted = True
+            if self.uri or self.experiment_name or self.run_name:
+                logger.info(
+                    "MLflowBasicLoggerHook logs into the run the caller opened with "
+                    "mlflow.start_run(), so its uri, experiment_name and run_name are "
+                    "not used; pass nested=True for a child run that uses them."
+                )
         elif key and not self.run_id:
             run, experiment_id, self._created = open_shared_run(
                 uri,
@@ -376,10 +383,11 @@ class MLflowBasicLoggerHook:
     ) -> None:
         """Run as if tracking did not exist: no MLflow call, datasets keep data local."""
         self._reset()
+        # File codes still need a name for their local file; a bad name fails
+        # here, before tracking is switched off for the process.
+        name_mlflow_datasets(pipeline, catalog)
         set_tracking_off(True)
         self._switched_off = True
-        # File codes still need a name for their local file.
-        name_mlflow_datasets(pipeline, catalog)
         logger.info(
             "MLflow tracking is off for this Kedro run (%s): nothing is sent to "
             "MLflow; MLflowDataSet values stay in memory and files stay local.",
@@ -431,7 +439,9 @@ class MLflowBasicLoggerHook:
         assert run_logger is not None  # noqa: S101 - set by _start just before
         # The caller's run is the caller's process's: no process tag for liveness.
         process = {} if self._adopted else {PROCESS_TAG: process_tag()}
-        run_logger.set_tags({**run_tags(run_params), **process, **self.tags})
+        # Your tags pass the name rule too: a tag named api_token is masked whole.
+        yours = {k: mask_value(k, param_text(v)) for k, v in self.tags.items()}
+        run_logger.set_tags({**run_tags(run_params), **process, **yours})
         if self.enable_logging_time_begin and self._created:
             self._log_time("__time_begin", run_logger)
         try:

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MLFLOW_MAX_PARAM_LENGTH
 
 ValueKind = Literal["metric", "param"]
@@ -255,6 +256,9 @@ def flatten_dict(
     Returns:
         A flat dict of leaf values.
 
+    Raises:
+        TrackingError: When two leaves flatten to one key.
+
     Examples:
         >>> flatten_dict({"a": {"b": 1, "c": {}}}, sep="/")
         {'a/b': 1, 'a/c': {}}
@@ -262,9 +266,18 @@ def flatten_dict(
         {'cfg.model.depth': 3}
     """
     head = (prefix,) if prefix else ()
-    return {
-        sep.join(map(str, (*head, *path))): value for path, value in iter_leaves(data)
-    }
+    flat: dict[str, Any] = {}
+    for path, value in iter_leaves(data):
+        key = sep.join(map(str, (*head, *path)))
+        if key in flat:
+            raise TrackingError(
+                f"Two values flatten to the same key {key!r} (a nested key and a key "
+                f"holding {sep!r}, such as {{'a': {{'b': 1}}, 'a.b': 2}}), and one "
+                "would replace the other. Rename one, or flatten with another "
+                "separator."
+            )
+        flat[key] = value
+    return flat
 
 
 def param_text(value: Any) -> str:

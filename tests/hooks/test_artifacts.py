@@ -245,3 +245,37 @@ class TestCredentialsFiles:
     def test_the_opt_in_must_be_a_bool(self) -> None:
         with pytest.raises(ValueError, match="allow_credentials_files"):
             MLflowArtifactsLoggerHook(allow_credentials_files="yes")  # type: ignore[arg-type]
+
+
+def _partitions() -> dict[str, dict[str, str]]:
+    return {"credentials": {"password": "pw-partition"}, "report": {"a": "1"}}
+
+
+def test_a_folder_dataset_goes_up_without_its_credentials_files(
+    basic_hook: MLflowBasicLoggerHook,
+    client: MlflowClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline, node
+    from kedro_datasets.partitions import PartitionedDataset
+
+    from tests._kedro import run_with_hooks
+
+    parts = PartitionedDataset(
+        path=str(tmp_path / "parts"),
+        dataset="json.JSONDataset",
+        filename_suffix=".json",
+    )
+    hook = MLflowArtifactsLoggerHook(datasets_after_node_run=["parts"])
+    run_with_hooks(
+        Pipeline([node(_partitions, None, "parts", name="write")]),
+        DataCatalog({"parts": parts}),
+        (basic_hook, hook),
+        project_path=str(tmp_path),
+    )
+    paths = artifact_paths(client, only_run(client).info.run_id)
+    assert "parts/report.json" in paths
+    assert not [p for p in paths if "credentials" in p]
+    assert "parts/credentials.json" in caplog.text

@@ -207,3 +207,10 @@ def test_values_still_queued_at_exit_are_sent_first(
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert client.get_run(run.run_id).data.metrics == {"late": 1.0}
     assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
+
+
+def test_two_leaves_that_flatten_to_one_key_are_refused(run: RunRef) -> None:
+    with pytest.raises(TrackingError, match=r"flatten to the same key 'a\.b'"):
+        RunLogger(run).log_params({"a": {"b": 1}, "a.b": 2})
+    with pytest.raises(TrackingError, match=r"'a\|b' and 'a_b' would both"):
+        RunLogger(run).log_metrics({"a|b": 1, "a_b": 2})
