@@ -214,6 +214,20 @@ class TestHelpers:
         pipelinex_mlflow.mlflow_end_run()
         assert client.get_experiment_by_name("never") is None
 
+    def test_a_pipeline_run_inside_a_started_run_leaves_it_current(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        pipelinex_mlflow.mlflow_start_run(uri=tracking_uri, experiment_name="outer")
+        started = current_run()
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name=EXPERIMENT)
+        run_with_hooks(_pipeline(), _catalog(), (hook,))
+        assert current_run() == started
+        pipelinex_mlflow.mlflow_log_params({"after": "pipeline"})
+        pipelinex_mlflow.mlflow_end_run()
+        (outer,) = _runs(client, "outer")
+        assert outer.data.params == {"after": "pipeline"}
+        assert outer.info.status == "FINISHED"
+
     def test_start_run_needs_a_run_or_an_experiment(self) -> None:
         with pytest.raises(ValueError, match=r"run_id .* or experiment_name"):
             pipelinex_mlflow.mlflow_start_run()

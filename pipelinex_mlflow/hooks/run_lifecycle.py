@@ -45,6 +45,7 @@ from pipelinex_mlflow.tracking import (
     open_shared_run,
     param_text,
     process_tag,
+    run_set_in_this_process,
     run_view_hint,
     sender_for,
     set_current_run,
@@ -221,6 +222,7 @@ class MLflowBasicLoggerHook:
         self._adopted = False
         self._created = True
         self._switched_off = False
+        self._previous_run: RunRef | None = None
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -351,6 +353,8 @@ class MLflowBasicLoggerHook:
             or self._adopted,
         )
         self._started_at = time.perf_counter()
+        # A run of mlflow_start_run(...) stays the current run after this one.
+        self._previous_run = run_set_in_this_process()
         set_current_run(run)
         self._exit_guard.arm()
         logger.info(
@@ -531,7 +535,7 @@ class MLflowBasicLoggerHook:
         elif not (run in reports and reports[run].spooled_end):
             logger.info("MLflow run %s ended %s", run.run_id, status)
         self._exit_guard.disarm()
-        set_current_run(None)
+        set_current_run(self._previous_run)
         self._reset()
 
     def _end_at_exit(self) -> None:

@@ -62,6 +62,11 @@ def set_current_run(run: RunRef | None) -> None:
         os.environ[TRACKING_URI_ENV_VAR] = run.tracking_uri
 
 
+def run_set_in_this_process() -> RunRef | None:
+    """The run ``set_current_run`` set in this process, without any fallback."""
+    return _current_run
+
+
 def current_run() -> RunRef | None:
     """Return the run started by ``MLflowBasicLoggerHook``, from any thread or process.
 
