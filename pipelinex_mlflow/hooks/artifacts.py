@@ -33,6 +33,13 @@ _GLOB_CHARS = frozenset("*?[")
 logger = get_logger(__name__)
 
 
+def _spec_path(spec: PathSpec, root: Path) -> tuple[Path, bool]:
+    """The path a spec names (``~`` expanded, relative to ``root``), and whether it is a glob."""
+    text = os.path.expanduser(os.fspath(spec))
+    path = Path(text) if Path(text).is_absolute() else root / text
+    return path, bool(_GLOB_CHARS & set(text))
+
+
 def resolve_paths(
     specs: Iterable[PathSpec], root: Path
 ) -> tuple[list[Path], list[str]]:
@@ -54,9 +61,8 @@ def resolve_paths(
     found: dict[Path, None] = {}
     missing: list[str] = []
     for spec in specs:
-        text = os.path.expanduser(os.fspath(spec))
-        path = Path(text) if Path(text).is_absolute() else root / text
-        if _GLOB_CHARS & set(text):
+        path, is_glob = _spec_path(spec, root)
+        if is_glob:
             matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
         else:
             matches = [path] if path.exists() else []
@@ -327,10 +333,7 @@ def _explicit_files(specs: Iterable[PathSpec], root: Path) -> set[Path]:
     """The files named exactly, without a glob pattern."""
     found = set()
     for spec in specs:
-        text = os.path.expanduser(os.fspath(spec))
-        if _GLOB_CHARS & set(text):
-            continue
-        path = Path(text) if Path(text).is_absolute() else root / text
-        if path.is_file():
+        path, is_glob = _spec_path(spec, root)
+        if not is_glob and path.is_file():
             found.add(path)
     return found
