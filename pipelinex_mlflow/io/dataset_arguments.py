@@ -6,7 +6,7 @@ hold a secret (a tracking URI with a password, say).
 Examples:
     >>> parse_dataset("CSV")
     ('csv', None, None)
-    >>> check_arguments({**DEFAULTS, "caching": "yes"})
+    >>> check_arguments({**DEFAULTS, "dataset": "m", "caching": "yes"})
     Traceback (most recent call last):
     ...
     kedro.io.core.DatasetError: MLflowDataSet caching must be True or False, not str.
@@ -28,7 +28,22 @@ from pipelinex_mlflow.tracking import (
 )
 
 VALUE_CODES: tuple[Literal["p", "m", "a"], ...] = ("p", "m", "a")
-ALLOWED_CODES = tuple(sorted((*VALUE_CODES, *ARTIFACT_FORMATS)))
+#: Codes whose saves may log metrics, which can be linked to models.
+METRIC_CODES = ("m", "a")
+#: The code of an MLflow model (``io.model_backend``).
+MODEL_CODE = "model"
+ALLOWED_CODES = tuple(sorted((*VALUE_CODES, MODEL_CODE, *ARTIFACT_FORMATS)))
+#: The arguments that only ``dataset="model"`` takes, with their defaults.
+MODEL_ARGUMENTS: dict[str, Any] = {
+    "flavor": None,
+    "registered_model_name": None,
+    "alias": None,
+    "tags": None,
+    "model_uri": None,
+    "save_args": None,
+    "load_args": None,
+    "pyfunc_workflow": None,
+}
 CopyMode = Literal["deepcopy", "copy", "assign"]
 COPY_MODES: tuple[str, ...] = ("assign", "copy", "deepcopy")
 
@@ -52,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "max_param_length": MLFLOW_MAX_PARAM_LENGTH,
     "long_param_policy": "truncate",
     "metadata": None,
+    **MODEL_ARGUMENTS,
 }
 
 
@@ -85,12 +101,27 @@ def check_arguments(arguments: dict[str, Any]) -> None:
             f"Invalid copy_mode {arguments['copy_mode']!r}. Must be one of: "
             f"{', '.join(COPY_MODES)}."
         )
+    _check_model_arguments(arguments)
     try:
         validate_long_param_policy(
             arguments["long_param_policy"], arguments["max_param_length"]
         )
     except ValueError as exc:
         raise DatasetError(str(exc)) from exc
+
+
+def _check_model_arguments(arguments: dict[str, Any]) -> None:
+    for name in ("save_args", "load_args"):
+        if arguments[name] is not None and not isinstance(arguments[name], dict):
+            _fail(name, "a dict or None", arguments[name])
+    given = [k for k, v in MODEL_ARGUMENTS.items() if arguments[k] is not v]
+    code = arguments["dataset"]
+    if given and not (isinstance(code, str) and code.strip().lower() == MODEL_CODE):
+        raise DatasetError(
+            f"MLflowDataSet {', '.join(given)} apply to dataset: model only, not "
+            f"dataset: {code!r}. Set dataset: model to log an MLflow model, or "
+            "remove them."
+        )
 
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")

@@ -9,6 +9,8 @@ from kedro.io import AbstractDataset, DatasetError, MemoryDataset
 
 from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS
 from pipelinex_mlflow.io.dataset_arguments import (
+    METRIC_CODES,
+    MODEL_CODE,
     VALUE_CODES,
     CopyMode,
     check_arguments,
@@ -16,6 +18,7 @@ from pipelinex_mlflow.io.dataset_arguments import (
     parse_dataset,
 )
 from pipelinex_mlflow.io.file_backend import FileBackend
+from pipelinex_mlflow.io.model_backend import ModelBackend
 from pipelinex_mlflow.io.run_target import RunTarget
 from pipelinex_mlflow.io.value_codec import (
     ValueCode,
@@ -32,6 +35,7 @@ from pipelinex_mlflow.tracking import (
     current_run,
     tracking_is_off,
 )
+from pipelinex_mlflow.tracking.models import PyfuncWorkflow, linked_model_ids
 
 logger = get_logger(__name__)
 
@@ -50,6 +54,11 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
     - a file code (``json csv xls xlsx parquet feather png jpg jpeg img svg pdf
       pkl pickle txt md yml yaml html``): the matching kedro-datasets dataset
       writes the file, which is uploaded as an artifact;
+    - ``"model"``: an MLflow model of ``flavor`` (``sklearn``, ``pyfunc``, ...),
+      logged into the run as an MLflow 3 logged model, registered as a new
+      version of ``registered_model_name`` and given ``alias`` if set; loaded
+      back with the flavor's loader, from this run, ``loading_run_id`` or
+      ``model_uri`` (:class:`~pipelinex_mlflow.io.model_backend.ModelBackend`);
     - a Kedro dataset (config dict or instance): saved through it, and its file
       or folder uploaded (versioned and partitioned datasets included);
     - ``None``: kept in memory only; MLflow is never called.
@@ -114,6 +123,14 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         max_param_length: int = MLFLOW_MAX_PARAM_LENGTH,
         long_param_policy: LongParamPolicy = "truncate",
         metadata: dict[str, Any] | None = None,
+        flavor: str | None = None,
+        registered_model_name: str | None = None,
+        alias: str | None = None,
+        tags: dict[str, Any] | None = None,
+        model_uri: str | None = None,
+        save_args: dict[str, Any] | None = None,
+        load_args: dict[str, Any] | None = None,
+        pyfunc_workflow: PyfuncWorkflow | None = None,
     ) -> None:
         """Validate the configuration, so a bad catalog entry fails when it is built.
 
@@ -143,6 +160,20 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             max_param_length: The longest param value sent to MLflow.
             long_param_policy: ``truncate``, ``tag`` or ``fail`` for longer values.
             metadata: Free-form information, kept for plugins such as kedro-viz.
+            flavor: For ``dataset="model"``: the MLflow flavor (``sklearn``,
+                ``pyfunc``, ``xgboost``, ...; ``mlflow.sklearn`` works too).
+            registered_model_name: For models: register each save as a new
+                version of this registered model.
+            alias: For models: move this alias (``champion``) to the new version.
+            tags: For models: tags of the new version.
+            model_uri: For models: load this model (``models:/<name>@<alias>``,
+                ``models:/<name>/<version>``, ``models:/<model id>``,
+                ``runs:/<run id>/<name>``); the entry is then read-only.
+            save_args: For models: arguments of ``mlflow.<flavor>.save_model``
+                (``signature``, ``input_example``, ``pip_requirements``, ...).
+            load_args: For models: arguments of ``mlflow.<flavor>.load_model``.
+            pyfunc_workflow: For ``flavor="pyfunc"``: ``python_model`` or
+                ``loader_module``; inferred from the saved object when ``None``.
 
         Raises:
             DatasetError: For an unknown code, a missing optional dependency, an
@@ -167,6 +198,22 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             long_param_policy=long_param_policy,
         )
         self._artifact_path = artifact_path.strip("/") if artifact_path else None
+        self._model = (
+            ModelBackend(
+                flavor,
+                registered_model_name=registered_model_name,
+                alias=alias,
+                tags=tags,
+                model_uri=model_uri,
+                save_args=save_args,
+                load_args=load_args,
+                pyfunc_workflow=pyfunc_workflow,
+            )
+            if self._code == MODEL_CODE
+            else None
+        )
+        # The names of the models saved upstream, which this entry's metrics link to.
+        self._linked_models: tuple[str, ...] = ()
         self._files = (
             FileBackend(
                 self._code, self._inner, inner_config, filepath, self._artifact_path
@@ -178,7 +225,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         self._dataset_name = dataset_name
         self._catalog_name: str | None = None
         self._caching = caching
-        self._copy_mode = copy_mode
+        # A model is handed back as it was saved: copying one can cost a lot.
+        self._copy_mode = copy_mode or ("assign" if self._model else None)
         self._file_caching = file_caching
         self._sep = flatten_separator
         self.metadata = metadata
@@ -219,6 +267,24 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         return self._code in VALUE_CODES
 
     @property
+    def logs_metrics(self) -> bool:
+        """Whether saves may log metrics (codes ``m`` and ``a``)."""
+        return self._code in METRIC_CODES
+
+    @property
+    def saves_models(self) -> bool:
+        """Whether saves log an MLflow model (``dataset="model"`` without ``model_uri``)."""
+        return self._model is not None and not self._model.read_only
+
+    def link_to_models(self, model_names: tuple[str, ...]) -> None:
+        """Link the metrics this entry logs to the models saved as ``model_names``.
+
+        The package's hooks call this with the models that nodes upstream of this
+        entry's node save; MLflow then shows the metrics on each model's page.
+        """
+        self._linked_models = model_names
+
+    @property
     def name(self) -> str | None:
         """The MLflow key: ``dataset_name``, else the catalog entry's name."""
         return self._dataset_name or self._catalog_name
@@ -250,6 +316,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return
         if self._code in VALUE_CODES:
             self._save_values(data)
+        elif self._model is not None:
+            self._save_model(data, self._model)
         elif self._files is not None:
             self._save_file(data, self._files)
         self._remember(data)
@@ -258,7 +326,19 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         name = self._require_name()
         encoded = encode(self._code, name, data, self._sep)  # type: ignore[arg-type]
         with self._target.logger(name) as run_logger:
-            encoded.queue(run_logger, name)
+            model_ids = (
+                linked_model_ids(run_logger.run, self._linked_models)
+                if self._linked_models and encoded.metrics_count
+                else []
+            )
+            encoded.queue(run_logger, name, model_ids=model_ids)
+
+    def _save_model(self, data: Any, model: ModelBackend) -> None:
+        name = self._require_name()
+        model.check_can_save(name)
+        self._target.check_can_save(name)
+        with self._target.logger(name) as run_logger:
+            model.save(data, name, run_logger)
 
     def _save_file(self, data: Any, files: FileBackend) -> None:
         # Refuse before writing anything when there is no run to upload to.
@@ -292,6 +372,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return self._load_untracked()
         if self._code in VALUE_CODES:
             return self._load_values()
+        if self._model is not None:
+            return self._load_model(self._model)
         if self._files is None:
             raise DatasetError(
                 "MLflowDataSet(dataset=None) holds nothing yet: it keeps data in "
@@ -325,6 +407,12 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         local = files.usable_local_file(self._file_name(files), other_run=other_run)
         return local is not None
 
+    def _load_model(self, model: ModelBackend) -> Any:
+        if model.read_only:
+            return model.load_from_uri(self._target.loading_store())
+        name = self._require_name()
+        return model.load_from_run(self._target.loading_run(name), name)
+
     def _load_values(self) -> Any:
         run = self._target.loading_run(self.name)
         code: ValueCode = self._code  # type: ignore[assignment]
@@ -338,6 +426,11 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             return True
         if tracking_is_off():
             return self._files is not None and self._local_file(self._files)
+        if self._model is not None:
+            return self._model_exists(self._model)
+        return self._exists_tracked()
+
+    def _exists_tracked(self) -> bool:
         if self._code not in VALUE_CODES and self._files is None:
             return False
         if self.name is None and (self._files is None or self._files.needs_name):
@@ -347,6 +440,13 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         return self._target.can_load() and self._exists_in_run(
             self._target.loading_run(self.name)
         )
+
+    def _model_exists(self, model: ModelBackend) -> bool:
+        if model.read_only:
+            return model.exists_at_uri(self._target.loading_store())
+        if self.name is None or not self._target.can_load():
+            return False
+        return model.exists_in_run(self._target.loading_run(self.name), self.name)
 
     def _exists_in_run(self, run: RunRef) -> bool:
         if self._files is not None:
@@ -377,6 +477,8 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             "loading_run_id": target.loading_run_id,
         }
         description.update({k: v for k, v in optional.items() if v is not None})
+        if self._model is not None:
+            description.update(self._model.describe())
         if self._inner is not None:
             inner = self._inner._describe()
             inner.pop("credentials", None)

@@ -12,6 +12,8 @@ from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import TrackingError, sanitize_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
@@ -33,7 +35,7 @@ def name_mlflow_datasets(
         DatasetError: For a name that would leave its folder, or two entries whose
             names become one MLflow key (``a|b`` and ``a_b``).
     """
-    named = []
+    named: dict[str, MLflowDataSet] = {}
     value_keys: list[str] = []
     for name in sorted(pipeline.datasets()):
         if is_parameter(name):
@@ -41,12 +43,40 @@ def name_mlflow_datasets(
         dataset = catalog.get(name)
         if isinstance(dataset, MLflowDataSet):
             dataset.bind_catalog_name(name)
-            named.append(name)
+            named[name] = dataset
             if dataset.logs_values and dataset.name:
                 value_keys.append(dataset.name)
     try:
         sanitize_keys(value_keys)
     except TrackingError as exc:
         raise DatasetError(f"Two MLflowDataSet catalog entries clash: {exc}") from None
-    logger.debug("Named MLflowDataSets after their catalog entries: %s", named)
-    return named
+    link_metrics_to_models(pipeline, named)
+    logger.debug("Named MLflowDataSets after their catalog entries: %s", list(named))
+    return list(named)
+
+
+def link_metrics_to_models(
+    pipeline: Pipeline, datasets: Mapping[str, MLflowDataSet]
+) -> None:
+    """Link each metric entry to the models that nodes upstream of its node save.
+
+    A metric computed downstream of a model (an evaluation node, say) describes
+    that model, so MLflow shows it on the model's page. Metrics of the model's own
+    node are not linked: the node's outputs are saved in no set order, so the
+    model may not exist yet when they are logged.
+
+    Args:
+        pipeline: The pipeline being run.
+        datasets: Its ``MLflowDataSet`` entries, by catalog name.
+    """
+    models = {name for name, dataset in datasets.items() if dataset.saves_models}
+    producers = {output: node for node in pipeline.nodes for output in node.outputs}
+    for name, dataset in datasets.items():
+        node = producers.get(name)
+        if not models or not dataset.logs_metrics or node is None:
+            dataset.link_to_models(())
+            continue
+        upstream = pipeline.to_nodes(node.name).all_outputs() - set(node.outputs)
+        dataset.link_to_models(
+            tuple(sorted(str(datasets[m].name) for m in models & upstream))
+        )

@@ -143,6 +143,10 @@ class RunTarget:
             )
         return _require_current_run(name, "load from")
 
+    def loading_store(self) -> str:
+        """The tracking URI loads read from: ``loading_tracking_uri`` or the current run's."""
+        return self._store_uri(self.loading_tracking_uri)
+
     @staticmethod
     def _store_uri(uri: str | None) -> str:
         if uri:

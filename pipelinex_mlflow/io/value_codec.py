@@ -58,12 +58,22 @@ class Encoded:
             return {}
         return {layout_tag_key(name): text}
 
-    def queue(self, run_logger: RunLogger, name: str) -> None:
-        """Queue everything, and the layout of ``name``, on ``run_logger``."""
+    @property
+    def metrics_count(self) -> int:
+        """How many metrics and metric histories it holds."""
+        return len(self.metrics) + len(self.histories)
+
+    def queue(
+        self, run_logger: RunLogger, name: str, *, model_ids: Sequence[str] = ()
+    ) -> None:
+        """Queue everything, and the layout of ``name``, on ``run_logger``.
+
+        Metrics are linked to the logged models ``model_ids``.
+        """
         run_logger.log_params(self.params)
-        run_logger.log_metrics(self.metrics)
+        run_logger.log_metrics(self.metrics, model_ids=model_ids)
         for key, values in self.histories.items():
-            run_logger.log_metric_history(key, values)
+            run_logger.log_metric_history(key, values, model_ids=model_ids)
         run_logger.set_tags(self.layout_tag(name))
 
 

@@ -31,10 +31,11 @@ from pipelinex_mlflow.tracking.values import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
     from pipelinex_mlflow.tracking.run_ref import RunRef
+    from pipelinex_mlflow.tracking.spool import MetricEntry
 
 LongParamPolicy = Literal["truncate", "tag", "fail"]
 LONG_PARAM_POLICIES: tuple[str, ...] = get_args(LongParamPolicy)
@@ -68,7 +69,7 @@ def validate_long_param_policy(policy: str, max_param_length: int) -> None:
 @dataclass
 class _Buffer:
     params: dict[str, str] = field(default_factory=dict)
-    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
+    metrics: list[MetricEntry] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     # local path -> (artifact folder, what must stay alive until it is uploaded);
@@ -209,9 +210,21 @@ class RunLogger:
         return text[:limit]
 
     def log_metrics(
-        self, metrics: Mapping[str, Any], step: int = 0, sep: str = "."
+        self,
+        metrics: Mapping[str, Any],
+        step: int = 0,
+        sep: str = ".",
+        *,
+        model_ids: Sequence[str] = (),
     ) -> None:
         """Queue metrics at ``step``; nested dicts are flattened with ``sep``.
+
+        Args:
+            metrics: Names to numbers, nested or not.
+            step: The step they are logged at.
+            sep: Joins the keys of nested dicts.
+            model_ids: Logged models the metrics are linked to (MLflow 3 shows
+                them on each model's page).
 
         Raises:
             TrackingError: If a value is not a finite number, or two keys would
@@ -221,10 +234,11 @@ class RunLogger:
         flat = flatten_dict(metrics, sep=sep)
         keys = sanitize_keys(flat)
         entries = [(keys[k], _metric_value(k, v), step, now) for k, v in flat.items()]
-        with self._lock:
-            self._buffer.metrics.extend(entries)
+        self._queue_metrics(entries, model_ids)
 
-    def log_metric_history(self, key: str, values: Iterable[Any]) -> None:
+    def log_metric_history(
+        self, key: str, values: Iterable[Any], *, model_ids: Sequence[str] = ()
+    ) -> None:
         """Queue a metric history: ``values`` at steps 0, 1, 2, ...
 
         Raises:
@@ -236,8 +250,20 @@ class RunLogger:
             (clean, _metric_value(f"{key}[{i}]", v), i, now)
             for i, v in enumerate(values)
         ]
+        self._queue_metrics(entries, model_ids)
+
+    def _queue_metrics(
+        self, entries: list[tuple[str, float, int, int]], model_ids: Sequence[str]
+    ) -> None:
+        # A metric linked to two models is sent once per model: MLflow keeps one
+        # run metric and links it to both.
+        linked: list[MetricEntry] = (
+            [(*entry, model_id) for model_id in model_ids for entry in entries]
+            if model_ids
+            else list(entries)
+        )
         with self._lock:
-            self._buffer.metrics.extend(entries)
+            self._buffer.metrics.extend(linked)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Queue tags; values are stringified and cut to MLflow's 8000 characters."""

@@ -47,7 +47,13 @@ from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
-from pipelinex_mlflow.tracking.spool import RunEnd, Spooled, write_spool
+from pipelinex_mlflow.tracking.spool import (
+    MetricEntry,
+    RunEnd,
+    Spooled,
+    linked_model_id,
+    write_spool,
+)
 from pipelinex_mlflow.tracking.stores import get_client, server_address
 
 if TYPE_CHECKING:
@@ -90,8 +96,6 @@ HEARTBEAT_TAG = "pipelinex_mlflow.heartbeat"
 HEARTBEAT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 logger = get_logger(__name__)
-
-MetricEntry = tuple[str, float, int, int]
 
 
 @dataclass
@@ -782,7 +786,9 @@ class RunSender:
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.exceptions import MlflowException
 
-        metric_entities = [Metric(k, v, ts, step) for k, v, step, ts in metrics]
+        metric_entities = [
+            Metric(e[0], e[1], e[3], e[2], model_id=linked_model_id(e)) for e in metrics
+        ]
         param_entities = [Param(k, v) for k, v in params.items()]
         tag_entities = [RunTag(k, v) for k, v in tags.items()]
         try:

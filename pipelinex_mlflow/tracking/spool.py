@@ -48,7 +48,8 @@ SPOOL_SUFFIX = ".zip"
 REPLAYED_SUFFIX = ".replayed"
 _FORMAT = 1
 
-MetricEntry = tuple[str, float, int, int]
+#: ``(key, value, step, timestamp)``, and the id of the model it is linked to.
+MetricEntry = tuple[str, float, int, int] | tuple[str, float, int, int, str]
 _batch_numbers = itertools.count()
 
 
@@ -73,7 +74,7 @@ class Spooled:
         params: Params to log.
         checked_params: Params the run may already hold: compared before logging.
         tags: Tags to set.
-        metrics: ``(key, value, step, timestamp)`` entries.
+        metrics: ``(key, value, step, timestamp[, model id])`` entries.
         files: ``(local path, artifact path)`` of files or folders to upload.
         texts: ``(text, artifact file)`` of texts to upload.
         end: The run's end, if it could not be recorded either.
@@ -275,16 +276,25 @@ def _batch(record: dict[str, Any], root: Path | None) -> Spooled:
         params=dict(record.get("params") or {}),
         checked_params=dict(record.get("checked_params") or {}),
         tags=dict(record.get("tags") or {}),
-        metrics=[
-            (str(k), float(v), int(step), int(ts))
-            for k, v, step, ts in record.get("metrics") or []
-        ],
+        metrics=[_metric_entry(entry) for entry in record.get("metrics") or []],
         files=[
             (local(f["member"]), f["artifact_path"]) for f in record.get("files") or []
         ],
         texts=texts,
         end=None if not end else RunEnd(str(end["status"]), int(end["end_time"])),
     )
+
+
+def linked_model_id(entry: MetricEntry) -> str | None:
+    """The id of the model a metric entry is linked to, if any."""
+    # A linked entry has a fifth part; mypy narrows the tuple by the literal length.
+    return entry[4] if len(entry) == 5 else None  # noqa: PLR2004
+
+
+def _metric_entry(entry: list[Any]) -> MetricEntry:
+    key, value, step, timestamp, *model = entry
+    plain = (str(key), float(value), int(step), int(timestamp))
+    return (*plain, str(model[0])) if model else plain
 
 
 def mark_replayed(path: Path) -> Path:
