@@ -190,9 +190,11 @@ class ModelBackend:
         except TrackingError as exc:
             raise DatasetError(str(exc)) from exc
         finally:
+            # Recorded even when registering failed: the logged model is there.
             run_logger.set_tags(
                 {sanitize_key(MODEL_TAG_PREFIX + name): _summary(logged, version)}
             )
+            run_logger.flush()
         logger.info("Logged model %r: %s", name, _summary(logged, version))
         return logged
 

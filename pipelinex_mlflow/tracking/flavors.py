@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,7 @@ class Flavor:
 
     def module(self) -> ModuleType:
         """Import and return the flavor's MLflow module."""
-        return importlib.import_module(self.module_name)
+        return import_quietly(self.module_name)
 
     def check_installed(self) -> None:
         """Fail with the exact ``pip install`` when the flavor's library is missing.
@@ -181,6 +182,20 @@ def get_flavor(name: str) -> Flavor:
             f"{', '.join(sorted(set(known_flavors()) - set(installed_flavors())))}."
         )
     return flavor
+
+
+def import_quietly(module: str) -> ModuleType:
+    """Import an MLflow module without the warning MLflow gives about its own code.
+
+    The first import of ``mlflow.pyfunc`` (every flavor imports it) warns "Any type
+    hint is inferred as AnyType" about MLflow's own response types: nothing a
+    user can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*Any type hint is inferred", category=UserWarning
+        )
+        return importlib.import_module(module)
 
 
 def _importable(module: str) -> bool:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipelinex_mlflow.masking import get_logger, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
-from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor
+from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor, import_quietly
 from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -292,8 +292,7 @@ def _cannot_save(flavor: Flavor, model: Any, exc: BaseException) -> TrackingErro
 
 
 def _check_pyfunc_model(model: Any, workflow: PyfuncWorkflow) -> None:
-    from mlflow.pyfunc.model import PythonModel
-
+    python_model = import_quietly("mlflow.pyfunc.model").PythonModel
     if workflow == "loader_module":
         if not isinstance(model, str):
             raise TrackingError(
@@ -302,7 +301,7 @@ def _check_pyfunc_model(model: Any, workflow: PyfuncWorkflow) -> None:
                 f"{type(model).__name__}; give its data in save_args data_path."
             )
         return
-    if not (isinstance(model, PythonModel) or callable(model)):
+    if not (isinstance(model, python_model) or callable(model)):
         raise TrackingError(
             "MLflow model flavor 'pyfunc' cannot save a "
             f"{type(model).__module__}.{type(model).__qualname__}: it wants an "

@@ -1,24 +1,55 @@
-"""The README's first command: `kedro run` on the example project, from a shell."""
+"""The README's first command: `kedro run` on the example project, from a shell.
+
+The run happens once per module; the model it registers is then served with
+`mlflow models serve`, as the README's "Models" section says.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.conftest import _EXAMPLE_LEFTOVERS, EXAMPLE_PROJECT, _free_port, _stop_group
 
-def test_kedro_run_logs_params_metrics_artifacts_and_tags(
-    example_project: Path,
-) -> None:
+#: `mlflow models serve` answers /ping after 6 to 15 s on this machine.
+SERVE_START_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    """The example project after `kedro run`, and what the command printed."""
+
+    project: Path
+    output: str
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.project / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> ExampleRun:
+    project = tmp_path_factory.mktemp("example") / "demo_project"
+    shutil.copytree(
+        EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS)
+    )
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["COLUMNS"] = "400"  # so rich does not wrap the log lines we look for
     kedro = Path(sys.executable).with_name("kedro")
     done = subprocess.run(
         [str(kedro), "run", "--params", "model.ridge_alpha=0.02"],
-        cwd=example_project,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
@@ -27,9 +58,16 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
+    return ExampleRun(project, output)
+
+
+def test_kedro_run_logs_params_metrics_artifacts_and_tags(
+    example_run: ExampleRun,
+) -> None:
+    example_project, output = example_run.project, example_run.output
     assert "spelled with a lowercase" not in output
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{example_project / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
     experiment = client.get_experiment_by_name("demo_project")
     assert experiment is not None
     (run,) = client.search_runs([experiment.experiment_id])
@@ -56,6 +94,8 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
         "predict -- pred_df",
         "evaluate -- score - rmse_error - mae_error - report",
         "describe -- coefficients - residual_plot",
+        "train_regressor -- regressor",
+        "evaluate_regressor -- regressor_metrics",
     ]
     assert {f"_time_to_run {task[:50]}" for task in tasks} <= set(metrics)
     assert metrics["score"] > 0.9
@@ -89,3 +129,110 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
     ]
     assert warnings == []
     assert (example_project / "mlartifacts").is_dir()
+
+
+def test_the_model_is_logged_registered_aliased_and_linked(
+    example_run: ExampleRun,
+) -> None:
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    (model,) = client.search_logged_models([experiment.experiment_id])
+    assert (model.name, model.status.name) == ("regressor", "READY")
+    assert model.source_run_id == run.info.run_id
+    assert model.params["model.ridge_alpha"] == "0.02"
+    # The metrics of the node downstream of the model are on its page.
+    assert sorted(m.key for m in model.metrics) == [
+        "regressor_metrics.r2",
+        "regressor_metrics.rmse",
+    ]
+    assert model.metrics[0].run_id == run.info.run_id
+    version = client.get_model_version_by_alias("demo-regressor", "champion")
+    assert str(version.version) == "1"
+    assert version.tags == {"trained_by": "demo_project"}
+    assert run.data.tags["pipelinex_mlflow.model.regressor"] == (
+        f"models:/{model.model_id} in run {run.info.run_id}, registered as "
+        "'demo-regressor' version 1 (alias @champion)"
+    )
+    assert f"Logged model 'regressor': models:/{model.model_id}" in example_run.output
+
+
+def test_the_registered_model_is_served_over_http(example_run: ExampleRun) -> None:
+    """`mlflow models serve -m models:/demo-regressor@champion`, as the README says."""
+    port = _free_port()
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": example_run.tracking_uri,
+        # The scoring server starts `python` and `uvicorn` from PATH.
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log_path = example_run.project / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [
+                str(Path(venv_bin, "mlflow")),
+                "models",
+                "serve",
+                "-m",
+                "models:/demo-regressor@champion",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=example_run.project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_ping(f"http://127.0.0.1:{port}", server, log_path)
+        rows = [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]
+        body = {"dataframe_split": {"columns": ["x0", "x1", "x2"], "data": rows}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            served = json.load(response)["predictions"]
+    finally:
+        _stop_group(server)
+    assert server.poll() is not None  # the whole process group is gone
+
+    import pandas as pd
+
+    from pipelinex_mlflow import MLflowDataSet
+
+    champion = MLflowDataSet(
+        dataset="model",
+        flavor="sklearn",
+        model_uri="models:/demo-regressor@champion",
+        loading_tracking_uri=example_run.tracking_uri,
+    ).load()
+    expected = champion.predict(pd.DataFrame(rows, columns=["x0", "x1", "x2"]))
+    assert served == pytest.approx(list(expected))
+
+
+def _wait_for_ping(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVE_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"mlflow models serve exited:\n{log.read_text()[-3000:]}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/ping", timeout=2) as response,  # noqa: S310
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.5)
+    _stop_group(server)
+    pytest.fail(
+        f"mlflow models serve did not answer in {SERVE_START_TIMEOUT_S}s:\n"
+        f"{log.read_text()[-3000:]}"
+    )

@@ -1,0 +1,438 @@
+"""MLflowDataSet(dataset="model"): models logged, registered, aliased and loaded back.
+
+Everything is read back from a real SQLite store (registry included) with
+``MlflowClient``. ``MLFLOW_TRACKING_URI`` points at another, empty store in every
+test here, so a call that fell back on MLflow's process-wide URI would miss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog, DatasetError, MemoryDataset
+from kedro.pipeline import Pipeline, node
+from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
+from mlflow.pyfunc import PythonModel
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet
+from pipelinex_mlflow.tracking import RunRef, drain_run, set_current_run
+from tests._kedro import run_with_hooks
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mlflow.tracking import MlflowClient
+
+X = pd.DataFrame({"engines": [1.0, 2.0, 3.0, 4.0, 5.0], "seats": [2.0, 4, 5, 7, 9]})
+Y = pd.Series([10.0, 19.0, 31.0, 40.0, 52.0])
+
+
+@pytest.fixture(autouse=True)
+def wrong_global_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """MLflow's process-wide URI names an empty store that no test reads."""
+    uri = f"sqlite:///{tmp_path / 'wrong.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def saving_run(client: MlflowClient, tracking_uri: str) -> Iterator[RunRef]:
+    experiment_id = client.create_experiment(
+        "models", artifact_location=(Path.cwd() / "artifacts").as_uri()
+    )
+    run = RunRef(tracking_uri, client.create_run(experiment_id).info.run_id)
+    set_current_run(run)
+    yield run
+    set_current_run(None)
+
+
+def _regressor() -> Any:
+    return make_pipeline(StandardScaler(), LinearRegression()).fit(X, Y)
+
+
+class Doubler(PythonModel):  # type: ignore[misc]
+    """A custom pyfunc model."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame) -> Any:
+        return model_input["engines"] * 2
+
+
+def _model_entry(**kwargs: Any) -> MLflowDataSet:
+    defaults: dict[str, Any] = {"dataset": "model", "flavor": "sklearn"}
+    return MLflowDataSet(**{**defaults, **kwargs})
+
+
+def _only_model(client: MlflowClient, run: RunRef) -> Any:
+    experiment_id = client.get_run(run.run_id).info.experiment_id
+    (model,) = client.search_logged_models([experiment_id])
+    return model
+
+
+class TestSklearn:
+    def test_save_registers_aliases_and_loads_back_an_estimator(
+        self, client: MlflowClient, saving_run: RunRef, tracking_uri: str
+    ) -> None:
+        client.log_param(saving_run.run_id, "depth", "3")
+        model = _regressor()
+        _model_entry(
+            dataset_name="regressor",
+            registered_model_name="spaceflights",
+            alias="champion",
+            tags={"team": "pricing"},
+        ).save(model)
+        drain_run(saving_run)
+
+        logged = _only_model(client, saving_run)
+        assert (logged.name, logged.status.name) == ("regressor", "READY")
+        assert logged.source_run_id == saving_run.run_id
+        assert logged.params == {"depth": "3"}  # the run's params, as MLflow does
+        outputs = client.get_run(saving_run.run_id).outputs
+        assert [o.model_id for o in outputs.model_outputs] == [logged.model_id]
+        version = client.get_model_version_by_alias("spaceflights", "champion")
+        assert (str(version.version), version.tags) == ("1", {"team": "pricing"})
+        assert version.run_id == saving_run.run_id
+        assert '"version": "1"' in logged.tags["mlflow.modelVersions"]
+        tag = client.get_run(saving_run.run_id).data.tags[
+            "pipelinex_mlflow.model.regressor"
+        ]
+        assert tag == (
+            f"models:/{logged.model_id} in run {saving_run.run_id}, registered as "
+            "'spaceflights' version 1 (alias @champion)"
+        )
+        # The requirements were pinned from the flavor, not inferred.
+        files = {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
+        assert {"MLmodel", "requirements.txt"} <= files
+
+        loaded = _model_entry(dataset_name="regressor", caching=False).load()
+        assert type(loaded) is type(model)
+        np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
+    def test_a_second_save_makes_version_two_and_moves_the_alias(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        entry = _model_entry(
+            dataset_name="regressor", registered_model_name="reg", alias="champion"
+        )
+        entry.save(_regressor())
+        entry.save(LinearRegression().fit(X, Y))
+        assert str(client.get_model_version_by_alias("reg", "champion").version) == "2"
+        loaded = _model_entry(model_uri="models:/reg@champion").load()
+        assert type(loaded) is LinearRegression
+
+    @pytest.mark.parametrize(
+        "uri",
+        [
+            "models:/reg@champion",
+            "models:/reg/1",
+            "models:/{model_id}",
+            "runs:/{run_id}/regressor",
+        ],
+    )
+    def test_loads_by_every_uri_form(
+        self, client: MlflowClient, saving_run: RunRef, tracking_uri: str, uri: str
+    ) -> None:
+        model = _regressor()
+        _model_entry(
+            dataset_name="regressor", registered_model_name="reg", alias="champion"
+        ).save(model)
+        logged = _only_model(client, saving_run)
+        set_current_run(None)  # a later run, elsewhere: the URI says where
+        reader = _model_entry(
+            model_uri=uri.format(model_id=logged.model_id, run_id=saving_run.run_id),
+            loading_tracking_uri=tracking_uri,
+        )
+        assert reader.exists()
+        np.testing.assert_allclose(reader.load().predict(X), model.predict(X))
+
+    def test_loads_from_loading_run_id(
+        self, client: MlflowClient, saving_run: RunRef, tracking_uri: str
+    ) -> None:
+        model = _regressor()
+        _model_entry(dataset_name="regressor").save(model)
+        set_current_run(None)
+        reader = _model_entry(
+            dataset_name="regressor",
+            loading_run_id=saving_run.run_id,
+            loading_tracking_uri=tracking_uri,
+        )
+        assert reader.exists()
+        np.testing.assert_allclose(reader.load().predict(X), model.predict(X))
+
+    def test_save_args_reach_save_model_and_the_logged_model(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        _model_entry(
+            dataset_name="regressor",
+            save_args={
+                "input_example": X.head(2),
+                "model_type": "regressor",
+                "tags": {"owner": "ml"},
+                "extra_pip_requirements": ["pyarrow"],
+            },
+        ).save(_regressor())
+        logged = _only_model(client, saving_run)
+        assert logged.model_type == "regressor"
+        assert logged.tags["owner"] == "ml"
+        from mlflow.models import Model
+
+        folder = Path(logged.artifact_location.removeprefix("file://"))
+        saved = Model.load(str(folder / "MLmodel"))
+        # An input example gives an inferred signature.
+        assert [c["name"] for c in saved.signature.inputs.to_dict()] == [
+            "engines",
+            "seats",
+        ]
+        requirements = (folder / "requirements.txt").read_text()
+        assert "scikit-learn==" in requirements
+        assert "pyarrow" in requirements
+
+
+class TestPyfunc:
+    def test_python_model_round_trip(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        entry = _model_entry(
+            flavor="pyfunc",
+            dataset_name="doubler",
+            registered_model_name="doubler",
+            alias="champion",
+        )
+        entry.save(Doubler())
+        loaded = _model_entry(
+            flavor="pyfunc", model_uri="models:/doubler@champion"
+        ).load()
+        assert list(loaded.predict(X)) == [2.0, 4.0, 6.0, 8.0, 10.0]
+        assert _only_model(client, saving_run).status.name == "READY"
+
+    def test_an_sklearn_model_loads_as_pyfunc(self, saving_run: RunRef) -> None:
+        model = _regressor()
+        _model_entry(dataset_name="regressor").save(model)
+        loaded = _model_entry(
+            flavor="pyfunc", dataset_name="regressor", caching=False
+        ).load()
+        np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
+
+def _train(x: pd.DataFrame, y: pd.Series) -> tuple[Any, float]:
+    model = _regressor()
+    return model, float(model.score(x, y))
+
+
+def _evaluate(
+    model: Any, x: pd.DataFrame, y: pd.Series
+) -> tuple[float, dict[str, Any]]:
+    predicted = model.predict(x)
+    return float(np.mean(np.abs(predicted - y))), {"r2": float(model.score(x, y))}
+
+
+def _row_count(x: pd.DataFrame) -> int:
+    return len(x)
+
+
+def _pipeline() -> Pipeline:
+    return Pipeline(
+        [
+            node(_train, ["x", "y"], ["regressor", "train_score"], name="train"),
+            node(
+                _evaluate, ["regressor", "x", "y"], ["mae", "report"], name="evaluate"
+            ),
+            node(_row_count, "x", "rows", name="count"),
+        ]
+    )
+
+
+def _catalog(catalog_class: type = DataCatalog) -> Any:
+    catalog = catalog_class.from_config(
+        {
+            "regressor": {
+                "type": "pipelinex_mlflow.MLflowDataSet",
+                "dataset": "model",
+                "flavor": "sklearn",
+                "registered_model_name": "spaceflights",
+                "alias": "champion",
+            },
+            "train_score": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "m"},
+            "mae": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "m"},
+            "report": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "a"},
+            "rows": {"type": "pipelinex_mlflow.MLflowDataSet", "dataset": "m"},
+        }
+    )
+    catalog["x"] = MemoryDataset(X)
+    catalog["y"] = MemoryDataset(Y)
+    return catalog
+
+
+class TestInPipelines:
+    @pytest.mark.parametrize("runner_class", [SequentialRunner, ThreadRunner])
+    def test_metrics_downstream_of_the_model_are_linked_to_it(
+        self, client: MlflowClient, tracking_uri: str, runner_class: type
+    ) -> None:
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="pipe")
+        run_with_hooks(_pipeline(), _catalog(), (hook,), runner=runner_class())
+        self._assert_linked(client)
+
+    def test_parallel_runner_links_across_worker_processes(
+        self, client: MlflowClient, tracking_uri: str
+    ) -> None:
+        from kedro.io import SharedMemoryDataCatalog
+
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="pipe")
+        run_with_hooks(
+            _pipeline(),
+            _catalog(SharedMemoryDataCatalog),
+            (hook,),
+            runner=ParallelRunner(max_workers=2),
+        )
+        self._assert_linked(client)
+
+    @staticmethod
+    def _assert_linked(client: MlflowClient) -> None:
+        experiment = client.get_experiment_by_name("pipe")
+        assert experiment is not None
+        (run,) = client.search_runs([experiment.experiment_id])
+        assert run.info.status == "FINISHED"
+        (model,) = client.search_logged_models([experiment.experiment_id])
+        # The evaluation node's metrics describe the model; the training node's
+        # own score and the unrelated row count do not get linked.
+        assert sorted(m.key for m in model.metrics) == ["mae", "report.r2"]
+        assert {"mae", "report.r2", "train_score", "rows"} <= set(run.data.metrics)
+        version = client.get_model_version_by_alias("spaceflights", "champion")
+        assert version.run_id == run.info.run_id
+
+
+class TestTrackingOff:
+    def test_saves_and_loads_in_memory(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pipelinex_mlflow.tracking import set_tracking_off
+
+        set_tracking_off(True)
+        try:
+            entry = _model_entry(dataset_name="regressor")
+            model = _regressor()
+            entry.save(model)
+            assert entry.load() is model
+        finally:
+            set_tracking_off(False)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            (
+                {"flavor": "sklearnn"},
+                "Unknown MLflow model flavor 'sklearnn'. Installed flavors: pyfunc, sklearn",
+            ),
+            ({"flavor": "xgboost"}, "pip install xgboost"),
+            ({"flavor": None}, "needs flavor"),
+            ({"alias": "champion"}, "alias 'champion' needs registered_model_name"),
+            ({"registered_model_name": "r", "alias": "v2"}, "is reserved"),
+            ({"tags": {"a": 1}}, "need registered_model_name"),
+            ({"model_uri": "models:/reg"}, "no version or alias"),
+            (
+                {"model_uri": "models:/reg/1", "registered_model_name": "reg"},
+                "read-only",
+            ),
+            ({"pyfunc_workflow": "python_model"}, "applies to flavor 'pyfunc' only"),
+            (
+                {"flavor": "pyfunc", "pyfunc_workflow": "nope"},
+                "Invalid pyfunc_workflow",
+            ),
+        ],
+    )
+    def test_construction_errors(self, kwargs: dict[str, Any], message: str) -> None:
+        with pytest.raises(DatasetError, match=_literal(message)):
+            _model_entry(**kwargs)
+
+    def test_model_arguments_on_another_code(self) -> None:
+        with pytest.raises(
+            DatasetError, match="flavor, alias apply to dataset: model only"
+        ):
+            MLflowDataSet(dataset="m", flavor="sklearn", alias="a")
+
+    def test_saving_to_a_model_uri_entry(self, saving_run: RunRef) -> None:
+        with pytest.raises(DatasetError, match="cannot be saved to"):
+            _model_entry(model_uri="models:/reg/1", dataset_name="r").save(_regressor())
+
+    def test_an_object_the_flavor_cannot_log(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        with pytest.raises(
+            DatasetError,
+            match=_literal("cannot save a builtins.dict: it wants a scikit-learn"),
+        ):
+            _model_entry(dataset_name="regressor").save({"not": "a model"})
+        with pytest.raises(
+            DatasetError, match=_literal("it wants an mlflow.pyfunc.PythonModel")
+        ):
+            _model_entry(flavor="pyfunc", dataset_name="f").save(42)
+        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        assert client.search_logged_models([experiment_id]) == []
+
+    def test_a_save_model_failure_marks_the_model_failed(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        with pytest.raises(DatasetError, match="does not take one of the save_args"):
+            _model_entry(dataset_name="r", save_args={"no_such_arg": 1}).save(
+                _regressor()
+            )
+        assert _only_model(client, saving_run).status.name == "FAILED"
+
+    def test_missing_alias_version_and_model_say_what_exists(
+        self, saving_run: RunRef, tracking_uri: str
+    ) -> None:
+        _model_entry(
+            dataset_name="r", registered_model_name="reg", alias="champion"
+        ).save(_regressor())
+        cases = {
+            "models:/reg@staging": "has no alias 'staging'. Its aliases: @champion (version 1)",
+            "models:/reg/7": "has no version 7. Its versions: 1.",
+            "models:/nope/1": "no registered model 'nope'. Registered models: reg.",
+            "models:/m-0123": "Logged model with ID 'm-0123' not found",
+        }
+        for uri, message in cases.items():
+            reader = _model_entry(model_uri=uri, loading_tracking_uri=tracking_uri)
+            assert not reader.exists()
+            with pytest.raises(DatasetError, match=_literal(message)):
+                reader.load()
+
+    def test_loading_a_model_the_run_did_not_log(self, saving_run: RunRef) -> None:
+        _model_entry(dataset_name="regressor").save(_regressor())
+        with pytest.raises(
+            DatasetError,
+            match=_literal("logged no model 'other'. Its models: regressor"),
+        ):
+            _model_entry(dataset_name="other").load()
+
+    def test_failed_registration_keeps_the_logged_model_and_says_so(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        # MLflow refuses a version tag key over 250 characters.
+        entry = _model_entry(
+            dataset_name="regressor",
+            registered_model_name="reg",
+            tags={"k" * 300: "v"},
+        )
+        with pytest.raises(DatasetError, match="could not create a version") as raised:
+            entry.save(_regressor())
+        logged = _only_model(client, saving_run)
+        assert logged.status.name == "READY"
+        assert f"was logged (models:/{logged.model_id})" in str(raised.value)
+        assert "The logged model stays in place" in str(raised.value)
+        drain_run(saving_run)
+        tags = client.get_run(saving_run.run_id).data.tags
+        assert tags["pipelinex_mlflow.model.regressor"].startswith(
+            f"models:/{logged.model_id}"
+        )
+
+
+def _literal(text: str) -> str:
+    import re
+
+    return re.escape(text)
