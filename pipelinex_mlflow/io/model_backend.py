@@ -23,7 +23,7 @@ from kedro.io import DatasetError
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.scratch import ScratchFolder
 from pipelinex_mlflow.tracking import TrackingError, sanitize_key
-from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor, get_flavor
+from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor, flavor_of, get_flavor
 from pipelinex_mlflow.tracking.models import (
     PYFUNC_WORKFLOWS,
     LoggedModelRef,
@@ -58,7 +58,8 @@ class ModelBackend:
 
     Args:
         flavor: The MLflow flavor (``sklearn``, ``pyfunc``, ``xgboost``, ...;
-            kedro-mlflow's ``mlflow.sklearn`` works too).
+            kedro-mlflow's ``mlflow.sklearn`` works too). ``None``: told by the
+            saved object's package, and on load by the model's ``MLmodel`` file.
         registered_model_name: Register each saved model as a new version of it.
         alias: Move this alias to the new version.
         tags: Tags of the new version.
@@ -98,7 +99,7 @@ class ModelBackend:
         )
         self._await_s = int(moved.get("await_registration_for", 300))
         _check(registered_model_name, alias, tags, model_uri, pyfunc_workflow)
-        if self.flavor.name != PYFUNC and pyfunc_workflow is not None:
+        if self.flavor and self.flavor.name != PYFUNC and pyfunc_workflow:
             raise DatasetError(
                 f"MLflowDataSet pyfunc_workflow applies to flavor 'pyfunc' only, not "
                 f"{self.flavor.name!r}. Remove it."
@@ -132,7 +133,7 @@ class ModelBackend:
     def describe(self) -> dict[str, Any]:
         """What ``_describe`` shows of it."""
         described = {
-            "flavor": self.flavor.name,
+            "flavor": self.flavor.name if self.flavor else "auto",
             "registered_model_name": self.registered_model_name,
             "alias": self.alias,
             "model_uri": self.model_uri,
@@ -170,7 +171,7 @@ class ModelBackend:
             logged = log_model(
                 run,
                 name,
-                self.flavor,
+                self.flavor or flavor_of(model),
                 model,
                 self._save_args,
                 workflow=self._workflow_for(model),
@@ -261,12 +262,13 @@ class ModelBackend:
         return loaded
 
 
-def _flavor(name: str | None) -> Flavor:
-    if name is None or not isinstance(name, str):
-        hint = "" if name is None else f", not {type(name).__name__}"
+def _flavor(name: str | None) -> Flavor | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
         raise DatasetError(
-            "MLflowDataSet(dataset='model') needs flavor: the MLflow flavor that "
-            f"saves and loads the model, such as sklearn or pyfunc{hint}."
+            "MLflowDataSet flavor must be the name of an MLflow flavor, such as "
+            f"sklearn or pyfunc, not {type(name).__name__}."
         )
     try:
         flavor = get_flavor(name)

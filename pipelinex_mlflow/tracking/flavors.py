@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pipelinex_mlflow.tracking.errors import TrackingError
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
 
 PYFUNC = "pyfunc"
@@ -196,6 +197,61 @@ def import_quietly(module: str) -> ModuleType:
             "ignore", message=".*Any type hint is inferred", category=UserWarning
         )
         return importlib.import_module(module)
+
+
+def flavor_of(model: Any) -> Flavor:
+    """The installed flavor that saves ``model``, told by the packages of its classes.
+
+    The classes are tried from the object's own class to its bases, so a class of
+    yours derived from ``torch.nn.Module`` or scikit-learn's ``BaseEstimator`` is
+    saved by that library's flavor. A ``PythonModel`` or a plain function is
+    ``pyfunc``.
+
+    Raises:
+        TrackingError: When no installed flavor saves such an object.
+
+    Examples:
+        >>> from sklearn.linear_model import LinearRegression
+        >>> flavor_of(LinearRegression()).name
+        'sklearn'
+        >>> flavor_of(len).name
+        'pyfunc'
+    """
+    python_model = import_quietly("mlflow.pyfunc.model").PythonModel
+    if isinstance(model, python_model):
+        return known_flavors()[PYFUNC]
+    by_package = {
+        flavor.library.split(".")[0]: flavor
+        for flavor in known_flavors().values()
+        if flavor.library is not None
+    }
+    for cls in type(model).__mro__:
+        flavor = by_package.get(cls.__module__.split(".")[0])
+        if flavor is not None and flavor.is_installed:
+            return flavor
+    if callable(model):
+        return known_flavors()[PYFUNC]
+    raise TrackingError(
+        f"Cannot tell which MLflow model flavor saves a "
+        f"{type(model).__module__}.{type(model).__qualname__}. Set flavor: in the "
+        f"catalog entry; installed flavors: {', '.join(installed_flavors())}."
+    )
+
+
+def flavor_in(model_folder: Path) -> Flavor:
+    """The flavor to load the MLflow model in ``model_folder`` with.
+
+    It is the first flavor its ``MLmodel`` file lists that is installed, else
+    ``pyfunc``.
+    """
+    from mlflow.models import Model
+
+    listed = Model.load(str(model_folder / "MLmodel")).flavors
+    for name in listed:
+        flavor = known_flavors().get(name)
+        if flavor is not None and flavor.name != PYFUNC and flavor.is_installed:
+            return flavor
+    return known_flavors()[PYFUNC]
 
 
 def _importable(module: str) -> bool:

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipelinex_mlflow.masking import get_logger, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
-from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor, import_quietly
+from pipelinex_mlflow.tracking.flavors import (
+    PYFUNC,
+    Flavor,
+    flavor_in,
+    import_quietly,
+)
 from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -688,14 +693,17 @@ def download_model(tracking_uri: str, source: ModelSource, dst_dir: Path) -> Pat
     return path
 
 
-def load_model(flavor: Flavor, path: Path, load_args: Mapping[str, Any]) -> Any:
+def load_model(flavor: Flavor | None, path: Path, load_args: Mapping[str, Any]) -> Any:
     """Load the model in ``path`` with ``flavor``'s own loader.
 
-    A flavor whose library is missing loads as ``pyfunc``, with a warning.
+    With no flavor, the one its ``MLmodel`` file names is used. A flavor whose
+    library is missing loads as ``pyfunc``, with a warning.
 
     Raises:
         TrackingError: If the model cannot be loaded, saying why.
     """
+    if flavor is None:
+        flavor = flavor_in(path)
     if not flavor.is_installed:
         logger.warning(
             "MLflow model flavor %r needs %r, which is not installed: loading the "

@@ -86,3 +86,44 @@ def test_run_view_hint_is_the_run_url(
     hook = MLflowBasicLoggerHook(uri=mlflow_server, experiment_name="hint")
     run_with_hooks(pipeline, catalog, (hook,))
     assert f"to view it, {mlflow_server}/#/experiments/" in caplog.text
+
+
+def test_a_model_logged_registered_and_loaded_through_a_server(
+    mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model files go through the server's artifact proxy (mlflow-artifacts:/)."""
+    import numpy as np
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import LinearRegression
+
+    # MLflow's process-wide store is elsewhere: every call must name the server.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'wrong.db'}")
+    client = MlflowClient(tracking_uri=mlflow_server)
+    experiment_id = client.create_experiment("models_over_http")
+    run = RunRef(mlflow_server, client.create_run(experiment_id).info.run_id)
+    x = np.array([[1.0], [2.0], [3.0]])
+    model = LinearRegression().fit(x, [2.0, 4.0, 6.0])
+    set_current_run(run)
+    try:
+        MLflowDataSet(
+            dataset="model",
+            flavor="sklearn",
+            dataset_name="line",
+            registered_model_name="line-over-http",
+            alias="champion",
+        ).save(model)
+    finally:
+        set_current_run(None)
+    (logged,) = client.search_logged_models([experiment_id])
+    assert logged.artifact_location.startswith("mlflow-artifacts:")
+    assert logged.status.name == "READY"
+    version = client.get_model_version_by_alias("line-over-http", "champion")
+    assert version.run_id == run.run_id
+
+    loaded = MLflowDataSet(
+        dataset="model",
+        flavor="sklearn",
+        model_uri="models:/line-over-http@champion",
+        loading_tracking_uri=mlflow_server,
+    ).load()
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x))

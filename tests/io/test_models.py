@@ -194,6 +194,78 @@ class TestSklearn:
         assert "pyarrow" in requirements
 
 
+class TestKedroMlflowSpellings:
+    def test_flavor_module_path_and_registration_in_save_args(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        _model_entry(
+            flavor="mlflow.sklearn",
+            dataset_name="regressor",
+            save_args={"registered_model_name": "moved"},
+        ).save(_regressor())
+        (version,) = client.search_model_versions("name = 'moved'")
+        assert version.run_id == saving_run.run_id
+
+
+class TestOtherRuns:
+    def test_saving_experiment_name_logs_into_a_new_finished_run(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        _model_entry(dataset_name="regressor", saving_experiment_name="elsewhere").save(
+            _regressor()
+        )
+        experiment = client.get_experiment_by_name("elsewhere")
+        assert experiment is not None
+        (run,) = client.search_runs([experiment.experiment_id])
+        assert run.info.status == "FINISHED"
+        (logged,) = client.search_logged_models([experiment.experiment_id])
+        assert logged.source_run_id == run.info.run_id
+
+    def test_a_metric_downstream_of_two_models_is_linked_to_both(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        _model_entry(dataset_name="first").save(_regressor())
+        _model_entry(dataset_name="second").save(LinearRegression().fit(X, Y))
+        metric = MLflowDataSet(dataset="m", dataset_name="score")
+        metric.link_to_models(("first", "second", "never_saved"))
+        metric.save(0.5)
+        drain_run(saving_run)
+        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        models = client.search_logged_models([experiment_id])
+        assert {m.name: [x.key for x in m.metrics] for m in models} == {
+            "first": ["score"],
+            "second": ["score"],
+        }
+        history = client.get_metric_history(saving_run.run_id, "score")
+        assert [m.value for m in history] == [0.5]  # one run metric, not two
+
+
+class TestFlavorLeftOut:
+    def test_told_by_the_object_on_save_and_by_mlmodel_on_load(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        model = _regressor()
+        MLflowDataSet(dataset="model", dataset_name="regressor").save(model)
+        MLflowDataSet(dataset="model", dataset_name="doubler").save(Doubler())
+        loaded = MLflowDataSet(
+            dataset="model", dataset_name="regressor", caching=False
+        ).load()
+        assert type(loaded) is type(model)  # sklearn's loader, not pyfunc
+        doubler = MLflowDataSet(
+            dataset="model", dataset_name="doubler", caching=False
+        ).load()
+        assert list(doubler.predict(X)) == [2.0, 4.0, 6.0, 8.0, 10.0]
+
+    def test_an_object_no_flavor_saves(self, saving_run: RunRef) -> None:
+        with pytest.raises(
+            DatasetError,
+            match=_literal(
+                "Cannot tell which MLflow model flavor saves a builtins.dict"
+            ),
+        ):
+            MLflowDataSet(dataset="model", dataset_name="d").save({"a": 1})
+
+
 class TestPyfunc:
     def test_python_model_round_trip(
         self, client: MlflowClient, saving_run: RunRef
@@ -330,7 +402,8 @@ class TestBadInput:
                 "Unknown MLflow model flavor 'sklearnn'. Installed flavors: pyfunc, sklearn",
             ),
             ({"flavor": "xgboost"}, "pip install xgboost"),
-            ({"flavor": None}, "needs flavor"),
+            ({"flavor": 3}, "flavor must be the name of an MLflow flavor"),
+            ({"flavor": "mlflow.xgboost"}, "pip install xgboost"),
             ({"alias": "champion"}, "alias 'champion' needs registered_model_name"),
             ({"registered_model_name": "r", "alias": "v2"}, "is reserved"),
             ({"tags": {"a": 1}}, "need registered_model_name"),
