@@ -581,7 +581,6 @@ def _resolve_version(
     tracking_uri: str, uri: str, kind: str, name: str, version_or_alias: str
 ) -> ModelSource:
     client = get_client(tracking_uri)
-    _require_registered(client, name)
     if kind == "alias":
         version = _version_by_alias(client, name, version_or_alias)
     else:
@@ -625,6 +624,7 @@ def _version_by_alias(client: MlflowClient, name: str, alias: str) -> Any:
     except MlflowException as exc:
         if exc.error_code not in _MISSING_CODES:
             raise
+        _require_registered(client, name)
         aliases = client.get_registered_model(name).aliases
         listed = ", ".join(f"@{a} (version {v})" for a, v in sorted(aliases.items()))
         raise TrackingError(
@@ -648,6 +648,7 @@ def _version(client: MlflowClient, name: str, version: str) -> Any:
     except MlflowException as exc:
         if exc.error_code not in _MISSING_CODES:
             raise
+        _require_registered(client, name)
         versions = sorted(
             int(v.version)
             for v in client.search_model_versions(f"name = '{_quoted(name)}'")
