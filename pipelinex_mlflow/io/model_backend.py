@@ -27,9 +27,11 @@ from pipelinex_mlflow.tracking.flavors import PYFUNC, Flavor, flavor_of, get_fla
 from pipelinex_mlflow.tracking.models import (
     PYFUNC_WORKFLOWS,
     LoggedModelRef,
+    ModelNotFoundError,
     ModelSource,
     ModelVersionRef,
     PyfuncWorkflow,
+    RegistrationError,
     check_registry_names,
     download_model,
     find_logged_model,
@@ -91,6 +93,12 @@ class ModelBackend:
         pyfunc_workflow: PyfuncWorkflow | None = None,
     ) -> None:
         self.flavor = _flavor(flavor)
+        if self.flavor is not None and model_uri is None:
+            # A read-only entry loads as pyfunc, with a warning, without the library.
+            try:
+                self.flavor.check_installed()
+            except TrackingError as exc:
+                raise DatasetError(str(exc)) from None
         save_args = dict(save_args or {})
         # kedro-mlflow spells registration inside save_args.
         moved = {k: save_args.pop(k) for k in _REGISTRATION_ARGS if k in save_args}
@@ -188,12 +196,17 @@ class ModelBackend:
                     tags=self.version_tags,
                     await_registration_for=self._await_s,
                 )
-        except TrackingError as exc:
+        except RegistrationError as exc:
+            version = exc.version
             raise DatasetError(str(exc)) from exc
         finally:
             # Recorded even when registering failed: the logged model is there.
             run_logger.set_tags(
-                {sanitize_key(MODEL_TAG_PREFIX + name): _summary(logged, version)}
+                {
+                    sanitize_key(MODEL_TAG_PREFIX + logged.name): _summary(
+                        logged, version
+                    )
+                }
             )
             run_logger.flush()
         logger.info("Logged model %r: %s", name, _summary(logged, version))
@@ -240,11 +253,17 @@ class ModelBackend:
             raise DatasetError(str(exc)) from exc
 
     def exists_at_uri(self, tracking_uri: str) -> bool:
-        """Whether ``model_uri`` names a model that exists."""
+        """Whether ``model_uri`` names a model that exists.
+
+        Raises:
+            DatasetError: When the store cannot be read (not the same as "no").
+        """
         try:
             resolve_model_uri(tracking_uri, str(self.model_uri))
-        except TrackingError:
+        except ModelNotFoundError:
             return False
+        except TrackingError as exc:
+            raise DatasetError(str(exc)) from exc
         return True
 
     def exists_in_run(self, run: RunRef, name: str) -> bool:
@@ -271,11 +290,9 @@ def _flavor(name: str | None) -> Flavor | None:
             f"sklearn or pyfunc, not {type(name).__name__}."
         )
     try:
-        flavor = get_flavor(name)
-        flavor.check_installed()
+        return get_flavor(name)
     except TrackingError as exc:
         raise DatasetError(str(exc)) from None
-    return flavor
 
 
 def _check(

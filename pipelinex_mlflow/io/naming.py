@@ -10,6 +10,7 @@ from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.kedro_helpers import is_parameter
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import TrackingError, sanitize_keys
+from pipelinex_mlflow.tracking.models import logged_model_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,9 +51,28 @@ def name_mlflow_datasets(
         sanitize_keys(value_keys)
     except TrackingError as exc:
         raise DatasetError(f"Two MLflowDataSet catalog entries clash: {exc}") from None
+    _refuse_model_name_clashes(named)
     link_metrics_to_models(pipeline, named)
     logger.debug("Named MLflowDataSets after their catalog entries: %s", list(named))
     return list(named)
+
+
+def _refuse_model_name_clashes(datasets: Mapping[str, MLflowDataSet]) -> None:
+    # Two entries whose names become one logged model name would load each other's
+    # model. Transcoded entries (model@sklearn, model@pyfunc) are one model.
+    by_model: dict[str, set[str]] = {}
+    for dataset in datasets.values():
+        if dataset.saves_models and dataset.name:
+            base = dataset.name.partition("@")[0]
+            by_model.setdefault(logged_model_name(base), set()).add(base)
+    for model_name, names in by_model.items():
+        if len(names) > 1:
+            raise DatasetError(
+                f"MLflowDataSet model entries {' and '.join(map(repr, sorted(names)))} "
+                f"would both be logged as model {model_name!r} (MLflow refuses "
+                "'/', ':', '.', '%' and quotes in model names, which become '_'). "
+                "Rename one, or give it another dataset_name."
+            )
 
 
 def link_metrics_to_models(

@@ -20,17 +20,22 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking.errors import TrackingError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
     from types import ModuleType
 
 PYFUNC = "pyfunc"
+
+logger = get_logger(__name__)
 
 # What a flavor's save_model takes, by the top-level packages of the classes it
 # saves. A flavor not listed here is left to say itself what it cannot save
@@ -111,14 +116,47 @@ class Flavor:
                 f"{self.pip_package}"
             )
 
-    def default_pip_requirements(self) -> list[str] | None:
-        """The flavor's pinned requirements, or ``None`` if it does not say them.
+    def default_pip_requirements(
+        self, save_args: Mapping[str, Any]
+    ) -> list[str] | None:
+        """The flavor's pinned requirements, or ``None`` to let MLflow infer them.
 
         Passing them to ``save_model`` saves MLflow's requirement inference, which
-        loads the model in a subprocess and takes seconds.
+        loads the model in a subprocess and takes seconds. The serialization
+        library the save will use is included (scikit-learn's ``skops`` by
+        default). ``pyfunc`` returns ``None``: a ``PythonModel`` imports what
+        only the inference can tell.
         """
-        defaults = getattr(self.module(), "get_default_pip_requirements", None)
-        return list(defaults()) if callable(defaults) else None
+        if self.name == PYFUNC:
+            return None
+        module = self.module()
+        defaults = getattr(module, "get_default_pip_requirements", None)
+        if not callable(defaults):
+            return None
+        fmt = save_args.get("serialization_format") or _default_format(module)
+        wanted = {
+            name: name == f"include_{fmt}"
+            for name in inspect.signature(defaults).parameters
+            if name.startswith("include_")
+        }
+        return list(defaults(**wanted))
+
+    def check_save_args(self, save_args: Mapping[str, Any]) -> None:
+        """Refuse ``save_args`` that the flavor's ``save_model`` does not take.
+
+        Raises:
+            TrackingError: Naming them and what it takes.
+        """
+        parameters = inspect.signature(self.module().save_model).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return
+        unknown = sorted(set(save_args) - set(parameters))
+        if unknown:
+            taken = sorted(set(parameters) - {"path", "mlflow_model"})
+            raise TrackingError(
+                f"{self.module_name}.save_model does not take save_args "
+                f"{', '.join(unknown)}. It takes: {', '.join(taken)}."
+            )
 
     def refuse_unsaveable(self, model: Any) -> None:
         """Fail when ``model`` is plainly not something this flavor saves.
@@ -128,7 +166,8 @@ class Flavor:
         """
         packages = _MODEL_PACKAGES.get(self.name)
         if self.name == "sklearn":
-            fits = any(hasattr(model, m) for m in ("fit", "predict", "transform"))
+            # A DataFrame has transform too; an estimator has fit or predict.
+            fits = hasattr(model, "fit") or hasattr(model, "predict")
         elif packages is not None:
             fits = any(
                 cls.__module__.split(".")[0] in packages for cls in type(model).__mro__
@@ -247,11 +286,29 @@ def flavor_in(model_folder: Path) -> Flavor:
     from mlflow.models import Model
 
     listed = Model.load(str(model_folder / "MLmodel")).flavors
+    missing = []
     for name in listed:
         flavor = known_flavors().get(name)
-        if flavor is not None and flavor.name != PYFUNC and flavor.is_installed:
+        if flavor is None or flavor.name == PYFUNC:
+            continue
+        if flavor.is_installed:
             return flavor
+        missing.append(flavor)
+    if missing:
+        logger.warning(
+            "The model in %s was saved with flavor %r, whose library is not "
+            "installed: loading it as pyfunc (pip install %s to load it natively).",
+            model_folder,
+            missing[0].name,
+            missing[0].pip_package,
+        )
     return known_flavors()[PYFUNC]
+
+
+def _default_format(module: ModuleType) -> str | None:
+    # The format save_model picks when none is given (skops for scikit-learn 3.x).
+    default = getattr(module, "_get_default_serialization_format", None)
+    return str(default()) if callable(default) else None
 
 
 def _importable(module: str) -> bool:

@@ -11,6 +11,8 @@ marked ``READY`` (``FAILED`` if any step failed, so no model stays ``PENDING``).
 Examples:
     >>> logged_model_name("namespace.regressor")
     'namespace_regressor'
+    >>> logged_model_name("regressor@pyfunc")
+    'regressor'
     >>> parse_model_uri("models:/spaceflights@champion")
     ('alias', 'spaceflights', 'champion')
     >>> parse_model_uri("models:/spaceflights/3")
@@ -128,8 +130,12 @@ class ModelSource:
 
 
 def logged_model_name(name: str) -> str:
-    """The logged model name of a dataset: MLflow refuses ``/ : . % " '`` in it."""
-    return _BAD_NAME_CHARS.sub("_", name)
+    """The logged model name of a dataset.
+
+    Kedro's transcoding suffix is dropped (``model@sklearn`` and ``model@pyfunc``
+    are one model), and ``/ : . % " '``, which MLflow refuses, become ``_``.
+    """
+    return _BAD_NAME_CHARS.sub("_", name.partition("@")[0])
 
 
 # --------------------------------------------------------------------------------------
@@ -171,6 +177,7 @@ def log_model(
     kwargs = dict(save_args)
     described = {k: kwargs.pop(k) for k in LOGGED_MODEL_ARGS if k in kwargs}
     _set_requirements(flavor, kwargs)
+    flavor.check_save_args(kwargs)
     client = get_client(run.tracking_uri)
     drain_run(run)  # the run's params, sent first, become the model's params
     try:
@@ -248,7 +255,7 @@ def _set_requirements(flavor: Flavor, kwargs: dict[str, Any]) -> None:
         kwargs.get(k) is not None for k in _REQUIREMENT_ARGS
     ):
         return
-    defaults = flavor.default_pip_requirements()
+    defaults = flavor.default_pip_requirements(kwargs)
     if defaults is None:
         return  # MLflow infers them
     extra = kwargs.pop("extra_pip_requirements", None) or []
@@ -362,6 +369,22 @@ def check_registry_names(registered_model_name: str | None, alias: str | None) -
             ) from None
 
 
+class ModelNotFoundError(TrackingError):
+    """The model, version, alias or registered model named does not exist."""
+
+
+class RegistrationError(TrackingError):
+    """Registering a logged model failed; the logged model stays in place.
+
+    Attributes:
+        version: The version that was created before the failure, if any.
+    """
+
+    def __init__(self, message: str, version: ModelVersionRef | None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 def register_model(
     model: LoggedModelRef,
     registered_model_name: str,
@@ -377,13 +400,12 @@ def register_model(
     ``mlflow.register_model`` does, so its page links to it.
 
     Raises:
-        TrackingError: Saying the logged model is in place, and how to register
-            it by hand.
+        RegistrationError: Saying what is in place and the call that finishes the
+            job once the cause is fixed.
     """
     from mlflow.exceptions import MlflowException
 
     client = get_client(model.tracking_uri)
-    step = f"create registered model {registered_model_name!r}"
     try:
         try:
             client.create_registered_model(registered_model_name)
@@ -391,8 +413,7 @@ def register_model(
         except MlflowException as exc:
             if exc.error_code not in _EXISTS_CODES:
                 raise
-        step = f"create a version of {registered_model_name!r}"
-        version = client.create_model_version(
+        created = client.create_model_version(
             registered_model_name,
             source=model.artifact_location,
             run_id=model.source_run_id,
@@ -400,30 +421,60 @@ def register_model(
             model_id=model.model_id,
             await_creation_for=await_registration_for,
         )
-        step = "link the version to the logged model"
-        _record_version(client, model.model_id, version.name, str(version.version))
-        if alias:
-            step = f"move alias {alias!r} to version {version.version}"
-            client.set_registered_model_alias(
-                registered_model_name, alias, str(version.version)
-            )
     except MlflowException as exc:
-        raise TrackingError(
+        raise RegistrationError(
             f"Model {model.name!r} was logged ({model.uri}), but MLflow could not "
-            f"{step}: {exc.message}. The logged model stays in place; register it "
-            f"by hand with mlflow.register_model({model.uri!r}, "
-            f"{registered_model_name!r}) once the cause is fixed."
+            f"register it as {registered_model_name!r}: {exc.message}. The logged "
+            f"model stays in place; register it by hand with "
+            f"mlflow.register_model({model.uri!r}, {registered_model_name!r}) once "
+            "the cause is fixed.",
+            None,
         ) from scrubbed(exc)
-    return ModelVersionRef(registered_model_name, str(version.version), alias)
+    version = ModelVersionRef(registered_model_name, str(created.version))
+    _record_version(client, model.model_id, version)
+    if not alias:
+        return version
+    try:
+        client.set_registered_model_alias(registered_model_name, alias, version.version)
+    except MlflowException as exc:
+        raise RegistrationError(
+            f"Model {model.name!r} was logged ({model.uri}) and registered as "
+            f"{registered_model_name!r} version {version.version}, but MLflow could "
+            f"not move alias {alias!r} to it: {exc.message}. Move it by hand with "
+            f"MlflowClient().set_registered_model_alias({registered_model_name!r}, "
+            f"{alias!r}, {version.version!r}) once the cause is fixed.",
+            version,
+        ) from scrubbed(exc)
+    return ModelVersionRef(registered_model_name, version.version, alias)
 
 
 def _record_version(
-    client: MlflowClient, model_id: str, name: str, version: str
+    client: MlflowClient, model_id: str, version: ModelVersionRef
 ) -> None:
-    existing = client.get_logged_model(model_id).tags.get(_MODEL_VERSIONS_TAG)
-    versions = json.loads(existing) if existing else []
-    versions.append({"name": name, "version": version})
-    client.set_logged_model_tags(model_id, {_MODEL_VERSIONS_TAG: json.dumps(versions)})
+    # A tracking server records it itself (its create_model_version handler); a
+    # database store does not. Either way it is listed once.
+    from mlflow.exceptions import MlflowException
+
+    try:
+        existing = client.get_logged_model(model_id).tags.get(_MODEL_VERSIONS_TAG)
+        versions = json.loads(existing) if existing else []
+        listed = {(str(v.get("name")), str(v.get("version"))) for v in versions}
+        if (version.name, version.version) in listed:
+            return
+        versions.append({"name": version.name, "version": version.version})
+        client.set_logged_model_tags(
+            model_id, {_MODEL_VERSIONS_TAG: json.dumps(versions)}
+        )
+    except (MlflowException, ValueError) as exc:
+        # Only the model page's link to the version is missing: worth a warning.
+        logger.warning(
+            "Model %s is registered as %r version %s, but its page does not link "
+            "to the version: %s",
+            model_id,
+            version.name,
+            version.version,
+            scrubbed(exc),
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -572,8 +623,12 @@ def resolve_model_uri(tracking_uri: str, uri: str) -> ModelSource:
             return ModelSource(f"{artifacts}/{second}", None, uri)
         return _resolve_version(tracking_uri, uri, kind, first, second)
     except MlflowException as exc:
+        if exc.error_code in _MISSING_CODES:
+            raise ModelNotFoundError(
+                f"MLflow has no model {uri!r}: {exc.message}"
+            ) from scrubbed(exc)
         raise TrackingError(
-            f"MLflow has no model {uri!r}: {exc.message}"
+            f"Cannot read model {uri!r} from the MLflow store: {exc.message}"
         ) from scrubbed(exc)
 
 
@@ -609,7 +664,7 @@ def _require_registered(client: MlflowClient, name: str) -> None:
         if exc.error_code not in _MISSING_CODES:
             raise
         names = sorted(m.name for m in client.search_registered_models(max_results=50))
-        raise TrackingError(
+        raise ModelNotFoundError(
             f"MLflow has no registered model {name!r}. Registered models: "
             f"{', '.join(names) or 'none yet'}. Register one with "
             "registered_model_name: in the saving catalog entry."
@@ -627,7 +682,7 @@ def _version_by_alias(client: MlflowClient, name: str, alias: str) -> Any:
         _require_registered(client, name)
         aliases = client.get_registered_model(name).aliases
         listed = ", ".join(f"@{a} (version {v})" for a, v in sorted(aliases.items()))
-        raise TrackingError(
+        raise ModelNotFoundError(
             f"Registered model {name!r} has no alias {alias!r}. Its aliases: "
             f"{listed or 'none yet'}. Set one with alias: in the saving catalog "
             "entry, or load a version with models:/<name>/<version>."
@@ -638,7 +693,7 @@ def _version(client: MlflowClient, name: str, version: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     if not version.isdigit():
-        raise TrackingError(
+        raise ModelNotFoundError(
             f"Model URI models:/{name}/{version} names version {version!r}; MLflow "
             "model versions are numbers (stages such as 'latest' are deprecated): "
             f"use models:/{name}/<number> or models:/{name}@<alias>."
@@ -653,7 +708,7 @@ def _version(client: MlflowClient, name: str, version: str) -> Any:
             int(v.version)
             for v in client.search_model_versions(f"name = '{_quoted(name)}'")
         )
-        raise TrackingError(
+        raise ModelNotFoundError(
             f"Registered model {name!r} has no version {version}. Its versions: "
             f"{', '.join(map(str, versions)) or 'none yet'}."
         ) from None

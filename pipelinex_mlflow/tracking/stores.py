@@ -49,8 +49,9 @@ SUPPRESS_URL_PRINTING_ENV_VAR = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 def get_client(tracking_uri: str) -> MlflowClient:
     """Return an ``MlflowClient`` for ``tracking_uri``, one per process and URI.
 
-    The client is passed the URI explicitly, so the process-wide tracking URI of
-    MLflow is never read or changed. A database store is opened here (a server is
+    The client is passed the URI explicitly, as its tracking and its registry URI,
+    so MLflow's process-wide tracking and registry URIs (``MLFLOW_REGISTRY_URI``)
+    are never read or changed: models register in the store of their run. A database store is opened here (a server is
     not contacted); a SQLite store that is missing or unfinished is created holding
     a lock shared by every process (:mod:`~pipelinex_mlflow.tracking.store_creation`),
     so runs started together do not race MLflow's schema creation.
@@ -85,7 +86,7 @@ def _open_client(tracking_uri: str) -> MlflowClient:
     db_path = sqlite_db_path(tracking_uri)
     if db_path is not None and store_is_ready(db_path):
         try:
-            return MlflowClient(tracking_uri=tracking_uri)
+            return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         except Exception:  # opened again under the lock, then reported
             logger.debug(
                 "Opening %s failed; retrying under the lock",
@@ -108,7 +109,7 @@ def _checked_client(tracking_uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     try:
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         if urlparse(tracking_uri).scheme not in _SERVER_SCHEMES:
             client.search_experiments(max_results=1)
     except Exception as exc:

@@ -119,6 +119,11 @@ def test_a_model_logged_registered_and_loaded_through_a_server(
     assert logged.status.name == "READY"
     version = client.get_model_version_by_alias("line-over-http", "champion")
     assert version.run_id == run.run_id
+    # The server links the version to the model itself; it is listed once.
+    import json
+
+    listed = json.loads(logged.tags["mlflow.modelVersions"])
+    assert [(v["name"], str(v["version"])) for v in listed] == [("line-over-http", "1")]
 
     loaded = MLflowDataSet(
         dataset="model",

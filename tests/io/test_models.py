@@ -36,10 +36,19 @@ Y = pd.Series([10.0, 19.0, 31.0, 40.0, 52.0])
 
 @pytest.fixture(autouse=True)
 def wrong_global_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """MLflow's process-wide URI names an empty store that no test reads."""
+    """MLflow's process-wide tracking and registry URIs name a store no test reads."""
     uri = f"sqlite:///{tmp_path / 'wrong.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     return uri
+
+
+@pytest.fixture
+def client(tracking_uri: str) -> MlflowClient:
+    """A client reading the test's store, registry included."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 @pytest.fixture
@@ -190,7 +199,9 @@ class TestSklearn:
             "seats",
         ]
         requirements = (folder / "requirements.txt").read_text()
+        # Pinned from the flavor, with the library of its default format (skops).
         assert "scikit-learn==" in requirements
+        assert "skops==" in requirements
         assert "pyarrow" in requirements
 
 
@@ -240,6 +251,51 @@ class TestOtherRuns:
         assert [m.value for m in history] == [0.5]  # one run metric, not two
 
 
+class TestNames:
+    def test_transcoded_entries_are_one_model(self, saving_run: RunRef) -> None:
+        model = _regressor()
+        writer = _model_entry()
+        writer.bind_catalog_name("regressor@sklearn")
+        writer.save(model)
+        reader = _model_entry(flavor="pyfunc", caching=False)
+        reader.bind_catalog_name("regressor@pyfunc")
+        np.testing.assert_allclose(reader.load().predict(X), model.predict(X))
+
+    def test_two_entries_that_become_one_model_name_are_refused(self) -> None:
+        from pipelinex_mlflow.io.naming import name_mlflow_datasets
+
+        catalog = DataCatalog(
+            {"first": _model_entry(dataset_name="ns/model"), "ns_model": _model_entry()}
+        )
+        pipeline = Pipeline(
+            [
+                node(_regressor, None, "first", name="a"),
+                node(_regressor, None, "ns_model", name="b"),
+            ]
+        )
+        with pytest.raises(
+            DatasetError,
+            match=_literal(
+                "'ns/model' and 'ns_model' would both be logged as model 'ns_model'"
+            ),
+        ):
+            name_mlflow_datasets(pipeline, catalog)
+
+    def test_registration_ignores_mlflows_process_wide_registry(
+        self, client: MlflowClient, saving_run: RunRef, wrong_global_store: str
+    ) -> None:
+        from mlflow.tracking import MlflowClient
+
+        _model_entry(
+            dataset_name="regressor", registered_model_name="reg", alias="champion"
+        ).save(_regressor())
+        assert client.get_model_version_by_alias("reg", "champion").run_id == (
+            saving_run.run_id
+        )
+        wrong = MlflowClient(wrong_global_store, registry_uri=wrong_global_store)
+        assert wrong.search_registered_models() == []
+
+
 class TestFlavorLeftOut:
     def test_told_by_the_object_on_save_and_by_mlmodel_on_load(
         self, client: MlflowClient, saving_run: RunRef
@@ -282,6 +338,20 @@ class TestPyfunc:
         ).load()
         assert list(loaded.predict(X)) == [2.0, 4.0, 6.0, 8.0, 10.0]
         assert _only_model(client, saving_run).status.name == "READY"
+
+    def test_a_missing_flavor_library_loads_as_pyfunc_with_a_warning(
+        self, saving_run: RunRef, tracking_uri: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        model = _regressor()
+        _model_entry(dataset_name="regressor", registered_model_name="reg").save(model)
+        reader = _model_entry(
+            flavor="xgboost",  # not installed here
+            model_uri="models:/reg/1",
+            loading_tracking_uri=tracking_uri,
+        )
+        loaded = reader.load()
+        np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+        assert "loading the model as pyfunc instead (pip install xgboost" in caplog.text
 
     def test_an_sklearn_model_loads_as_pyfunc(self, saving_run: RunRef) -> None:
         model = _regressor()
@@ -448,13 +518,30 @@ class TestBadInput:
         experiment_id = client.get_run(saving_run.run_id).info.experiment_id
         assert client.search_logged_models([experiment_id]) == []
 
-    def test_a_save_model_failure_marks_the_model_failed(
+    def test_unknown_save_args_are_refused_before_any_model_exists(
         self, client: MlflowClient, saving_run: RunRef
     ) -> None:
-        with pytest.raises(DatasetError, match="does not take one of the save_args"):
+        with pytest.raises(
+            DatasetError,
+            match=_literal(
+                "save_model does not take save_args no_such_arg. It takes: "
+            ),
+        ):
             _model_entry(dataset_name="r", save_args={"no_such_arg": 1}).save(
                 _regressor()
             )
+        with pytest.raises(DatasetError, match="cannot save a pandas"):
+            _model_entry(dataset_name="r").save(X)  # has transform, not fit
+        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        assert client.search_logged_models([experiment_id]) == []
+
+    def test_a_save_model_failure_marks_the_model_failed(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        with pytest.raises(DatasetError, match="could not save the sklearn"):
+            _model_entry(
+                dataset_name="r", save_args={"serialization_format": "bogus"}
+            ).save(_regressor())
         assert _only_model(client, saving_run).status.name == "FAILED"
 
     def test_missing_alias_version_and_model_say_what_exists(
@@ -492,7 +579,9 @@ class TestBadInput:
             registered_model_name="reg",
             tags={"k" * 300: "v"},
         )
-        with pytest.raises(DatasetError, match="could not create a version") as raised:
+        with pytest.raises(
+            DatasetError, match="could not register it as 'reg'"
+        ) as raised:
             entry.save(_regressor())
         logged = _only_model(client, saving_run)
         assert logged.status.name == "READY"
