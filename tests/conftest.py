@@ -160,8 +160,11 @@ class ServerProcess:
     team's server does when it comes back.
     """
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, port: int | None = None, store_uri: str | None = None
+    ) -> None:
         self.root = root
+        self.store_uri = store_uri or f"sqlite:///{root / 'server.db'}"
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "server.log"
@@ -182,7 +185,7 @@ class ServerProcess:
                     "mlflow",
                     "server",
                     "--backend-store-uri",
-                    f"sqlite:///{self.root / 'server.db'}",
+                    self.store_uri,
                     "--artifacts-destination",
                     str(self.root / "artifacts"),
                     "--host",

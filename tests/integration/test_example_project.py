@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import _EXAMPLE_LEFTOVERS, EXAMPLE_PROJECT, _free_port, _stop_group
+from tests.conftest import (
+    _EXAMPLE_LEFTOVERS,
+    EXAMPLE_PROJECT,
+    ServerProcess,
+    _free_port,
+    _stop_group,
+)
 
 #: `mlflow models serve` answers /ping after 6 to 15 s on this machine.
 SERVE_START_TIMEOUT_S = 120
@@ -236,3 +242,59 @@ def _wait_for_ping(url: str, server: subprocess.Popen[bytes], log: Path) -> None
         f"mlflow models serve did not answer in {SERVE_START_TIMEOUT_S}s:\n"
         f"{log.read_text()[-3000:]}"
     )
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
+def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
+    example_run: ExampleRun, tmp_path: Path
+) -> None:
+    """What the README's "What lands where in the MLflow UI" says, in a real browser."""
+    assert CHROMIUM is not None, "Chromium is missing: apt-get install chromium"
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    (model,) = client.search_logged_models([experiment.experiment_id])
+
+    server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
+    server.start()
+    try:
+        base = f"{server.url}/#/experiments/{experiment.experiment_id}"
+        run_page = _rendered(f"{base}/runs/{run.info.run_id}", tmp_path / "profile")
+        model_page = _rendered(f"{base}/models/{model.model_id}", tmp_path / "profile")
+    finally:
+        server.stop()
+    assert "Logged models (1)" in run_page
+    assert ">regressor<" in run_page
+    assert "demo-regressor/versions/1" in run_page  # the registered version, linked
+    for linked in ("regressor_metrics.r2", "regressor_metrics.rmse"):
+        assert linked in model_page
+    assert "demo-regressor/versions/1" in model_page
+    assert "model.ridge_alpha" in model_page  # the run's params on the model
+
+
+def _rendered(url: str, profile: Path) -> str:
+    """The page's DOM after MLflow's React app has rendered it."""
+    done = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
