@@ -518,6 +518,17 @@ class TestBadInput:
         experiment_id = client.get_run(saving_run.run_id).info.experiment_id
         assert client.search_logged_models([experiment_id]) == []
 
+    def test_loader_module_workflow_saves_a_module_name_only(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        entry = _model_entry(
+            flavor="pyfunc", pyfunc_workflow="loader_module", dataset_name="m"
+        )
+        with pytest.raises(DatasetError, match="saves the name of a loader module"):
+            entry.save(Doubler())
+        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        assert client.search_logged_models([experiment_id]) == []
+
     def test_unknown_save_args_are_refused_before_any_model_exists(
         self, client: MlflowClient, saving_run: RunRef
     ) -> None:
