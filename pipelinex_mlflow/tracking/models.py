@@ -655,11 +655,12 @@ def _resolve_version(
     return ModelSource(source, None, described)
 
 
-def _require_registered(client: MlflowClient, name: str) -> None:
+def _require_registered(client: MlflowClient, name: str) -> Any:
+    """The registered model called ``name``, or a ``ModelNotFoundError`` listing them."""
     from mlflow.exceptions import MlflowException
 
     try:
-        client.get_registered_model(name)
+        return client.get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code not in _MISSING_CODES:
             raise
@@ -679,8 +680,7 @@ def _version_by_alias(client: MlflowClient, name: str, alias: str) -> Any:
     except MlflowException as exc:
         if exc.error_code not in _MISSING_CODES:
             raise
-        _require_registered(client, name)
-        aliases = client.get_registered_model(name).aliases
+        aliases = _require_registered(client, name).aliases
         listed = ", ".join(f"@{a} (version {v})" for a, v in sorted(aliases.items()))
         raise ModelNotFoundError(
             f"Registered model {name!r} has no alias {alias!r}. Its aliases: "
