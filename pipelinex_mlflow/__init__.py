@@ -16,6 +16,7 @@ from pipelinex_mlflow.hooks import (
     MLflowTimeLoggerHook,
 )
 from pipelinex_mlflow.io import MLflowDataSet, MLflowDataset
+from pipelinex_mlflow.pipeline_ml import PipelineML, pipeline_ml_factory
 from pipelinex_mlflow.pipelinex_api import (
     dump_dict,
     env_vars_to_dict,
@@ -49,6 +50,7 @@ __all__ = [
     "MLflowEnvVarsLoggerHook",
     "MLflowOutputsLoggerHook",
     "MLflowTimeLoggerHook",
+    "PipelineML",
     "__version__",
     "dump_dict",
     "env_vars_to_dict",
@@ -67,6 +69,7 @@ __all__ = [
     "mlflow_log_time",
     "mlflow_log_values",
     "mlflow_start_run",
+    "pipeline_ml_factory",
     "running_parallel",
 ]
 

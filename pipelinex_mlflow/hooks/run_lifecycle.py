@@ -17,6 +17,7 @@ from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.masking import declare_secret_names, get_logger, mask_value
+from pipelinex_mlflow.pipeline_ml import RunModels
 from pipelinex_mlflow.tracking import (
     DISABLE_ENV_VAR,
     HEARTBEAT_EVERY_S,
@@ -223,6 +224,8 @@ class MLflowBasicLoggerHook:
         self._created = True
         self._switched_off = False
         self._previous_run: RunRef | None = None
+        # pipeline_ml_factory models this run logs when it succeeds.
+        self._run_models = RunModels([])
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -263,13 +266,20 @@ class MLflowBasicLoggerHook:
             raise
 
     @hook_impl(wrapper=True)
-    def after_pipeline_run(self) -> Generator[None, Any, Any]:
-        """End the run FINISHED once every other ``after_pipeline_run`` has run."""
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], catalog: CatalogProtocol[Any, Any]
+    ) -> Generator[None, Any, Any]:
+        """End the run FINISHED once every other ``after_pipeline_run`` has run.
+
+        Before it ends, the ``pipeline_ml_factory`` models whose training ran are
+        logged into it.
+        """
         try:
             result = yield
         except BaseException:
             self._finish("FAILED")
             raise
+        self._log_run_models(run_params, catalog)
         self._finish("FINISHED")
         return result
 
@@ -305,6 +315,7 @@ class MLflowBasicLoggerHook:
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
+        run_models = RunModels.plan(pipeline, catalog)
         root = project_root(run_params.get("project_path"))
         key = os.environ.get(RUN_KEY_ENV_VAR)
         callers = None if self.run_id or self.nested or key else callers_active_run()
@@ -344,6 +355,7 @@ class MLflowBasicLoggerHook:
                 tags={PROCESS_TAG: process_tag()},
             )
         self.run = run
+        self._run_models = run_models
         self._logger = RunLogger(
             run,
             max_param_length=self.max_param_length,
@@ -487,6 +499,19 @@ class MLflowBasicLoggerHook:
         run_logger.log_metrics(
             {name: int(_timestamp(self.offset_hours, "%Y%m%d%H%M%S"))}
         )
+
+    def _log_run_models(
+        self, run_params: dict[str, Any], catalog: CatalogProtocol[Any, Any]
+    ) -> None:
+        if self.run is None or self._logger is None or not self._run_models.specs:
+            return
+        names = run_params.get("pipeline_names") or ["__default__"]
+        env = run_params.get("env")
+        relog = (
+            f"kedro mlflow modelify --pipeline {','.join(names)} "
+            f"--run-id {self.run.run_id}" + (f" --env {env}" if env else "")
+        )
+        self._run_models.log(catalog, self._logger, relog)
 
     def _finish(self, status: RunStatus) -> None:
         if self._switched_off:

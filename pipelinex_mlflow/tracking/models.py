@@ -313,13 +313,15 @@ def _check_pyfunc_model(model: Any, workflow: PyfuncWorkflow) -> None:
                 f"{type(model).__name__}; give its data in save_args data_path."
             )
         return
+    if isinstance(model, (str, Path)) and str(model).endswith(".py"):
+        return  # MLflow's models-from-code: the file makes the model
     if not (isinstance(model, python_model) or callable(model)):
         raise TrackingError(
             "MLflow model flavor 'pyfunc' cannot save a "
             f"{type(model).__module__}.{type(model).__qualname__}: it wants an "
-            "mlflow.pyfunc.PythonModel instance or a function (pyfunc_workflow "
-            "'python_model'), or a loader module's name (pyfunc_workflow "
-            "'loader_module')."
+            "mlflow.pyfunc.PythonModel instance, a function or the path of a "
+            "model's code file (pyfunc_workflow 'python_model'), or a loader "
+            "module's name (pyfunc_workflow 'loader_module')."
         )
 
 

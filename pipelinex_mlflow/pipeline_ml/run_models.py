@@ -1,0 +1,119 @@
+"""Which pipeline models a run logs at its end, found by the training nodes it runs.
+
+Kedro hands the hooks the pipeline it runs as a plain ``Pipeline`` (it sums and
+filters the registered ones), so the model declarations are matched by node:
+a run that runs the training logs the model; a filtered run that produces some
+of the model's inputs logs it too, saying which inputs come from earlier runs; a
+run that produces none of them, or a namespaced copy, says why it logs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.pipeline_ml.packaging import check_catalog, log_pipeline_model
+from pipelinex_mlflow.pipeline_ml.spec import PipelineModelError, SpecMatch, matches
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+    from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec
+    from pipelinex_mlflow.tracking import RunLogger
+
+logger = get_logger(__name__)
+
+
+class RunModels:
+    """The pipeline models one run logs when it ends.
+
+    Args:
+        specs: The model declarations to log.
+    """
+
+    def __init__(self, specs: list[InferenceSpec]) -> None:
+        self.specs = specs
+
+    @classmethod
+    def plan(cls, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]) -> RunModels:
+        """The models ``pipeline``'s run logs; checked before any node runs.
+
+        Raises:
+            PipelineModelError: When the catalog keeps a model input in memory
+                only, or two models would share a name.
+        """
+        specs = []
+        for match in matches(pipeline):
+            if _should_log(match):
+                check_catalog(match.spec, catalog)
+                specs.append(match.spec)
+        clashes = [
+            name for name, n in Counter(s.options.name for s in specs).items() if n > 1
+        ]
+        if clashes:
+            raise PipelineModelError(
+                f"This run would log several pipeline_ml_factory models named "
+                f"{', '.join(map(repr, clashes))}. Give each a model_name of its own."
+            )
+        return cls(specs)
+
+    def log(
+        self,
+        catalog: CatalogProtocol[Any, Any],
+        run_logger: RunLogger,
+        relog_command: str,
+    ) -> None:
+        """Log each model into the run; a failure is reported, never raised.
+
+        The training succeeded, so nothing is marked FAILED: the error says
+        which ``relog_command`` logs the model from the run's outputs again.
+        """
+        for spec in self.specs:
+            try:
+                log_pipeline_model(spec, catalog, run_logger)
+            except Exception as exc:
+                logger.error(
+                    "The run succeeded, but its pipeline model %r was not logged: "
+                    "%s: %s. To log it from this run's outputs: %s",
+                    spec.options.name,
+                    type(exc).__name__,
+                    exc,
+                    relog_command,
+                )
+
+
+def _should_log(match: SpecMatch) -> bool:
+    spec, name = match.spec, match.spec.options.name
+    if not match.ran:
+        logger.warning(
+            "pipeline_ml_factory model %r is not logged: this run holds its training "
+            "nodes only under namespace %s, which renames their datasets. Call "
+            "pipeline_ml_factory with the namespaced training and inference "
+            "pipelines (and the namespaced input_name) instead.",
+            name,
+            ", ".join(sorted(match.namespaces)),
+        )
+        return False
+    if not match.missing:
+        return True
+    if spec.producers() and not match.produced_here:
+        logger.warning(
+            "pipeline_ml_factory model %r is not logged: this run leaves out the "
+            "training nodes that produce its inputs (%s). Run them too, or log the "
+            "model afterwards with `kedro mlflow modelify`.",
+            name,
+            ", ".join(sorted(set(spec.producers().values()))),
+        )
+        return False
+    if match.produced_before:
+        logger.warning(
+            "pipeline_ml_factory model %r is logged with %s from the catalog as "
+            "earlier runs left them: this run leaves out the nodes producing them "
+            "(%s).",
+            name,
+            ", ".join(match.produced_before),
+            ", ".join(sorted(match.missing)),
+        )
+    return True

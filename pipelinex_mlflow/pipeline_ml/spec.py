@@ -1,0 +1,354 @@
+"""What ``pipeline_ml_factory`` declares: an inference pipeline and where its inputs come from.
+
+A spec is checked when it is made (in ``register_pipelines``), so a wrong pipeline
+fails before any run. It is also kept in a registry of this process: Kedro sums
+the pipelines it runs into a plain ``Pipeline`` (``kedro run`` always does), so
+at the end of a run the model to log is found by the training nodes the run ran,
+not by the pipeline's class.
+
+Examples:
+    >>> from kedro.pipeline import Pipeline, node
+    >>> def fit(data):
+    ...     return sum(data)
+    >>> def predict(total, instances):
+    ...     return [total + x for x in instances]
+    >>> spec = InferenceSpec(
+    ...     training=Pipeline([node(fit, "data", "total", name="fit")]),
+    ...     inference=Pipeline([node(predict, ["total", "instances"], "y")]),
+    ...     input_name="instances",
+    ... )
+    >>> spec.artifacts, spec.outputs
+    (['total'], ['y'])
+    >>> InferenceSpec(
+    ...     training=Pipeline([node(fit, "data", "total", name="fit")]),
+    ...     inference=Pipeline([node(predict, ["bias", "instances"], "y")]),
+    ...     input_name="instances",
+    ... )
+    Traceback (most recent call last):
+    ...
+    pipelinex_mlflow.pipeline_ml.spec.PipelineModelError: pipeline_ml_factory: ...
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from kedro.pipeline import Pipeline
+
+from pipelinex_mlflow.kedro_helpers import is_parameter
+from pipelinex_mlflow.tracking import TrackingError
+from pipelinex_mlflow.tracking.models import check_registry_names
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from kedro.pipeline.node import Node
+
+#: The runners a model may use at predict time (a process pool per request is not one).
+PREDICT_RUNNERS = ("SequentialRunner", "ThreadRunner")
+CopyMode = Literal["assign", "copy", "deepcopy"]
+COPY_MODES: tuple[CopyMode, ...] = ("assign", "copy", "deepcopy")
+DEFAULT_MODEL_NAME = "model"
+SIGNATURE_MODES = ("auto", "none")
+
+
+class PipelineModelError(ValueError):
+    """A pipeline model that cannot be built or logged, saying what to change."""
+
+
+@dataclass
+class ModelOptions:
+    """How the inference pipeline is logged, registered and run at predict time.
+
+    Attributes:
+        name: The logged model's name in the run (``runs:/<run id>/<name>``).
+        registered_model_name: Register each logged model as a version of it.
+        alias: Move this alias to the new version.
+        tags: Tags of the new version.
+        input_example: The example the signature is inferred from, and that MLflow
+            stores; ``None``: the first rows of ``input_name`` when the catalog
+            persists it.
+        signature: ``"auto"`` (inferred from the example), ``"none"``, or an
+            ``mlflow.models.ModelSignature``.
+        pip_requirements: The model's requirements; ``None``: the packages the
+            inference code and its inputs import, pinned to the installed versions.
+        extra_pip_requirements: Added to those.
+        include_code: Put the project's package (and pipelinex_mlflow) into the
+            model's ``code_paths``, so it loads outside the project.
+        code_paths: More files or folders for the model's ``code_paths``.
+        runner: The Kedro runner ``predict`` uses (``SequentialRunner`` or
+            ``ThreadRunner``; ``params={"runner": ...}`` picks another per call).
+        copy_mode: How the model's inputs reach the nodes: ``assign``, ``copy``,
+            ``deepcopy``, or a dict of them by dataset name.
+        save_args: Anything else ``mlflow.pyfunc.save_model`` takes, and the
+            logged model's ``params``, ``tags`` and ``model_type``.
+    """
+
+    name: str = DEFAULT_MODEL_NAME
+    registered_model_name: str | None = None
+    alias: str | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+    input_example: Any = None
+    signature: Any = "auto"
+    pip_requirements: list[str] | None = None
+    extra_pip_requirements: list[str] = field(default_factory=list)
+    include_code: bool = True
+    code_paths: list[str] = field(default_factory=list)
+    runner: str = "SequentialRunner"
+    copy_mode: CopyMode | dict[str, CopyMode] = "assign"
+    save_args: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_options(self)
+
+
+class InferenceSpec:
+    """An inference pipeline, its model input, and the training that feeds it.
+
+    Args:
+        training: The pipeline whose run produces the model's inputs; ``None``
+            for ``kedro mlflow modelify`` of a plain inference pipeline, whose
+            inputs then all come from the catalog.
+        inference: The pipeline the model runs at predict time.
+        input_name: The inference pipeline's input that ``predict`` gets.
+        options: How the model is logged and run.
+
+    Raises:
+        PipelineModelError: Naming the offending dataset or argument.
+    """
+
+    def __init__(
+        self,
+        training: Pipeline | None,
+        inference: Pipeline,
+        input_name: str,
+        options: ModelOptions | None = None,
+    ) -> None:
+        self.training = training
+        self.inference = inference
+        self.input_name = input_name
+        self.options = options or ModelOptions()
+        _check_pipelines(training, inference, input_name)
+        inputs = inference.inputs()
+        self.parameters = sorted(name for name in inputs if is_parameter(name))
+        self.artifacts = sorted(inputs - {input_name} - set(self.parameters))
+        self.outputs = sorted(inference.outputs())
+
+    @property
+    def training_nodes(self) -> frozenset[str]:
+        """The names of the training nodes (none without training)."""
+        if self.training is None:
+            return frozenset()
+        return frozenset(node.name for node in self.training.nodes)
+
+    def producers(self) -> dict[str, str]:
+        """The training node that produces each artifact it produces."""
+        if self.training is None:
+            return {}
+        produced = {}
+        for node in self.training.nodes:
+            for output in node.outputs:
+                if output in self.artifacts:
+                    produced[output] = node.name
+        return produced
+
+    def __repr__(self) -> str:
+        return (
+            f"InferenceSpec(model={self.options.name!r}, input_name="
+            f"{self.input_name!r}, artifacts={self.artifacts}, outputs={self.outputs})"
+        )
+
+
+def _check_pipelines(
+    training: Pipeline | None, inference: Pipeline, input_name: str
+) -> None:
+    for what, value in (("training", training), ("inference", inference)):
+        if value is None and what == "training":
+            continue
+        if not isinstance(value, Pipeline):
+            raise PipelineModelError(
+                f"pipeline_ml_factory: {what} must be a kedro Pipeline, not "
+                f"{type(value).__name__}."
+            )
+        if not value.nodes:
+            raise PipelineModelError(
+                f"pipeline_ml_factory: the {what} pipeline has no nodes."
+            )
+    if not isinstance(input_name, str) or not input_name:
+        raise PipelineModelError(
+            "pipeline_ml_factory: input_name must be the name of an input of the "
+            f"inference pipeline, not {input_name!r}."
+        )
+    inputs = inference.inputs()
+    if input_name not in inputs:
+        produced = input_name in inference.all_outputs()
+        raise PipelineModelError(
+            f"pipeline_ml_factory: input_name {input_name!r} is not an input of the "
+            "inference pipeline"
+            + (" (one of its nodes produces it)" if produced else "")
+            + f". Its inputs: {', '.join(sorted(inputs)) or 'none'}."
+        )
+    if not inference.outputs():
+        raise PipelineModelError(
+            "pipeline_ml_factory: the inference pipeline has no output for predict "
+            "to return."
+        )
+    if training is None:
+        return
+    carried = training.all_outputs() | training.inputs()
+    free = sorted(
+        name
+        for name in inputs - {input_name}
+        if not is_parameter(name) and name not in carried
+    )
+    if free:
+        raise PipelineModelError(
+            "pipeline_ml_factory: the inference pipeline has free inputs that the "
+            f"training pipeline neither produces nor reads: {', '.join(free)}. The "
+            f"model can only carry what training persists; only {input_name!r} "
+            "(input_name) comes from the caller. Produce them in training, make them "
+            "training inputs, or pass them as params:."
+        )
+
+
+def _check_options(options: ModelOptions) -> None:
+    if not isinstance(options.name, str) or not options.name.strip():
+        raise PipelineModelError(
+            f"pipeline_ml_factory: the model name must be a non-empty string, not "
+            f"{options.name!r}."
+        )
+    if options.alias and not options.registered_model_name:
+        raise PipelineModelError(
+            f"pipeline_ml_factory: alias {options.alias!r} needs "
+            "registered_model_name: an alias names a version of a registered model."
+        )
+    try:
+        check_registry_names(options.registered_model_name, options.alias)
+    except TrackingError as exc:
+        raise PipelineModelError(f"pipeline_ml_factory: {exc}") from None
+    if options.runner not in PREDICT_RUNNERS:
+        raise PipelineModelError(
+            f"pipeline_ml_factory: runner {options.runner!r} cannot run the model at "
+            f"predict time. Use one of: {', '.join(PREDICT_RUNNERS)} (ParallelRunner "
+            "would start a process pool per prediction)."
+        )
+    modes = (
+        options.copy_mode.values()
+        if isinstance(options.copy_mode, dict)
+        else [options.copy_mode]
+    )
+    for mode in modes:
+        if mode not in COPY_MODES:
+            raise PipelineModelError(
+                f"pipeline_ml_factory: copy_mode {mode!r} is not one of "
+                f"{', '.join(COPY_MODES)}."
+            )
+    signature = options.signature
+    if isinstance(signature, str) and signature not in SIGNATURE_MODES:
+        raise PipelineModelError(
+            f"pipeline_ml_factory: signature {signature!r} is not one of "
+            f"{', '.join(SIGNATURE_MODES)}, or an mlflow.models.ModelSignature."
+        )
+
+
+# --------------------------------------------------------------------------------------
+# The registry of this process's specs, and which of them a run's pipeline ran
+# --------------------------------------------------------------------------------------
+_registry: dict[tuple[str, frozenset[str]], InferenceSpec] = {}
+_registry_lock = threading.Lock()
+
+
+def register(spec: InferenceSpec) -> None:
+    """Remember ``spec``; a spec of the same model and training nodes is replaced."""
+    with _registry_lock:
+        _registry[(spec.options.name, spec.training_nodes)] = spec
+
+
+def registered_specs() -> list[InferenceSpec]:
+    """Every spec of this process, in the order they were made."""
+    with _registry_lock:
+        return list(_registry.values())
+
+
+@dataclass
+class SpecMatch:
+    """How much of a spec's training a run's pipeline holds.
+
+    Attributes:
+        spec: The spec.
+        ran: The training nodes the pipeline runs.
+        missing: The training nodes it leaves out.
+        namespaces: Namespaces under which the pipeline holds renamed copies of
+            training nodes (their datasets are renamed too).
+    """
+
+    spec: InferenceSpec
+    ran: set[str]
+    missing: set[str]
+    namespaces: set[str]
+
+    @property
+    def produced_here(self) -> list[str]:
+        """The model inputs this run produces."""
+        return sorted(
+            artifact
+            for artifact, node in self.spec.producers().items()
+            if node in self.ran
+        )
+
+    @property
+    def produced_before(self) -> list[str]:
+        """The model inputs training produces but this run does not."""
+        return sorted(
+            artifact
+            for artifact, node in self.spec.producers().items()
+            if node not in self.ran
+        )
+
+
+def matches(pipeline: Pipeline) -> list[SpecMatch]:
+    """The registered specs whose training nodes ``pipeline`` runs, even partly.
+
+    A node counts when its name and function are the training node's, so tags and
+    filters keep it; a namespaced copy (``ns.<name>``) is reported apart.
+    """
+    nodes_by_name = {node.name: node for node in pipeline.nodes}
+    found = []
+    for spec in registered_specs():
+        if spec.training is None:
+            continue
+        ran, missing, namespaces = set(), set(), set()
+        for node in spec.training.nodes:
+            same = nodes_by_name.get(node.name)
+            if same is not None and _same_function(same, node):
+                ran.add(node.name)
+                continue
+            missing.add(node.name)
+            namespaces.update(_namespaces_of(node, pipeline.nodes))
+        if ran or namespaces:
+            found.append(SpecMatch(spec, ran, missing, namespaces))
+    return found
+
+
+def _same_function(one: Node, other: Node) -> bool:
+    return bool(one.func is other.func)
+
+
+def _namespaces_of(node: Node, nodes: Iterable[Node]) -> set[str]:
+    return {
+        other.name.removesuffix(f".{node.name}")
+        for other in nodes
+        if other.name.endswith(f".{node.name}") and _same_function(other, node)
+    }
+
+
+def describe_options(options: ModelOptions) -> Mapping[str, Any]:
+    """The options worth a log line (for ``repr`` and messages)."""
+    described = {
+        "name": options.name,
+        "registered_model_name": options.registered_model_name,
+        "alias": options.alias,
+    }
+    return {k: v for k, v in described.items() if v}
