@@ -1,4 +1,4 @@
-"""``kedro mlflow``: replay spooled values, repair and list runs, end a shared run.
+"""``kedro mlflow``: replay spooled values, list runs, end a shared run, log a model.
 
 The commands find the tracking store and experiment the way the project's
 ``MLflowBasicLoggerHook`` (registered in ``settings.py``) does, so they need no
@@ -10,6 +10,7 @@ Examples:
         $ kedro mlflow replay                  # every spool file of the project
         $ kedro mlflow runs                    # RUNNING runs; dead ones marked FAILED
         $ PIPELINEX_MLFLOW_RUN_KEY=nightly-42 kedro mlflow end-run --status FINISHED
+        $ kedro mlflow modelify --pipeline training --run-id 0123abcd...
 """
 
 from __future__ import annotations
@@ -23,18 +24,31 @@ import click
 
 from pipelinex_mlflow.hooks.node_timing import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
+from pipelinex_mlflow.io import MLflowDataSet
+from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.masking import mask_secrets, mask_url_passwords, scrubbed
+from pipelinex_mlflow.pipeline_ml import (
+    PipelineModelError,
+    combined,
+    log_pipeline_model,
+    select_spec,
+)
 from pipelinex_mlflow.tracking import (
     RUN_KEY_ENV_VAR,
     SHARED_RUN_KEY_TAG,
+    RunEnd,
+    RunLogger,
     RunRef,
     RunStatus,
     TrackingError,
+    close_all,
     end_dead_runs,
     find_shared_run,
     get_client,
+    open_run,
     pending_spools,
     replay,
+    set_current_run,
     set_spool_dir,
 )
 from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
@@ -234,6 +248,128 @@ def end_run_command(
     if report:
         click.echo(f"Warning: {report.summary()}", err=True)
     click.echo(f"MLflow run {run.run_id} ended {status}.")
+
+
+@mlflow_commands.command(name="modelify")
+@click.option(
+    "--pipeline",
+    "-p",
+    "pipeline_names",
+    required=True,
+    help="A registered pipeline (comma-separated: their sum): one made by "
+    "pipeline_ml_factory, one holding its training, or an inference pipeline.",
+)
+@click.option(
+    "--input-name",
+    "-i",
+    default=None,
+    help="The inference input predict gets (required for an inference pipeline).",
+)
+@click.option(
+    "--run-id",
+    default=None,
+    help="Log into this run; its MLflowDataSet values are the model's inputs. "
+    "Default: a new run of the project's experiment.",
+)
+@click.option("--env", "-e", default=None, help="The Kedro environment to load.")
+@click.option("--model-name", default=None, help="The logged model's name.")
+@click.option(
+    "--registered-model-name", default=None, help="Register the model under it."
+)
+@click.option("--alias", default=None, help="Move this alias to the new version.")
+@click.option(
+    "--no-code",
+    is_flag=True,
+    help="Leave the project's package out of the model (it must be installed "
+    "where the model loads).",
+)
+@click.pass_obj
+def modelify_command(
+    metadata: ProjectMetadata | None,
+    *,
+    pipeline_names: str,
+    input_name: str | None,
+    run_id: str | None,
+    env: str | None,
+    model_name: str | None,
+    registered_model_name: str | None,
+    alias: str | None,
+    no_code: bool,
+) -> None:
+    """Log an inference pipeline as one MLflow model, with what it reads.
+
+    Every input besides the model input is loaded from the catalog (with
+    --run-id, MLflowDataSet entries from that run) and travels inside the model,
+    as at the end of a pipeline_ml_factory run.
+    """
+    from kedro.framework.project import pipelines
+    from kedro.framework.session import KedroSession
+
+    project = _Project(metadata)
+    try:
+        spec = select_spec(
+            combined(pipelines, pipeline_names),
+            input_name,
+            model_name,
+            registered_model_name=registered_model_name,
+            alias=alias,
+            include_code=False if no_code else None,
+        )
+    except PipelineModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    session = KedroSession.create(project_path=project.root, env=env)
+    try:
+        catalog = session.load_context().catalog
+        # As the hooks do at a run's start: each entry logs under its name.
+        name_mlflow_datasets(spec.inference, catalog)
+        in_runs = [
+            n for n in spec.artifacts if isinstance(catalog.get(n), MLflowDataSet)
+        ]
+        if in_runs and not run_id:
+            raise click.ClickException(
+                f"{', '.join(in_runs)} {'is an MLflowDataSet' if len(in_runs) == 1 else 'are MLflowDataSets'}"
+                ": the value lives in the training run. Pass that run with --run-id "
+                "(`kedro mlflow runs --all` lists the runs)."
+            )
+        run, created = _modelify_run(project, run_id, pipeline_names)
+        status: RunStatus = "FAILED"
+        set_current_run(run)
+        try:
+            logged = log_pipeline_model(spec, catalog, RunLogger(run))
+            status = "FINISHED"
+        finally:
+            set_current_run(None)
+            if created:
+                close_all({run: RunEnd.now(status)})
+    except (PipelineModelError, TrackingError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        session.close()
+    click.echo(f"Logged model {logged.uri} into MLflow run {run.run_id}.")
+
+
+def _modelify_run(
+    project: _Project, run_id: str | None, pipeline_names: str
+) -> tuple[RunRef, bool]:
+    """The run to log into, and whether modelify created it (and so ends it)."""
+    if run_id:
+        try:
+            get_client(project.tracking_uri).get_run(run_id)
+        except Exception as exc:  # the store's own errors: one line
+            raise click.ClickException(
+                f"No MLflow run {run_id} at {mask_url_passwords(project.tracking_uri)}"
+                f": {type(exc).__name__}: {mask_secrets(str(exc))}"
+            ) from scrubbed(exc)
+        return RunRef(project.tracking_uri, run_id), False
+    try:
+        run, _ = open_run(
+            project.tracking_uri,
+            experiment_name=project.experiment_name,
+            run_name=f"modelify {pipeline_names}",
+        )
+    except TrackingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return run, True
 
 
 def _experiment_or_exit(project: _Project) -> str:

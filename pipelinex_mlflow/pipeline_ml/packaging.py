@@ -201,7 +201,8 @@ def _code_paths(into: Path) -> list[str]:
     """
     from kedro.framework.project import PACKAGE_NAME
 
-    packages = [Path(__file__).resolve().parents[1]]
+    this_package = Path(__file__).resolve().parents[1]
+    packages = [this_package]
     package_name: str | None = PACKAGE_NAME  # None outside a project
     if package_name:
         project_package = importlib.import_module(package_name)
@@ -209,11 +210,10 @@ def _code_paths(into: Path) -> list[str]:
     copies = []
     for package in packages:
         copy = into / package.name
-        shutil.copytree(
-            package,
-            copy,
-            ignore=shutil.ignore_patterns("__pycache__", "*.py[co]", "_vendor"),
-        )
+        skipped = ["__pycache__", "*.py[co]"]
+        if package == this_package:
+            skipped.append("_vendor")
+        shutil.copytree(package, copy, ignore=shutil.ignore_patterns(*skipped))
         copies.append(str(copy))
     return copies
 
