@@ -27,9 +27,10 @@ from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.pipeline_ml.predictor import RUNNER_PARAM, InferencePredictor
 from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, PipelineModelError
 from pipelinex_mlflow.tracking import TrackingError
+from pipelinex_mlflow.tracking.models import link_run_metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from kedro.io import CatalogProtocol
 
@@ -76,8 +77,12 @@ def log_pipeline_model(
     spec: InferenceSpec,
     catalog: CatalogProtocol[Any, Any],
     run_logger: RunLogger,
+    linked_metrics: Sequence[str] = (),
 ) -> LoggedModelRef:
     """Log ``spec``'s inference pipeline into the run of ``run_logger``.
+
+    The run's latest values of the metric entries ``linked_metrics`` are linked
+    to the model (MLflow shows them on its page).
 
     Raises:
         PipelineModelError: When an input cannot be loaded, the pipeline fails on
@@ -153,7 +158,12 @@ def log_pipeline_model(
             pyfunc_workflow="python_model",
         )
         # The model's code file makes a KedroPipelineModel (models-from-code).
-        return backend.save(str(MODEL_CODE_FILE), options.name, run_logger)
+        logged = backend.save(str(MODEL_CODE_FILE), options.name, run_logger)
+    try:
+        link_run_metrics(run_logger.run, logged, linked_metrics)
+    except TrackingError as exc:  # the model is there: say what is missing from it
+        logger.warning("Model %r is logged, but %s", options.name, exc)
+    return logged
 
 
 def _load(catalog: CatalogProtocol[Any, Any], name: str, spec: InferenceSpec) -> Any:

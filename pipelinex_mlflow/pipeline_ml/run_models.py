@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.io import MLflowDataSet
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.pipeline_ml.packaging import check_catalog, log_pipeline_model
 from pipelinex_mlflow.pipeline_ml.spec import PipelineModelError, SpecMatch, matches
@@ -33,8 +34,14 @@ class RunModels:
         specs: The model declarations to log.
     """
 
-    def __init__(self, specs: list[InferenceSpec]) -> None:
+    def __init__(
+        self,
+        specs: list[InferenceSpec],
+        metrics: dict[str, list[str]] | None = None,
+    ) -> None:
         self.specs = specs
+        # By model name: the metric entries computed downstream of its inputs.
+        self.metrics = metrics or {}
 
     @classmethod
     def plan(cls, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]) -> RunModels:
@@ -44,11 +51,14 @@ class RunModels:
             PipelineModelError: When the catalog keeps a model input in memory
                 only, or two models would share a name.
         """
-        specs = []
+        specs, metrics = [], {}
         for match in matches(pipeline):
             if _should_log(match):
                 check_catalog(match.spec, catalog)
                 specs.append(match.spec)
+                metrics[match.spec.options.name] = _metrics_describing(
+                    match.spec, pipeline, catalog
+                )
         clashes = [
             name for name, n in Counter(s.options.name for s in specs).items() if n > 1
         ]
@@ -57,7 +67,7 @@ class RunModels:
                 f"This run would log several pipeline_ml_factory models named "
                 f"{', '.join(map(repr, clashes))}. Give each a model_name of its own."
             )
-        return cls(specs)
+        return cls(specs, metrics)
 
     def log(
         self,
@@ -72,7 +82,12 @@ class RunModels:
         """
         for spec in self.specs:
             try:
-                log_pipeline_model(spec, catalog, run_logger)
+                log_pipeline_model(
+                    spec,
+                    catalog,
+                    run_logger,
+                    linked_metrics=self.metrics.get(spec.options.name, ()),
+                )
             except Exception as exc:
                 logger.error(
                     "The run succeeded, but its pipeline model %r was not logged: "
@@ -82,6 +97,27 @@ class RunModels:
                     exc,
                     relog_command,
                 )
+
+
+def _metrics_describing(
+    spec: InferenceSpec, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+) -> list[str]:
+    """The metric entries of nodes downstream of the model's inputs: they describe it.
+
+    Examples are an evaluation node reading the fitted estimator, as for a
+    ``dataset: model`` entry.
+    """
+    artifacts = set(spec.artifacts)
+    described = []
+    for node in pipeline.nodes:
+        for output in node.outputs:
+            dataset = catalog.get(output)
+            if not isinstance(dataset, MLflowDataSet) or not dataset.logs_metrics:
+                continue
+            upstream = pipeline.to_nodes(node.name).all_outputs() - set(node.outputs)
+            if artifacts & upstream:
+                described.append(dataset.name or output)
+    return sorted(described)
 
 
 def _should_log(match: SpecMatch) -> bool:

@@ -65,6 +65,7 @@ _REQUIREMENT_ARGS = ("pip_requirements", "conda_env")
 _BAD_NAME_CHARS = re.compile(r"[/:.%\"']")
 # What ``mlflow.register_model`` records on a logged model (mlflow.utils.mlflow_tags).
 _MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+_MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 _EXISTS_CODES = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 _MISSING_CODES = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE")
 
@@ -334,6 +335,55 @@ def _mark_failed(client: MlflowClient, model_id: str) -> None:
         logger.warning(
             "Could not mark MLflow model %s FAILED: %s", model_id, scrubbed(exc)
         )
+
+
+def link_run_metrics(
+    run: RunRef, logged: LoggedModelRef, names: Sequence[str]
+) -> list[str]:
+    """Link ``run``'s latest values of the metrics ``names`` to ``logged``.
+
+    For a model made after its metrics were logged (a pipeline model, at the
+    end of the run): each value is logged again, same timestamp and step, with
+    the model's id. MLflow keeps one copy in the run's history and shows the
+    value on the model's page. ``name`` covers ``name.<key>`` too (a dict metric).
+
+    Returns:
+        The metric keys linked, sorted.
+
+    Raises:
+        TrackingError: When the store refuses.
+    """
+    from mlflow.entities import Metric
+    from mlflow.exceptions import MlflowException
+
+    if not names:
+        return []
+    drain_run(run)  # the values must be in the store to be linked
+    client = get_client(run.tracking_uri)
+    try:
+        latest = client.get_run(run.run_id).data._metric_objs
+        linked = [
+            Metric(
+                m.key,
+                m.value,
+                m.timestamp,
+                m.step,
+                model_id=logged.model_id,
+                run_id=run.run_id,
+            )
+            for m in latest
+            if any(m.key == n or m.key.startswith(f"{n}.") for n in names)
+        ]
+        for start in range(0, len(linked), _MAX_METRICS_PER_BATCH):
+            client.log_batch(
+                run.run_id, metrics=linked[start : start + _MAX_METRICS_PER_BATCH]
+            )
+    except MlflowException as exc:
+        raise TrackingError(
+            f"MLflow refused to link metrics of run {run.run_id} to model "
+            f"{logged.model_id}: {exc.message}"
+        ) from scrubbed(exc)
+    return sorted(m.key for m in linked)
 
 
 # --------------------------------------------------------------------------------------

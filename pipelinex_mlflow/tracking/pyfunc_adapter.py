@@ -13,8 +13,7 @@ Examples:
     >>> class Doubler:
     ...     def predict(self, model_input, params):
     ...         return model_input * 2
-    >>> # At run time: MLflow reads predict's type hints to validate its input.
-import pandas as pd  # noqa: TC002
+    >>> import pandas as pd
     >>> model = KedroPipelineModel(Doubler())
     >>> model.predict(None, pd.DataFrame({"x": [1, 2]}))["x"].tolist()
     [2, 4]

@@ -144,8 +144,10 @@ def test_the_model_is_logged_registered_aliased_and_linked(
     experiment = client.get_experiment_by_name("demo_project")
     assert experiment is not None
     (run,) = client.search_runs([experiment.experiment_id])
-    (model,) = client.search_logged_models([experiment.experiment_id])
-    assert (model.name, model.status.name) == ("regressor", "READY")
+    (model,) = client.search_logged_models(
+        [experiment.experiment_id], filter_string="name = 'regressor'"
+    )
+    assert model.status.name == "READY"
     assert model.source_run_id == run.info.run_id
     assert model.params["model.ridge_alpha"] == "0.02"
     # The metrics of the node downstream of the model are on its page.
@@ -166,6 +168,66 @@ def test_the_model_is_logged_registered_aliased_and_linked(
 
 def test_the_registered_model_is_served_over_http(example_run: ExampleRun) -> None:
     """`mlflow models serve -m models:/demo-regressor@champion`, as the README says."""
+    rows = [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]
+    served = _served(example_run, "models:/demo-regressor@champion", rows)
+
+    import pandas as pd
+
+    from pipelinex_mlflow import MLflowDataSet
+
+    champion = MLflowDataSet(
+        dataset="model",
+        flavor="sklearn",
+        model_uri="models:/demo-regressor@champion",
+        loading_tracking_uri=example_run.tracking_uri,
+    ).load()
+    expected = champion.predict(pd.DataFrame(rows, columns=["x0", "x1", "x2"]))
+    assert served == pytest.approx(list(expected))
+
+
+def test_the_inference_pipeline_is_one_model_served_over_http(
+    example_run: ExampleRun,
+) -> None:
+    """`mlflow models serve -m models:/demo-inference@champion`: scaler, model, params."""
+    import pandas as pd
+
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    (model,) = client.search_logged_models(
+        [experiment.experiment_id], filter_string="name = 'inference_pipeline'"
+    )
+    assert (model.status.name, model.source_run_id) == ("READY", run.info.run_id)
+    assert [m.key for m in model.metrics] == ["pipeline_model_metrics.r2"]
+    version = client.get_model_version_by_alias("demo-inference", "champion")
+    assert version.run_id == run.info.run_id
+    assert "Logged model 'inference_pipeline'" in example_run.output
+
+    rows = [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]
+    served = _served(example_run, "models:/demo-inference@champion", rows)
+    rounded = _served(
+        example_run,
+        "models:/demo-inference@champion",
+        rows,
+        params={"serving.round_to": 0},
+    )
+    # The same rows through the pipeline's own parts, as training left them.
+    scaler = pd.read_pickle(example_run.project / "data/06_models/feature_scaler.pkl")
+    estimator = pd.read_pickle(example_run.project / "data/06_models/estimator.pkl")
+    frame = pd.DataFrame(rows, columns=["x0", "x1", "x2"])
+    expected = estimator.predict(scaler.transform(frame))
+    assert [p["y_pred"] for p in served] == pytest.approx(expected.round(3).tolist())
+    assert [p["y_pred"] for p in rounded] == pytest.approx(expected.round(0).tolist())
+
+
+def _served(
+    example_run: ExampleRun,
+    model_uri: str,
+    rows: list[list[float]],
+    params: dict[str, object] | None = None,
+) -> list[object]:
+    """What `mlflow models serve -m model_uri` answers for ``rows`` over HTTP."""
     port = _free_port()
     venv_bin = str(Path(sys.executable).parent)
     env = {
@@ -182,7 +244,7 @@ def test_the_registered_model_is_served_over_http(example_run: ExampleRun) -> No
                 "models",
                 "serve",
                 "-m",
-                "models:/demo-regressor@champion",
+                model_uri,
                 "--env-manager",
                 "local",
                 "-h",
@@ -198,31 +260,22 @@ def test_the_registered_model_is_served_over_http(example_run: ExampleRun) -> No
         )
     try:
         _wait_for_ping(f"http://127.0.0.1:{port}", server, log_path)
-        rows = [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]
-        body = {"dataframe_split": {"columns": ["x0", "x1", "x2"], "data": rows}}
+        body: dict[str, object] = {
+            "dataframe_split": {"columns": ["x0", "x1", "x2"], "data": rows}
+        }
+        if params is not None:
+            body["params"] = params
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/invocations",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            served = json.load(response)["predictions"]
+            served: list[object] = json.load(response)["predictions"]
     finally:
         _stop_group(server)
     assert server.poll() is not None  # the whole process group is gone
-
-    import pandas as pd
-
-    from pipelinex_mlflow import MLflowDataSet
-
-    champion = MLflowDataSet(
-        dataset="model",
-        flavor="sklearn",
-        model_uri="models:/demo-regressor@champion",
-        loading_tracking_uri=example_run.tracking_uri,
-    ).load()
-    expected = champion.predict(pd.DataFrame(rows, columns=["x0", "x1", "x2"]))
-    assert served == pytest.approx(list(expected))
+    return served
 
 
 def _wait_for_ping(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -260,7 +313,12 @@ def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
     experiment = client.get_experiment_by_name("demo_project")
     assert experiment is not None
     (run,) = client.search_runs([experiment.experiment_id])
-    (model,) = client.search_logged_models([experiment.experiment_id])
+    (model,) = client.search_logged_models(
+        [experiment.experiment_id], filter_string="name = 'regressor'"
+    )
+    (pipeline_model,) = client.search_logged_models(
+        [experiment.experiment_id], filter_string="name = 'inference_pipeline'"
+    )
 
     server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
     server.start()
@@ -268,11 +326,18 @@ def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
         base = f"{server.url}/#/experiments/{experiment.experiment_id}"
         run_page = _rendered(f"{base}/runs/{run.info.run_id}", tmp_path / "profile")
         model_page = _rendered(f"{base}/models/{model.model_id}", tmp_path / "profile")
+        pipeline_page = _rendered(
+            f"{base}/models/{pipeline_model.model_id}", tmp_path / "profile"
+        )
     finally:
         server.stop()
-    assert "Logged models (1)" in run_page
+    assert "Logged models (2)" in run_page
     assert ">regressor<" in run_page
-    assert "demo-regressor/versions/1" in run_page  # the registered version, linked
+    assert ">inference_pipeline<" in run_page
+    # Registered versions are linked (the page shows the newest: the pipeline's).
+    assert 'href="#/models/demo-inference/versions/1"' in run_page
+    assert "pipeline_model_metrics.r2" in pipeline_page
+    assert "demo-inference/versions/1" in pipeline_page
     for linked in ("regressor_metrics.r2", "regressor_metrics.rmse"):
         assert linked in model_page
     assert "demo-regressor/versions/1" in model_page
