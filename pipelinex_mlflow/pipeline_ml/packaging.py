@@ -11,6 +11,7 @@ installed versions: the model loads in a fresh process anywhere.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -30,7 +31,7 @@ from pipelinex_mlflow.tracking import TrackingError
 from pipelinex_mlflow.tracking.models import link_run_metrics
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from kedro.io import CatalogProtocol
 
@@ -254,7 +255,7 @@ def pinned_requirements(
     packages = set(_imported_packages(spec, predictor))
     packages -= {"pipelinex_mlflow", PACKAGE_NAME or "", "builtins", "__main__"}
     packages -= set(sys.stdlib_module_names)
-    by_package = importlib.metadata.packages_distributions()
+    by_package = _distributions_by_package()
     distributions = set(_LOADING_DISTRIBUTIONS) | set(_own_requirements())
     for package in packages:
         distributions.update(by_package.get(package, ()))
@@ -265,6 +266,12 @@ def pinned_requirements(
         except importlib.metadata.PackageNotFoundError:
             continue
     return [p for p in pinned if not p.lower().startswith(f"{_THIS_DISTRIBUTION}==")]
+
+
+@functools.cache
+def _distributions_by_package() -> Mapping[str, list[str]]:
+    """Top-level package -> distributions; read once (it scans every installed one)."""
+    return importlib.metadata.packages_distributions()
 
 
 def _imported_packages(
