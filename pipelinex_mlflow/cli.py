@@ -18,9 +18,10 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from kedro.framework.cli.utils import _split_params
 
 from pipelinex_mlflow.hooks.node_timing import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
@@ -30,7 +31,8 @@ from pipelinex_mlflow.masking import mask_secrets, mask_url_passwords, scrubbed
 from pipelinex_mlflow.pipeline_ml import (
     PipelineModelError,
     combined,
-    log_pipeline_model,
+    log_prepared_model,
+    prepare_pipeline_model,
     select_spec,
 )
 from pipelinex_mlflow.tracking import (
@@ -280,8 +282,16 @@ def end_run_command(
 @click.option(
     "--no-code",
     is_flag=True,
-    help="Leave the project's package out of the model (it must be installed "
-    "where the model loads).",
+    help="Leave the project's package out of the model (it must then be installed "
+    "where the model loads; pipelinex_mlflow always travels with it).",
+)
+@click.option(
+    "--params",
+    "runtime_params",
+    type=click.UNPROCESSED,
+    default="",
+    callback=_split_params,
+    help="Runtime parameters, as for `kedro run --params` (key=value,a.b=value).",
 )
 @click.pass_obj
 def modelify_command(
@@ -295,12 +305,14 @@ def modelify_command(
     registered_model_name: str | None,
     alias: str | None,
     no_code: bool,
+    runtime_params: dict[str, Any],
 ) -> None:
     """Log an inference pipeline as one MLflow model, with what it reads.
 
     Every input besides the model input is loaded from the catalog (with
     --run-id, MLflowDataSet entries from that run) and travels inside the model,
-    as at the end of a pipeline_ml_factory run.
+    as at the end of a pipeline_ml_factory run. With several pipeline_ml_factory
+    models in the pipeline, --model-name picks one.
     """
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
@@ -317,7 +329,11 @@ def modelify_command(
         )
     except PipelineModelError as exc:
         raise click.ClickException(str(exc)) from None
-    session = KedroSession.create(project_path=project.root, env=env)
+    existing = _existing_run(project, run_id) if run_id else None
+    session = KedroSession.create(
+        project_path=project.root, env=env, runtime_params=runtime_params or None
+    )
+    set_current_run(existing)  # MLflowDataSet inputs load from it
     try:
         catalog = session.load_context().catalog
         # As the hooks do at a run's start: each entry logs under its name.
@@ -325,42 +341,42 @@ def modelify_command(
         in_runs = [
             n for n in spec.artifacts if isinstance(catalog.get(n), MLflowDataSet)
         ]
-        if in_runs and not run_id:
+        if in_runs and existing is None:
             raise click.ClickException(
-                f"{', '.join(in_runs)} {'is an MLflowDataSet' if len(in_runs) == 1 else 'are MLflowDataSets'}"
-                ": the value lives in the training run. Pass that run with --run-id "
-                "(`kedro mlflow runs --all` lists the runs)."
+                f"{', '.join(in_runs)}: an MLflowDataSet's value lives in the run "
+                "that produced it. Pass that run with --run-id (`kedro mlflow runs "
+                "--all` lists the runs)."
             )
-        run, created = _modelify_run(project, run_id, pipeline_names)
+        # Everything is read before a new run exists: a bad input leaves none.
+        prepared = prepare_pipeline_model(spec, catalog)
+        run = existing or _new_run(project, pipeline_names)
         status: RunStatus = "FAILED"
-        set_current_run(run)
         try:
-            logged = log_pipeline_model(spec, catalog, RunLogger(run))
+            logged = log_prepared_model(prepared, RunLogger(run))
             status = "FINISHED"
         finally:
-            set_current_run(None)
-            if created:
+            if existing is None:
                 close_all({run: RunEnd.now(status)})
     except (PipelineModelError, TrackingError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
+        set_current_run(None)
         session.close()
     click.echo(f"Logged model {logged.uri} into MLflow run {run.run_id}.")
 
 
-def _modelify_run(
-    project: _Project, run_id: str | None, pipeline_names: str
-) -> tuple[RunRef, bool]:
-    """The run to log into, and whether modelify created it (and so ends it)."""
-    if run_id:
-        try:
-            get_client(project.tracking_uri).get_run(run_id)
-        except Exception as exc:  # the store's own errors: one line
-            raise click.ClickException(
-                f"No MLflow run {run_id} at {mask_url_passwords(project.tracking_uri)}"
-                f": {type(exc).__name__}: {mask_secrets(str(exc))}"
-            ) from scrubbed(exc)
-        return RunRef(project.tracking_uri, run_id), False
+def _existing_run(project: _Project, run_id: str) -> RunRef:
+    try:
+        get_client(project.tracking_uri).get_run(run_id)
+    except Exception as exc:  # the store's own errors: one line
+        raise click.ClickException(
+            f"No MLflow run {run_id} at {mask_url_passwords(project.tracking_uri)}: "
+            f"{type(exc).__name__}: {mask_secrets(str(exc))}"
+        ) from scrubbed(exc)
+    return RunRef(project.tracking_uri, run_id)
+
+
+def _new_run(project: _Project, pipeline_names: str) -> RunRef:
     try:
         run, _ = open_run(
             project.tracking_uri,
@@ -369,7 +385,7 @@ def _modelify_run(
         )
     except TrackingError as exc:
         raise click.ClickException(str(exc)) from exc
-    return run, True
+    return run
 
 
 def _experiment_or_exit(project: _Project) -> str:

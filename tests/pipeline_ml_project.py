@@ -147,14 +147,19 @@ predictions:
 """
 
 
-def generate(folder: Path, catalog: str = _CATALOG, registry: str = _REGISTRY) -> Path:
+def generate(
+    folder: Path,
+    catalog: str = _CATALOG,
+    registry: str = _REGISTRY,
+    settings: str = _SETTINGS,
+) -> Path:
     """Write the project into ``folder`` (created) and return it."""
     package = write_skeleton(folder, PACKAGE)
     (package / "nodes.py").write_text(_NODES)
     (package / "pipeline_registry.py").write_text(
         registry.format(package=PACKAGE, registered=REGISTERED)
     )
-    (package / "settings.py").write_text(_SETTINGS.format(experiment=EXPERIMENT))
+    (package / "settings.py").write_text(settings.format(experiment=EXPERIMENT))
     (folder / "conf" / "base" / "parameters.yml").write_text(
         textwrap.dedent(
             """

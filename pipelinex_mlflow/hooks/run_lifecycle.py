@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from pipelinex_mlflow.tracking import (
     default_tracking_uri,
     disabled_by_environment,
     end_dead_runs,
+    flatten_dict,
     get_experiment_id,
     get_start_time,
     normalize_tracking_uri,
@@ -505,13 +507,9 @@ class MLflowBasicLoggerHook:
     ) -> None:
         if self.run is None or self._logger is None or not self._run_models.specs:
             return
-        names = run_params.get("pipeline_names") or ["__default__"]
-        env = run_params.get("env")
-        relog = (
-            f"kedro mlflow modelify --pipeline {','.join(names)} "
-            f"--run-id {self.run.run_id}" + (f" --env {env}" if env else "")
+        self._run_models.log(
+            catalog, self._logger, relog_command(run_params, self.run.run_id)
         )
-        self._run_models.log(catalog, self._logger, relog)
 
     def _finish(self, status: RunStatus) -> None:
         if self._switched_off:
@@ -605,6 +603,31 @@ def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
         # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
         return ",".join(value or ()) or "__default__"
     return value or {}
+
+
+def relog_command(run_params: Mapping[str, Any], run_id: str) -> str:
+    """The ``kedro mlflow modelify`` line that logs a run's pipeline models again.
+
+    Examples:
+        >>> relog_command(
+        ...     {
+        ...         "pipeline_names": ["training"],
+        ...         "env": "prod",
+        ...         "runtime_params": {"model": {"alpha": 0.1}},
+        ...     },
+        ...     "0a1b",
+        ... )
+        'kedro mlflow modelify --pipeline training --run-id 0a1b --env prod --params model.alpha=0.1'
+    """
+    names = run_params.get("pipeline_names") or ["__default__"]
+    command = f"kedro mlflow modelify --pipeline {','.join(names)} --run-id {run_id}"
+    if run_params.get("env"):
+        command += f" --env {run_params['env']}"
+    flat = flatten_dict(run_params.get("runtime_params") or {})
+    if flat:
+        pairs = ",".join(f"{key}={value}" for key, value in flat.items())
+        command += f" --params {shlex.quote(pairs)}"
+    return command
 
 
 def _default_experiment_name() -> str:

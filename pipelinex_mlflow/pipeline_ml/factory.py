@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.pipeline import Pipeline
 
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.pipeline_ml.spec import (
     DEFAULT_MODEL_NAME,
     InferenceSpec,
@@ -35,6 +36,8 @@ from pipelinex_mlflow.pipeline_ml.spec import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+logger = get_logger(__name__)
 
 # kedro-mlflow's log_model_kwargs key -> our argument.
 _LOG_MODEL_KWARGS = {
@@ -173,7 +176,28 @@ def pipeline_ml_factory(
     )
     spec = InferenceSpec(training, inference, input_name, options)
     register(spec)
+    _warn_without_run_hook(options.name)
     return PipelineML(spec)
+
+
+def _warn_without_run_hook(model_name: str) -> None:
+    """Say so when the project registers no hook that would log the model.
+
+    By class name: the hooks layer sits above this one.
+    """
+    from kedro.framework.project import PACKAGE_NAME, settings
+
+    in_project: str | None = PACKAGE_NAME
+    hooks = getattr(settings, "HOOKS", ())
+    if in_project and not any(
+        type(hook).__name__ == "MLflowBasicLoggerHook" for hook in hooks
+    ):
+        logger.warning(
+            "pipeline_ml_factory model %r is never logged: settings.py HOOKS has no "
+            "pipelinex_mlflow.MLflowBasicLoggerHook, which logs it at the end of "
+            "each run.",
+            model_name,
+        )
 
 
 def _merge_kedro_mlflow_kwargs(

@@ -18,17 +18,19 @@ import inspect
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kedro.io import MemoryDataset
+from kedro.io import DatasetError, MemoryDataset
 
 from pipelinex_mlflow.io.model_backend import ModelBackend
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.pipeline_ml.predictor import RUNNER_PARAM, InferencePredictor
 from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, PipelineModelError
 from pipelinex_mlflow.tracking import TrackingError
-from pipelinex_mlflow.tracking.models import link_run_metrics
+from pipelinex_mlflow.tracking.flavors import PYFUNC, get_flavor
+from pipelinex_mlflow.tracking.models import LOGGED_MODEL_ARGS, link_run_metrics
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -53,6 +55,7 @@ def check_catalog(spec: InferenceSpec, catalog: CatalogProtocol[Any, Any]) -> No
     Raises:
         PipelineModelError: Naming the datasets and what to declare instead.
     """
+    _check_save_args(spec)
     in_memory = [name for name in spec.artifacts if _in_memory(catalog, name)]
     if in_memory:
         raise PipelineModelError(
@@ -62,6 +65,23 @@ def check_catalog(spec: InferenceSpec, catalog: CatalogProtocol[Any, Any]) -> No
             "a persisted dataset (for example type: pickle.PickleDataset, or "
             "pipelinex_mlflow.MLflowDataSet with dataset: pkl)."
         )
+
+
+def _check_save_args(spec: InferenceSpec) -> None:
+    """Refuse a ``log_model_kwargs`` key ``mlflow.pyfunc.save_model`` does not take.
+
+    Checked when the run starts (MLflow is imported then anyway), not after the
+    training.
+    """
+    extra = {
+        k: v for k, v in spec.options.save_args.items() if k not in LOGGED_MODEL_ARGS
+    }
+    try:
+        get_flavor(PYFUNC).check_save_args(extra)
+    except TrackingError as exc:
+        raise PipelineModelError(
+            f"pipeline_ml_factory model {spec.options.name!r}: {exc}"
+        ) from None
 
 
 def _in_memory(catalog: CatalogProtocol[Any, Any], name: str) -> bool:
@@ -74,27 +94,31 @@ def _in_memory(catalog: CatalogProtocol[Any, Any], name: str) -> bool:
     )
 
 
-def log_pipeline_model(
-    spec: InferenceSpec,
-    catalog: CatalogProtocol[Any, Any],
-    run_logger: RunLogger,
-    linked_metrics: Sequence[str] = (),
-) -> LoggedModelRef:
-    """Log ``spec``'s inference pipeline into the run of ``run_logger``.
+@dataclass
+class PreparedModel:
+    """A pipeline model ready to log: everything read from the catalog is in it.
 
-    The run's latest values of the metric entries ``linked_metrics`` are linked
-    to the model (MLflow shows them on its page).
+    Attributes:
+        spec: The declaration.
+        predictor: The inference pipeline with the values it reads.
+        save_args: ``mlflow.pyfunc.save_model``'s arguments (but the files).
+    """
+
+    spec: InferenceSpec
+    predictor: InferencePredictor
+    save_args: dict[str, Any]
+
+
+def prepare_pipeline_model(
+    spec: InferenceSpec, catalog: CatalogProtocol[Any, Any]
+) -> PreparedModel:
+    """Load the model's inputs, run the example through it, infer its signature.
 
     Raises:
-        PipelineModelError: When an input cannot be loaded, the pipeline fails on
-            the input example, or MLflow refuses the model.
+        PipelineModelError: When an input cannot be loaded or the pipeline fails
+            on the input example.
     """
-    from pipelinex_mlflow.tracking.pyfunc_adapter import (
-        MODEL_CODE_FILE,
-        PREDICTOR_ARTIFACT,
-        infer_signature,
-        write_predictor,
-    )
+    from pipelinex_mlflow.tracking.pyfunc_adapter import infer_signature
 
     options = spec.options
     check_catalog(spec, catalog)
@@ -128,24 +152,72 @@ def log_pipeline_model(
             )
     if signature is not None:
         save_args["signature"] = signature
-    save_args["pip_requirements"] = options.pip_requirements or [
-        *pinned_requirements(spec, predictor),
-        *options.extra_pip_requirements,
-    ]
+    else:
+        # MLflow hands predict no params without a signature that lists them.
+        logger.warning(
+            "Model %r has no signature, so MLflow will drop the params of predict "
+            "calls (runner%s). Give pipeline_ml_factory an input_example to have one.",
+            options.name,
+            "".join(f", {name}" for name in sorted(predictor.parameter_defaults())),
+        )
+    return PreparedModel(spec, predictor, save_args)
+
+
+def log_pipeline_model(
+    spec: InferenceSpec,
+    catalog: CatalogProtocol[Any, Any],
+    run_logger: RunLogger,
+    linked_metrics: Sequence[str] = (),
+) -> LoggedModelRef:
+    """Log ``spec``'s inference pipeline into the run of ``run_logger``.
+
+    The run's latest values of the metric entries ``linked_metrics`` are linked
+    to the model (MLflow shows them on its page).
+
+    Raises:
+        PipelineModelError: When an input cannot be loaded, the pipeline fails on
+            the input example, or MLflow refuses the model.
+    """
+    return log_prepared_model(
+        prepare_pipeline_model(spec, catalog), run_logger, linked_metrics
+    )
+
+
+def log_prepared_model(
+    prepared: PreparedModel,
+    run_logger: RunLogger,
+    linked_metrics: Sequence[str] = (),
+) -> LoggedModelRef:
+    """Log a prepared pipeline model into the run of ``run_logger``.
+
+    Raises:
+        PipelineModelError: When a value does not pickle or MLflow refuses the
+            model (a registration failure keeps the logged model, and says so).
+    """
+    from pipelinex_mlflow.tracking.pyfunc_adapter import (
+        MODEL_CODE_FILE,
+        PREDICTOR_ARTIFACT,
+        write_predictor,
+    )
+
+    options = prepared.spec.options
+    save_args = dict(prepared.save_args)
     with tempfile.TemporaryDirectory(prefix="pipelinex_mlflow-model-") as tmp:
-        code = Path(tmp, "code")
-        code.mkdir()
-        code_paths = [
-            *(_code_paths(code) if options.include_code else []),
-            *options.code_paths,
-        ]
-        if code_paths:
-            save_args["code_paths"] = code_paths
         pickled = Path(tmp) / "predictor.pkl"
         try:
-            write_predictor(predictor, pickled)
+            write_predictor(prepared.predictor, pickled)
         except TrackingError as exc:
             raise PipelineModelError(f"Model {options.name!r}: {exc}") from exc
+        save_args["pip_requirements"] = options.pip_requirements or [
+            *pinned_requirements(prepared.spec, pickled),
+            *options.extra_pip_requirements,
+        ]
+        code = Path(tmp, "code")
+        code.mkdir()
+        save_args["code_paths"] = [
+            *_code_paths(code, with_project=options.include_code),
+            *options.code_paths,
+        ]
         save_args["artifacts"] = {
             **save_args.get("artifacts", {}),
             PREDICTOR_ARTIFACT: str(pickled),
@@ -158,8 +230,11 @@ def log_pipeline_model(
             save_args=save_args,
             pyfunc_workflow="python_model",
         )
-        # The model's code file makes a KedroPipelineModel (models-from-code).
-        logged = backend.save(str(MODEL_CODE_FILE), options.name, run_logger)
+        try:
+            # The model's code file makes a KedroPipelineModel (models-from-code).
+            logged = backend.save(str(MODEL_CODE_FILE), options.name, run_logger)
+        except DatasetError as exc:
+            raise PipelineModelError(str(exc)) from exc
     try:
         link_run_metrics(run_logger.run, logged, linked_metrics)
     except TrackingError as exc:  # the model is there: say what is missing from it
@@ -204,18 +279,20 @@ def _input_example(spec: InferenceSpec, catalog: CatalogProtocol[Any, Any]) -> A
     return head(EXAMPLE_ROWS) if callable(head) else data
 
 
-def _code_paths(into: Path) -> list[str]:
-    """Copies of the project's package and pipelinex_mlflow, what the model imports.
+def _code_paths(into: Path, *, with_project: bool) -> list[str]:
+    """Copies of pipelinex_mlflow and the project's package: what the model imports.
 
-    Copied without ``__pycache__`` (MLflow would copy the bytecode too), and
-    without pipelinex_mlflow's vendored JavaScript (1.2 MB the model never runs).
+    pipelinex_mlflow always travels (the model's code file and its predictor
+    import it); the project's package unless ``with_project`` is off. Copied
+    without ``__pycache__`` (MLflow would copy the bytecode too), and without
+    pipelinex_mlflow's vendored JavaScript (1.2 MB the model never runs).
     """
     from kedro.framework.project import PACKAGE_NAME
 
     this_package = Path(__file__).resolve().parents[1]
     packages = [this_package]
     package_name: str | None = PACKAGE_NAME  # None outside a project
-    if package_name:
+    if with_project and package_name:
         project_package = importlib.import_module(package_name)
         packages.insert(0, Path(inspect.getfile(project_package)).parent)
     copies = []
@@ -229,31 +306,24 @@ def _code_paths(into: Path) -> list[str]:
     return copies
 
 
-def pinned_requirements(
-    spec: InferenceSpec, predictor: InferencePredictor
-) -> list[str]:
+def pinned_requirements(spec: InferenceSpec, pickled: Path) -> list[str]:
     """``name==version`` of each distribution the model needs to load and predict.
 
-    The inference nodes' modules (and what they import) and the classes of the
-    carried values name the top-level packages; the package index names their
-    distributions. pipelinex_mlflow's own requirements come too; the project's
-    package and pipelinex_mlflow travel as code.
-
-    Examples:
-        >>> from kedro.pipeline import Pipeline, node
-        >>> spec = InferenceSpec(
-        ...     None, Pipeline([node(len, "instances", "n")]), "instances"
-        ... )
-        >>> predictor = InferencePredictor(
-        ...     spec.inference, input_name="instances", artifacts={}, parameters={}
-        ... )
-        >>> any(r.startswith("mlflow==") for r in pinned_requirements(spec, predictor))
-        True
+    The modules named come from the pickled predictor (the class of every
+    carried value, nested ones too, and the functions pickled by reference) and
+    from what the inference nodes' modules import, following the project's own
+    modules; the package index names their distributions. pipelinex_mlflow's own
+    requirements come too; the project's package and pipelinex_mlflow travel as
+    code.
     """
     from kedro.framework.project import PACKAGE_NAME
 
-    packages = set(_imported_packages(spec, predictor))
-    packages -= {"pipelinex_mlflow", PACKAGE_NAME or "", "builtins", "__main__"}
+    from pipelinex_mlflow.tracking.pyfunc_adapter import pickled_modules
+
+    project = PACKAGE_NAME or "__main__"
+    modules = set(pickled_modules(pickled)) | set(_node_modules(spec))
+    packages = {name.split(".")[0] for name in _imports_of(modules, project)}
+    packages -= {"pipelinex_mlflow", project, "builtins", "__main__"}
     packages -= set(sys.stdlib_module_names)
     by_package = _distributions_by_package()
     distributions = set(_LOADING_DISTRIBUTIONS) | set(_own_requirements())
@@ -274,26 +344,35 @@ def _distributions_by_package() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
-def _imported_packages(
-    spec: InferenceSpec, predictor: InferencePredictor
-) -> Iterable[str]:
+def _node_modules(spec: InferenceSpec) -> Iterable[str]:
     for node in spec.inference.nodes:
         func = getattr(node.func, "func", node.func)  # functools.partial
-        module = sys.modules.get(getattr(func, "__module__", "") or "")
-        if module is None:
+        module = getattr(func, "__module__", None)
+        if isinstance(module, str):
+            yield module
+
+
+def _imports_of(modules: Iterable[str], project: str) -> set[str]:
+    """``modules``, plus what each imports; the project's modules are followed."""
+    found: set[str] = set()
+    pending = list(modules)
+    while pending:
+        name = pending.pop()
+        if name in found:
             continue
-        yield module.__name__.split(".")[0]
+        found.add(name)
+        module = sys.modules.get(name)
+        if module is None or name.split(".")[0] not in (project, "__main__"):
+            continue
         for value in vars(module).values():
-            name = (
-                getattr(value, "__name__", None)
+            imported = (
+                value.__name__
                 if inspect.ismodule(value)
-                else (getattr(value, "__module__", None))
+                else getattr(value, "__module__", None)
             )
-            if isinstance(name, str):
-                yield name.split(".")[0]
-    for value in [*predictor.artifacts.values(), *predictor.parameters.values()]:
-        for cls in type(value).__mro__:
-            yield cls.__module__.split(".")[0]
+            if isinstance(imported, str) and imported not in found:
+                pending.append(imported)
+    return found
 
 
 def _own_requirements() -> list[str]:

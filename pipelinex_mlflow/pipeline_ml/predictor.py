@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from kedro.io import DataCatalog, MemoryDataset
@@ -35,6 +36,7 @@ from kedro.pipeline import Pipeline
 
 from pipelinex_mlflow.kedro_helpers import PARAMETERS, parameter_key
 from pipelinex_mlflow.pipeline_ml.spec import PREDICT_RUNNERS, CopyMode
+from pipelinex_mlflow.tracking import iter_leaves
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -115,40 +117,44 @@ class InferencePredictor:
         """The params ``predict`` may override, flattened, with the training values.
 
         Only values MLflow's signature can describe (numbers, text, booleans and
-        lists of them) are listed.
+        lists of them) are listed, under dotted names of string keys.
         """
-        defaults: dict[str, Any] = {}
+        return {
+            flat: _get_path(self.parameters[name], path)
+            for flat, (name, path) in self._leaves().items()
+        }
+
+    def _leaves(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Each overridable leaf: dotted name -> (parameter input, key path)."""
+        leaves: dict[str, tuple[str, tuple[str, ...]]] = {}
         for name, value in self.parameters.items():
-            _flatten(parameter_key(name), value, defaults)
-        return defaults
+            root = parameter_key(name)
+            for path in _leaf_paths(value):
+                flat = ".".join(p for p in (root, *path) if p)
+                if flat and flat != RUNNER_PARAM:
+                    leaves[flat] = (name, path)
+        return leaves
 
     def _parameters_with(self, overrides: dict[str, Any]) -> dict[str, Any]:
         parameters = copy.deepcopy(self.parameters)
+        leaves = self._leaves()
+        roots = {parameter_key(name): name for name in parameters if name != PARAMETERS}
         for key, value in overrides.items():
-            if not self._override(parameters, key, value):
-                known = [RUNNER_PARAM, *sorted(self.parameter_defaults())]
+            if key in leaves:
+                name, path = leaves[key]
+                if path:
+                    _set_path(parameters[name], path, value)
+                else:
+                    parameters[name] = value
+            elif key in roots:  # a whole dict (possible without a signature)
+                parameters[roots[key]] = value
+            else:
+                known = [RUNNER_PARAM, *sorted(leaves)]
                 raise ValueError(
                     f"The model's pipeline reads no parameter {key!r}. It reads: "
                     f"{', '.join(known)}."
                 )
         return parameters
-
-    @staticmethod
-    def _override(parameters: dict[str, Any], key: str, value: Any) -> bool:
-        found = False
-        for name in list(parameters):
-            root = parameter_key(name)
-            if key == root:
-                parameters[name] = value
-                found = True
-            elif name == PARAMETERS or key.startswith(f"{root}."):
-                path = (
-                    key.split(".")
-                    if name == PARAMETERS
-                    else key.split(".")[len(root.split(".")) :]
-                )
-                found = _set_path(parameters[name], path, value) or found
-        return found
 
     def _copy_mode(self, name: str) -> CopyMode:
         if isinstance(self.copy_mode, str):
@@ -162,22 +168,35 @@ class InferencePredictor:
         )
 
 
+_quiet_lock = threading.Lock()
+_quiet_callers = 0
+_saved_levels: list[int] = []
+
+
 @contextlib.contextmanager
 def _kedro_logs_quiet() -> Iterator[None]:
     """Keep Kedro's per-dataset and per-node INFO lines out of each prediction.
 
     A server answering requests would log a dozen lines per request; warnings
-    and errors still show.
+    and errors still show. Overlapping calls (a threaded server) share one
+    change: the last to finish restores the levels.
     """
+    global _quiet_callers  # noqa: PLW0603 - one count per process, under the lock
     loggers = [logging.getLogger(name) for name in _CHATTY_LOGGERS]
-    levels = [each.level for each in loggers]
-    for each in loggers:
-        each.setLevel(max(each.getEffectiveLevel(), logging.WARNING))
+    with _quiet_lock:
+        if _quiet_callers == 0:
+            _saved_levels[:] = [each.level for each in loggers]
+            for each in loggers:
+                each.setLevel(max(each.getEffectiveLevel(), logging.WARNING))
+        _quiet_callers += 1
     try:
         yield
     finally:
-        for each, level in zip(loggers, levels, strict=True):
-            each.setLevel(level)
+        with _quiet_lock:
+            _quiet_callers -= 1
+            if _quiet_callers == 0:
+                for each, level in zip(loggers, _saved_levels, strict=True):
+                    each.setLevel(level)
 
 
 def _runner(name: str) -> AbstractRunner:
@@ -191,25 +210,38 @@ def _runner(name: str) -> AbstractRunner:
     return runner
 
 
-def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
-    elif isinstance(value, _PARAM_TYPES) or (
+def _leaf_paths(value: Any) -> Iterator[tuple[str, ...]]:
+    """Key paths to the leaves of ``value`` a signature can describe.
+
+    Keys that would not survive a dotted name (not a string, or holding a dot)
+    are left out; a value that is not a dict is its own leaf, at ``()``.
+    """
+    leaves = iter_leaves(value) if isinstance(value, dict) else [((), value)]
+    for path, leaf in leaves:
+        if all(isinstance(k, str) and k and "." not in k for k in path) and (
+            _describable(leaf)
+        ):
+            yield tuple(path)
+
+
+def _describable(value: Any) -> bool:
+    if isinstance(value, _PARAM_TYPES):
+        return True
+    return (
         isinstance(value, list)
-        and value
+        and bool(value)
         and all(isinstance(item, _PARAM_TYPES) for item in value)
         and len({type(item) for item in value}) == 1
-    ):
-        into[prefix] = value
+    )
 
 
-def _set_path(tree: Any, path: list[str], value: Any) -> bool:
-    for key in path[:-1]:
-        if not isinstance(tree, dict) or key not in tree:
-            return False
+def _get_path(tree: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
         tree = tree[key]
-    if not isinstance(tree, dict) or path[-1] not in tree:
-        return False
+    return tree
+
+
+def _set_path(tree: Any, path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        tree = tree[key]
     tree[path[-1]] = value
-    return True

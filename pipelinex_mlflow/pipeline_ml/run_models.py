@@ -53,7 +53,7 @@ class RunModels:
         """
         specs, metrics = [], {}
         for match in matches(pipeline):
-            if _should_log(match):
+            if _should_log(match, catalog):
                 check_catalog(match.spec, catalog)
                 specs.append(match.spec)
                 metrics[match.spec.options.name] = _metrics_describing(
@@ -90,12 +90,13 @@ class RunModels:
                 )
             except Exception as exc:
                 logger.error(
-                    "The run succeeded, but its pipeline model %r was not logged: "
-                    "%s: %s. To log it from this run's outputs: %s",
+                    "The run succeeded, but logging its pipeline model %r failed: "
+                    "%s: %s. To log it from this run's outputs: %s --model-name %s",
                     spec.options.name,
                     type(exc).__name__,
                     exc,
                     relog_command,
+                    spec.options.name,
                 )
 
 
@@ -120,7 +121,7 @@ def _metrics_describing(
     return sorted(described)
 
 
-def _should_log(match: SpecMatch) -> bool:
+def _should_log(match: SpecMatch, catalog: CatalogProtocol[Any, Any]) -> bool:
     spec, name = match.spec, match.spec.options.name
     if not match.ran:
         logger.warning(
@@ -141,6 +142,23 @@ def _should_log(match: SpecMatch) -> bool:
             "model afterwards with `kedro mlflow modelify`.",
             name,
             ", ".join(sorted(set(spec.producers().values()))),
+        )
+        return False
+    in_runs = [
+        artifact
+        for artifact in match.produced_before
+        if isinstance(catalog.get(artifact), MLflowDataSet)
+    ]
+    if in_runs:
+        logger.warning(
+            "pipeline_ml_factory model %r is not logged: this run leaves out the "
+            "nodes producing %s, an MLflowDataSet whose value lives in the run that "
+            "produced it, not in this one. Run those nodes too, or log the model "
+            "into that run: `kedro mlflow modelify --pipeline <pipeline> --model-name "
+            "%s --run-id <that run>`.",
+            name,
+            ", ".join(in_runs),
+            name,
         )
         return False
     if match.produced_before:

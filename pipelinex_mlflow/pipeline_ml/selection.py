@@ -54,14 +54,14 @@ def select_spec(
                 f"The pipeline declares no pipeline_ml_factory model {model_name!r}. "
                 f"It declares: {', '.join(s.options.name for s in _declared(pipeline))}."
             )
-    if len(declared) > 1:
+    if len(declared) > 1 and model_name is None:
         raise PipelineModelError(
             "The pipeline declares several pipeline_ml_factory models: "
             f"{', '.join(s.options.name for s in declared)}. Pick one with "
             "--model-name."
         )
     if declared:
-        (spec,) = declared
+        spec = declared[0]
         options = dataclasses.replace(spec.options, **given)
         return InferenceSpec(
             spec.training, spec.inference, input_name or spec.input_name, options
@@ -78,9 +78,11 @@ def select_spec(
 
 
 def _declared(pipeline: Pipeline) -> list[InferenceSpec]:
+    """The models whose whole training ``pipeline`` holds (a PipelineML's first)."""
+    found = [match.spec for match in matches(pipeline) if not match.missing]
     if isinstance(pipeline, PipelineML):
-        return [pipeline.spec]
-    return [match.spec for match in matches(pipeline) if not match.missing]
+        found = [pipeline.spec, *(s for s in found if s is not pipeline.spec)]
+    return found
 
 
 def combined(pipelines: Mapping[str, Pipeline], names: str) -> Pipeline:

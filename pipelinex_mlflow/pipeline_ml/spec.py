@@ -38,13 +38,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from kedro.pipeline import Pipeline
 
 from pipelinex_mlflow.kedro_helpers import is_parameter
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import TrackingError
 from pipelinex_mlflow.tracking.models import check_registry_names
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from kedro.pipeline.node import Node
+
+logger = get_logger(__name__)
 
 #: The runners a model may use at predict time (a process pool per request is not one).
 PREDICT_RUNNERS = ("SequentialRunner", "ThreadRunner")
@@ -182,6 +185,17 @@ def _check_pipelines(
             f"inference pipeline, not {input_name!r}."
         )
     inputs = inference.inputs()
+    if is_parameter(input_name):
+        raise PipelineModelError(
+            f"pipeline_ml_factory: input_name {input_name!r} is a parameter; the "
+            "model's input must be a dataset (parameters travel inside the model)."
+        )
+    if "params:runner" in inputs:
+        raise PipelineModelError(
+            "pipeline_ml_factory: the inference pipeline reads params:runner, but "
+            "'runner' is the predict param that picks the Kedro runner. Rename the "
+            "parameter."
+        )
     if input_name not in inputs:
         produced = input_name in inference.all_outputs()
         raise PipelineModelError(
@@ -311,44 +325,44 @@ class SpecMatch:
 def matches(pipeline: Pipeline) -> list[SpecMatch]:
     """The registered specs whose training nodes ``pipeline`` runs, even partly.
 
-    A node counts when its name and function are the training node's, so tags and
-    filters keep it; a namespaced copy (``ns.<name>``) is reported apart.
+    A node counts when Kedro's node equality holds (same name, inputs and
+    outputs), so tags, filters and a re-made ``create_pipeline()`` keep it. A node
+    of the same name that reads or writes other datasets does not count, with a
+    warning; a namespaced copy is reported apart.
     """
     nodes_by_name = {node.name: node for node in pipeline.nodes}
     found = []
     for spec in registered_specs():
         if spec.training is None:
             continue
-        ran, missing, namespaces = set(), set(), set()
+        ran, missing, namespaces, differing = set(), set(), set(), []
         for node in spec.training.nodes:
             same = nodes_by_name.get(node.name)
-            if same is not None and _same_function(same, node):
+            if same is not None and same == node:
                 ran.add(node.name)
                 continue
             missing.add(node.name)
+            if same is not None:
+                differing.append(node.name)
             namespaces.update(_namespaces_of(node, pipeline.nodes))
+        if ran and differing:
+            logger.warning(
+                "pipeline_ml_factory model %r: this run's nodes %s read or write other "
+                "datasets than the training nodes of those names, so they do not "
+                "count as its training.",
+                spec.options.name,
+                ", ".join(sorted(differing)),
+            )
         if ran or namespaces:
             found.append(SpecMatch(spec, ran, missing, namespaces))
     return found
 
 
-def _same_function(one: Node, other: Node) -> bool:
-    return bool(one.func is other.func)
-
-
 def _namespaces_of(node: Node, nodes: Iterable[Node]) -> set[str]:
+    """The namespaces holding a renamed copy of ``node`` (same function)."""
     return {
-        other.name.removesuffix(f".{node.name}")
+        str(other.namespace)
         for other in nodes
-        if other.name.endswith(f".{node.name}") and _same_function(other, node)
+        if other.namespace
+        and (other.func is node.func or other.name.endswith(f".{node.name}"))
     }
-
-
-def describe_options(options: ModelOptions) -> Mapping[str, Any]:
-    """The options worth a log line (for ``repr`` and messages)."""
-    described = {
-        "name": options.name,
-        "registered_model_name": options.registered_model_name,
-        "alias": options.alias,
-    }
-    return {k: v for k, v in described.items() if v}

@@ -22,6 +22,7 @@ Examples:
 from __future__ import annotations
 
 import pickle
+import pickletools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,6 +45,7 @@ class Predictor(Protocol):
         """The inference pipeline's output for ``model_input``."""
 
 
+_STACK_GLOBAL_ARGS = 2  # module and name, pushed in that order
 #: The model's artifact holding the pickled predictor.
 PREDICTOR_ARTIFACT = "predictor"
 #: The model's code (MLflow's models-from-code): it makes a ``KedroPipelineModel``.
@@ -102,7 +104,7 @@ def write_predictor(predictor: Predictor, path: Path) -> None:
     """Pickle ``predictor`` (with cloudpickle: nodes may be lambdas or partials).
 
     Raises:
-        TrackingError: Naming the value that does not pickle.
+        TrackingError: Naming the carried value that does not pickle.
     """
     import cloudpickle
 
@@ -110,10 +112,66 @@ def write_predictor(predictor: Predictor, path: Path) -> None:
         with open(path, "wb") as file:
             cloudpickle.dump(predictor, file)
     except Exception as exc:
+        values = {
+            **getattr(predictor, "artifacts", {}),
+            **getattr(predictor, "parameters", {}),
+        }
+        culprits = [name for name, value in values.items() if not _pickles(value)]
         raise TrackingError(
-            f"The inference pipeline's inputs cannot be pickled into the model "
-            f"({type(exc).__name__}: {exc}). Each must be a picklable value."
+            "The inference pipeline cannot be pickled into the model "
+            f"({type(exc).__name__}: {exc})"
+            + (f": {', '.join(culprits)} does not pickle." if culprits else ".")
         ) from exc
+
+
+def _pickles(value: Any) -> bool:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def pickled_modules(path: Path) -> set[str]:
+    """The modules a pickle file imports when it loads (its ``GLOBAL`` opcodes).
+
+    The classes of every pickled value, nested ones too, and the functions
+    pickled by reference: what loading the model needs installed.
+
+    Examples:
+        >>> import pickle, tempfile, datetime
+        >>> with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as file:
+        ...     pickle.dump({"when": datetime.date(2026, 1, 1)}, file)
+        >>> "datetime" in pickled_modules(Path(file.name))
+        True
+    """
+    modules: set[str] = set()
+    # Values pushed, as far as names go (strings, memo reads); others are None.
+    pushed: list[str | None] = []
+    memo: dict[int, str | None] = {}
+    with open(path, "rb") as file:
+        for opcode, argument, _ in pickletools.genops(file):
+            name = opcode.name
+            if name == "GLOBAL":
+                modules.add(str(argument).split(" ")[0])
+            elif name == "STACK_GLOBAL":
+                module = pushed[-_STACK_GLOBAL_ARGS] if len(pushed) > 1 else None
+                if module:
+                    modules.add(module)
+                pushed.append(None)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = pushed[-1] if pushed else None
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[int(str(argument))] = pushed[-1] if pushed else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                pushed.append(memo.get(int(str(argument))))
+            elif isinstance(argument, str) and "UNICODE" in name:
+                pushed.append(argument)
+            elif opcode.stack_after:
+                pushed.append(None)
+    return modules
 
 
 def infer_signature(

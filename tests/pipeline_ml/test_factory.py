@@ -101,6 +101,28 @@ def test_a_bad_argument_fails_at_registry_time(
         pipeline_ml_factory(training(), inference(), "instances", **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("inputs", "input_name", "message"),
+    [
+        (
+            ("mean", "instances", "params:shift"),
+            "params:shift",
+            "input_name 'params:shift' is a parameter",
+        ),
+        (
+            ("mean", "instances", "params:runner"),
+            "instances",
+            "reads params:runner, but 'runner' is the predict param",
+        ),
+    ],
+)
+def test_a_parameter_as_input_or_a_runner_parameter_is_refused(
+    inputs: tuple[str, ...], input_name: str, message: str
+) -> None:
+    with pytest.raises(PipelineModelError, match=message):
+        pipeline_ml_factory(training(), inference(*inputs), input_name=input_name)
+
+
 def test_kedro_mlflows_spelling_maps_onto_ours() -> None:
     made = pipeline_ml_factory(
         training(),
@@ -148,6 +170,45 @@ def test_a_namespaced_copy_is_not_logged_and_says_why(
     assert made.spec not in planned.specs
     assert "model 'ns' is not logged" in caplog.text
     assert "under namespace eu" in caplog.text
+
+
+def test_namespaced_unnamed_nodes_are_reported_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    made = pipeline_ml_factory(
+        Pipeline([node(fit, "data", "mean")]),  # Kedro names it fit__<hash>
+        inference(),
+        "instances",
+        model_name="unnamed",
+    )
+    with caplog.at_level(logging.WARNING):
+        planned = RunModels.plan(Pipeline(made, namespace="eu"), DataCatalog())
+    assert planned.specs == []
+    assert "model 'unnamed' is not logged" in caplog.text
+
+
+def test_a_node_writing_other_datasets_does_not_count_as_training(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def prepare(raw: list[float]) -> list[float]:
+        return raw
+
+    made = pipeline_ml_factory(
+        Pipeline(
+            [
+                node(prepare, "raw", "data", name="prepare"),
+                node(fit, "data", "mean", name="fit_mean"),
+            ]
+        ),
+        inference(),
+        "instances",
+        model_name="renamed",
+    )
+    renamed = Pipeline(made, outputs={"mean": "mean_v2"})
+    with caplog.at_level(logging.WARNING):
+        (found,) = matches(renamed)
+    assert (found.ran, found.missing) == ({"prepare"}, {"fit_mean"})
+    assert "nodes fit_mean read or write other datasets" in caplog.text
 
 
 def test_a_run_that_produces_none_of_the_model_inputs_says_so(
@@ -233,6 +294,35 @@ class TestPredictor:
         assert "It reads: runner, shift.by" in str(c.value)
         with pytest.raises(ValueError, match="SequentialRunner, ThreadRunner, not"):
             self.predictor().predict([3.0], {"runner": "ParallelRunner"})
+
+    def test_keys_a_dotted_name_cannot_carry_are_left_out_and_defaults_pass_back(
+        self,
+    ) -> None:
+        predictor = InferencePredictor(
+            inference(),
+            input_name="instances",
+            artifacts={"mean": 2.0},
+            parameters={
+                "params:shift": {
+                    "by": 1.0,
+                    "weights": {0: 1.0},
+                    "a.b": 2,
+                    "tags": ["x"],
+                    "runner": "mine",
+                }
+            },
+        )
+        defaults = predictor.parameter_defaults()
+        assert defaults == {
+            "shift.by": 1.0,
+            "shift.tags": ["x"],
+            "shift.runner": "mine",
+        }
+        # MLflow hands predict every signature param, defaults included.
+        assert predictor.predict([3.0], {"runner": "SequentialRunner", **defaults}) == [
+            2.0
+        ]
+        assert predictor.predict([3.0], {"shift": {"by": 5.0}}) == [6.0]
 
     def test_deepcopy_keeps_the_carried_values_intact(self) -> None:
         def grow(state: list[int], instances: list[int]) -> list[int]:

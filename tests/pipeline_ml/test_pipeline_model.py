@@ -23,7 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from pipelinex_mlflow.cli import commands
-from tests.pipeline_ml_project import EXPERIMENT, PACKAGE, REGISTERED, generate
+from tests.pipeline_ml_project import (
+    EXPERIMENT,
+    PACKAGE,
+    REGISTERED,
+    REGISTRY,
+    generate,
+)
 
 if TYPE_CHECKING:
     from kedro.framework.startup import ProjectMetadata
@@ -222,29 +228,22 @@ def test_the_model_carries_pinned_requirements_and_no_bytecode(
     assert not [d for d in walked if d.endswith(("__pycache__", "_vendor"))]
 
 
-def test_a_filtered_run_that_still_produces_an_input_logs_or_says_what_to_run(
+def test_a_filtered_run_missing_an_mlflow_input_says_what_to_run_instead(
     project: ProjectMetadata, client: MlflowClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     kedro_run(project)
     with caplog.at_level(logging.WARNING):
-        # scaler is produced again; weights (an MLflowDataSet of the first run)
-        # is not in this run, so the model cannot be logged: the run still ends
-        # FINISHED, and the log says how to log it.
+        # scaler is produced again, but weights (an MLflowDataSet) lives in the
+        # first run: the model is not built from a mix, and the log says why.
         kedro_run(project, node_names=["make_data", "fit_scaler"])
     first, second = runs(client)
     assert second.info.status == "FINISHED"
     assert "model" not in run_models(client, second)
-    assert "weights from the catalog as earlier runs left them" in caplog.text
     assert (
-        "The run succeeded, but its pipeline model 'model' was not logged"
-        in caplog.text
+        "model 'model' is not logged: this run leaves out the nodes producing "
+        "weights, an MLflowDataSet" in caplog.text
     )
-    assert (
-        f"kedro mlflow modelify --pipeline __default__ --run-id {second.info.run_id}"
-        in (caplog.text)
-    )
-    # And that command does log it, from the first run's weights.
-    caplog.clear()
+    # The command it names logs it into the run that holds the weights.
     done = CliRunner().invoke(
         commands,
         [
@@ -252,13 +251,48 @@ def test_a_filtered_run_that_still_produces_an_input_logs_or_says_what_to_run(
             "modelify",
             "--pipeline",
             "__default__",
+            "--model-name",
+            "explained",
             "--run-id",
             first.info.run_id,
         ],
         obj=project,
     )
     assert done.exit_code == 0, done.output
-    assert len(run_models(client, first)["model"]) == 2
+    assert len(run_models(client, first)["explained"]) == 2
+    assert len(run_models(client, first)["model"]) == 1
+
+
+_BAD_EXAMPLE = REGISTRY.replace(
+    'alias="champion",',
+    'alias="champion", input_example=__import__("pandas").DataFrame({{"c": [1.0]}}),',
+)
+
+
+def test_a_model_failing_after_a_good_training_run_fails_nothing_and_says_what_to_run(
+    tmp_path: Path,
+    client: MlflowClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kedro.framework.startup import bootstrap_project
+
+    for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+        monkeypatch.delitem(sys.modules, name)
+    metadata = bootstrap_project(generate(tmp_path / "bad", registry=_BAD_EXAMPLE))
+    with caplog.at_level(logging.WARNING):
+        kedro_run(metadata, runtime_params={"data": {"rows": 32}})
+    (run,) = runs(client)
+    assert run.info.status == "FINISHED"
+    models = run_models(client, run)
+    assert "model" not in models  # nothing half-made, nothing FAILED
+    assert [m.status.name for m in models["explained"]] == ["READY"]
+    assert "logging its pipeline model 'model' failed" in caplog.text
+    assert "fails on its input example: KeyError" in caplog.text
+    assert (
+        f"kedro mlflow modelify --pipeline __default__ --run-id {run.info.run_id} "
+        "--params data.rows=32 --model-name model"
+    ) in caplog.text
 
 
 def test_a_run_without_the_producing_nodes_logs_nothing_and_says_so(
@@ -285,7 +319,7 @@ def test_modelify_logs_an_equivalent_model_from_a_training_run(
 
     refused = modelify("--pipeline", "inference", "--input-name", "instances")
     assert refused.exit_code == 1
-    assert "weights is an MLflowDataSet: the value lives in the training run" in (
+    assert "weights: an MLflowDataSet's value lives in the run that produced it" in (
         refused.output
     )
     assert len(runs(client)) == 1, "a refused modelify creates no run"
@@ -300,6 +334,7 @@ def test_modelify_logs_an_equivalent_model_from_a_training_run(
         "from_cli",
         "--registered-model-name",
         "pml-cli",
+        "--no-code",
     )
     assert done.exit_code == 0, done.output
     assert f"into MLflow run {run.info.run_id}" in done.output
@@ -309,6 +344,9 @@ def test_modelify_logs_an_equivalent_model_from_a_training_run(
     by_factory = mlflow.pyfunc.load_model(f"models:/{models['model'][0].model_id}")
     by_cli = mlflow.pyfunc.load_model("models:/pml-cli/1")
     pd.testing.assert_frame_equal(by_cli.predict(frame), by_factory.predict(frame))
+    # --no-code leaves the project out; pipelinex_mlflow, which loading needs, stays.
+    folder = mlflow.artifacts.download_artifacts("models:/pml-cli/1")
+    assert os.listdir(Path(folder, "code")) == ["pipelinex_mlflow"]
     no_input = modelify("--pipeline", "inference")
     assert "say which of its inputs the model gets with --input-name" in (
         no_input.output
@@ -343,3 +381,17 @@ def test_an_input_kept_in_memory_fails_the_run_before_it_exists(
     with pytest.raises(ValueError, match="needs scaler, which the catalog keeps"):
         kedro_run(metadata)
     assert client.get_experiment_by_name(EXPERIMENT) is None or runs(client) == []
+
+
+def test_a_project_without_the_run_hook_is_told_the_model_is_never_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
+        monkeypatch.delitem(sys.modules, name)
+    bootstrap_project(generate(tmp_path / "nohook", settings="HOOKS = ()\n"))
+    with caplog.at_level(logging.WARNING):
+        assert "training" in pipelines
+    assert "model 'model' is never logged: settings.py HOOKS has no " in caplog.text
