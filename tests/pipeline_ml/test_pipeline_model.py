@@ -37,15 +37,19 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
-    """The project, bootstrapped; its package imported afresh from this folder."""
+def bootstrap(folder: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
+    """Bootstrap the project in ``folder``; its package imported afresh from there."""
     from kedro.framework.startup import bootstrap_project
 
     for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
         monkeypatch.delitem(sys.modules, name)
-    folder = generate(tmp_path / "pml")
     return bootstrap_project(folder)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
+    """The project, bootstrapped."""
+    return bootstrap(generate(tmp_path / "pml"), monkeypatch)
 
 
 def kedro_run(
@@ -275,11 +279,7 @@ def test_a_model_failing_after_a_good_training_run_fails_nothing_and_says_what_t
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from kedro.framework.startup import bootstrap_project
-
-    for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
-        monkeypatch.delitem(sys.modules, name)
-    metadata = bootstrap_project(generate(tmp_path / "bad", registry=_BAD_EXAMPLE))
+    metadata = bootstrap(generate(tmp_path / "bad", registry=_BAD_EXAMPLE), monkeypatch)
     with caplog.at_level(logging.WARNING):
         kedro_run(metadata, runtime_params={"data": {"rows": 32}})
     (run,) = runs(client)
@@ -371,12 +371,9 @@ sample:
 def test_an_input_kept_in_memory_fails_the_run_before_it_exists(
     tmp_path: Path, client: MlflowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kedro.framework.startup import bootstrap_project
-
-    for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
-        monkeypatch.delitem(sys.modules, name)
-    metadata = bootstrap_project(
-        generate(tmp_path / "mem", catalog=textwrap.dedent(_IN_MEMORY_CATALOG))
+    metadata = bootstrap(
+        generate(tmp_path / "mem", catalog=textwrap.dedent(_IN_MEMORY_CATALOG)),
+        monkeypatch,
     )
     with pytest.raises(ValueError, match="needs scaler, which the catalog keeps"):
         kedro_run(metadata)
@@ -387,11 +384,8 @@ def test_a_project_without_the_run_hook_is_told_the_model_is_never_logged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from kedro.framework.project import pipelines
-    from kedro.framework.startup import bootstrap_project
 
-    for name in [m for m in sys.modules if m.split(".")[0] == PACKAGE]:
-        monkeypatch.delitem(sys.modules, name)
-    bootstrap_project(generate(tmp_path / "nohook", settings="HOOKS = ()\n"))
+    bootstrap(generate(tmp_path / "nohook", settings="HOOKS = ()\n"), monkeypatch)
     with caplog.at_level(logging.WARNING):
         assert "training" in pipelines
     assert "model 'model' is never logged: settings.py HOOKS has no " in caplog.text
