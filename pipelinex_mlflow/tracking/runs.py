@@ -19,6 +19,10 @@ RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
 
 logger = get_logger(__name__)
 
+#: The experiment tag MLflow 3's UI reads to pick an experiment's view.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
 
 def ensure_experiment(
     tracking_uri: str, name: str, artifact_location: str | None = None
@@ -26,8 +30,10 @@ def ensure_experiment(
     """Return the id of experiment ``name``, creating it (with ``artifact_location``).
 
     A new experiment of a local SQLite store keeps its artifacts in ``mlartifacts/``
-    beside the database unless ``artifact_location`` says otherwise. A deleted
-    experiment of that name is restored rather than failing.
+    beside the database unless ``artifact_location`` says otherwise, and is tagged
+    ``mlflow.experimentKind=custom_model_development`` so the MLflow UI opens it on
+    its runs; an existing experiment keeps its tags. A deleted experiment of that
+    name is restored rather than failing.
     """
     from mlflow.exceptions import MlflowException
 
@@ -40,6 +46,9 @@ def ensure_experiment(
                 name,
                 artifact_location=artifact_location
                 or local_artifacts_uri(tracking_uri),
+                # MLflow 3's UI opens untagged experiments in its GenAI view
+                # (traces, token usage); ours hold training runs.
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
             )
         except MlflowException:
             # Another process (a second `kedro run` started at the same time)
