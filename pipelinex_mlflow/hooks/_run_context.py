@@ -92,6 +92,29 @@ def kedro_command(run_params: dict[str, Any], argv: list[str] | None = None) -> 
     return shlex.join(parts)
 
 
+def effective_run_params(run_params: dict[str, Any]) -> dict[str, Any]:
+    """``run_params`` with what Kedro used where it records "not given".
+
+    ``env=None`` ran in ``local``, ``pipeline_names=[]`` ran ``__default__`` and
+    ``runner="None"`` ran the ``SequentialRunner``: logged as such, so the params
+    agree with the ``kedro.*`` tags.
+
+    Examples:
+        >>> effective_run_params({"env": None, "pipeline_names": [], "runner": "None"})
+        {'env': 'local', 'pipeline_names': ['__default__'], 'runner': 'SequentialRunner'}
+    """
+    effective = dict(run_params)
+    if "env" in effective:
+        effective["env"] = run_params["env"] or "local"
+    if "pipeline_names" in effective:
+        effective["pipeline_names"] = list(run_params["pipeline_names"] or ()) or [
+            "__default__"
+        ]
+    if "runner" in effective:
+        effective["runner"] = runner_name(run_params)
+    return effective
+
+
 def run_tags(run_params: dict[str, Any]) -> dict[str, Any]:
     """The tags that describe a Kedro run: command, env, pipelines, runner, git, host.
 

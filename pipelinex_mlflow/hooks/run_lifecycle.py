@@ -13,7 +13,7 @@ from kedro.framework.hooks import hook_impl
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
-from pipelinex_mlflow.hooks._run_context import run_tags
+from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
@@ -484,13 +484,14 @@ class MLflowBasicLoggerHook:
         else:
             keys = wanted
         chosen = {}
+        effective = effective_run_params(run_params)
         for key in keys:
             if key in _PIPELINEX_RUN_PARAMS:
                 chosen[f"{RUN_PARAM_PREFIX}{key}"] = _pipelinex_run_param(
                     key, run_params
                 )
-            elif key in run_params:
-                chosen[f"{RUN_PARAM_PREFIX}{key}"] = run_params[key]
+            elif key in effective:
+                chosen[f"{RUN_PARAM_PREFIX}{key}"] = effective[key]
         return chosen
 
     def _log_time(self, name: str, run_logger: RunLogger) -> None:

@@ -169,6 +169,12 @@ class TestSuccessfulRun:
         assert {"___run_id", "___kedro_version", "___pipeline_names"} <= set(
             run.data.params
         )
+        # What Kedro ran, as the kedro.* tags say, not its "not given" markers.
+        params, tags = run.data.params, run.data.tags
+        assert (params["___env"], tags["kedro.env"]) == ("local", "local")
+        assert params["___pipeline_names"] == "['__default__']"
+        assert tags["kedro.pipelines"] == "__default__"
+        assert params["___runner"] == tags["kedro.runner"] == "SequentialRunner"
 
     def test_enable_mlflow_false_touches_nothing(
         self, client: MlflowClient, tracking_uri: str
