@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,12 @@ from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
-from pipelinex_mlflow.masking import declare_secret_names, get_logger, mask_value
+from pipelinex_mlflow.masking import (
+    declare_secret_names,
+    get_logger,
+    mask_url_passwords,
+    mask_value,
+)
 from pipelinex_mlflow.pipeline_ml import RunModels
 from pipelinex_mlflow.tracking import (
     DISABLE_ENV_VAR,
@@ -50,6 +57,7 @@ from pipelinex_mlflow.tracking import (
     process_tag,
     run_set_in_this_process,
     run_view_hint,
+    run_view_lines,
     sender_for,
     set_current_run,
     set_flush_timeout,
@@ -381,6 +389,7 @@ class MLflowBasicLoggerHook:
             else "",
             run_view_hint(run.tracking_uri, experiment_id, run.run_id),
         )
+        _print_view_lines(run, experiment_id)
         if not (self._shared or self._adopted):
             # Lets the next run tell this one from a run whose process is gone.
             sender_for(run).start_heartbeat(HEARTBEAT_EVERY_S)
@@ -604,6 +613,23 @@ def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
         # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
         return ",".join(value or ()) or "__default__"
     return value or {}
+
+
+def _print_view_lines(run: RunRef, experiment_id: str) -> None:
+    """Write how to view the run on lines of their own, where no log handler wraps them.
+
+    Kedro's log handler wraps a long line to the terminal's width, which breaks
+    the ``mlflow ui`` command and the URL in the log line into pieces that
+    cannot be pasted. Written only when the package logs at INFO.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    lines = run_view_lines(
+        mask_url_passwords(run.tracking_uri), experiment_id, run.run_id
+    )
+    sys.stderr.write(
+        "".join(["View the MLflow run:\n", *(f"    {x}\n" for x in lines)])
+    )
 
 
 def relog_command(run_params: Mapping[str, Any], run_id: str) -> str:

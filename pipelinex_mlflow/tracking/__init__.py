@@ -124,6 +124,7 @@ from pipelinex_mlflow.tracking.stores import (
     get_client,
     normalize_tracking_uri,
     run_view_hint,
+    run_view_lines,
     warm_up,
 )
 from pipelinex_mlflow.tracking.values import (
@@ -222,6 +223,7 @@ __all__ = [
     "resume_run",
     "run_set_in_this_process",
     "run_view_hint",
+    "run_view_lines",
     "sanitize_key",
     "sanitize_keys",
     "sender_for",

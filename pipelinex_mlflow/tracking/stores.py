@@ -360,6 +360,22 @@ def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str
     return mask_url_passwords(messages.get(result.kind, default))
 
 
+def run_view_lines(tracking_uri: str, experiment_id: str, run_id: str) -> list[str]:
+    """Where a person can look at a run: its URL, or the ``mlflow ui`` command and URL.
+
+    Examples:
+        >>> run_view_lines("sqlite:///m.db", "1", "abc")
+        ['mlflow ui --backend-store-uri sqlite:///m.db', 'http://127.0.0.1:5000/#/experiments/1/runs/abc']
+    """
+    run_path = f"#/experiments/{experiment_id}/runs/{run_id}"
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return [f"{tracking_uri.rstrip('/')}/{run_path}"]
+    return [
+        f"mlflow ui --backend-store-uri {tracking_uri}",
+        f"http://127.0.0.1:5000/{run_path}",
+    ]
+
+
 def run_view_hint(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """Say where a person can look at a run: its URL, or the ``mlflow ui`` command.
 
@@ -367,10 +383,8 @@ def run_view_hint(tracking_uri: str, experiment_id: str, run_id: str) -> str:
         >>> run_view_hint("http://127.0.0.1:5000", "1", "abc")
         'http://127.0.0.1:5000/#/experiments/1/runs/abc'
     """
-    run_path = f"#/experiments/{experiment_id}/runs/{run_id}"
-    if urlparse(tracking_uri).scheme in ("http", "https"):
-        return f"{tracking_uri.rstrip('/')}/{run_path}"
-    return (
-        f"run `mlflow ui --backend-store-uri {tracking_uri}` and open "
-        f"http://127.0.0.1:5000/{run_path}"
-    )
+    lines = run_view_lines(tracking_uri, experiment_id, run_id)
+    if len(lines) == 1:
+        return lines[0]
+    command, url = lines
+    return f"run `{command}` and open {url}"

@@ -137,6 +137,22 @@ def test_kedro_run_logs_params_metrics_artifacts_and_tags(
     assert (example_project / "mlartifacts").is_dir()
 
 
+def test_how_to_view_the_run_is_printed_whole(example_run: ExampleRun) -> None:
+    """Kedro's log handler wraps long lines; the command and URL are printed apart."""
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert (
+        "View the MLflow run:\n"
+        f"    mlflow ui --backend-store-uri {example_run.tracking_uri}\n"
+        f"    http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}"
+        f"/runs/{run.info.run_id}\n"
+    ) in example_run.output
+    # An experiment the package created opens on its runs, not in the GenAI view.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_the_model_is_logged_registered_aliased_and_linked(
     example_run: ExampleRun,
 ) -> None:
