@@ -63,6 +63,25 @@ def _as_mlflow_dataset(name: str, spec: DatasetSpec | None) -> MLflowDataSet | N
     return dataset
 
 
+def _parameters_logged_by_basic_hook() -> bool:
+    """Whether the project's ``MLflowBasicLoggerHook`` logs the Kedro parameters.
+
+    Then ``auto`` leaves ``params:`` inputs to it: logged once, as params, not
+    again as metrics. Read from ``settings.HOOKS``, which ParallelRunner workers
+    have too.
+    """
+    from kedro.framework.project import settings
+
+    from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
+
+    return any(
+        isinstance(hook, MLflowBasicLoggerHook)
+        and hook.enable_mlflow
+        and hook.log_parameters
+        for hook in getattr(settings, "HOOKS", ())
+    )
+
+
 def _as_record(split: LoggableValues) -> dict[str, Any]:
     """A worker's values as JSON: params as the text MLflow will store."""
     texts = {key: param_text(value) for key, value in split.params.items()}
@@ -216,12 +235,14 @@ class MLflowCatalogLoggerHook:
             return
         with warn_on_failure(self, f"log the values of node {node.name!r}"):
             splits = []
+            leave_parameters = _parameters_logged_by_basic_hook()
             for name, data in {**inputs, **outputs}.items():
                 if name in self.mlflow_datasets:
                     self._save_side_channel(name, data, spool)
                     continue
                 if (
                     not self.auto
+                    or (leave_parameters and is_parameter(name))
                     or self._is_persisted(name, catalog)
                     or not self._claim(name, spool)
                 ):

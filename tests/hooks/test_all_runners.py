@@ -76,8 +76,9 @@ def test_every_hook_logs_completely(
     assert metrics["stats.n"] == 3.0
     assert metrics["doubled"] == 30.0
     assert metrics["combined"] == 19.5
-    assert metrics["factor"] == 10.0
-    assert metrics["model.depth"] == 3.0
+    # Parameters are the basic hook's (params); auto does not log them again.
+    assert (params["factor"], params["model.depth"]) == ("10", "3")
+    assert not {"factor", "model.depth"} & set(metrics)
     assert params["stats.kind"] == "rf"
     assert params["stats.ids"] == "[1, 2, 3]"
     assert params["model.kind"] == "rf"

@@ -10,9 +10,14 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro_datasets.json import JSONDataset
 
-from pipelinex_mlflow import MLflowCatalogLoggerHook, MLflowDataSet
+from pipelinex_mlflow import (
+    MLflowBasicLoggerHook,
+    MLflowCatalogLoggerHook,
+    MLflowDataSet,
+)
 from pipelinex_mlflow.tracking import current_run, get_client
 from tests.hooks._pipeline import (
+    EXPERIMENT,
     inputs,
     labels_pipeline,
     only_run,
@@ -23,8 +28,6 @@ from tests.hooks._pipeline import (
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
-
-    from pipelinex_mlflow import MLflowBasicLoggerHook
 
 
 class PreLogged:
@@ -76,8 +79,22 @@ class TestAutoLogging:
         run((basic_hook, MLflowCatalogLoggerHook()))
         logged = only_run(client)
         assert len(client.get_metric_history(logged.info.run_id, "stats.n")) == 1
+        # The basic hook logs the parameters: auto leaves them to it (once, as params).
+        assert logged.data.params["model.depth"] == "3"
+        assert "model.depth" not in logged.data.metrics
+        assert logged.data.params["model.kind"] == "rf"
+
+    def test_without_the_basic_hooks_parameters_auto_logs_them(
+        self, tracking_uri: str, client: MlflowClient
+    ) -> None:
+        """With log_parameters=False nothing else logs them: auto does, by kind."""
+        basic = MLflowBasicLoggerHook(
+            uri=tracking_uri, experiment_name=EXPERIMENT, log_parameters=False
+        )
+        run((basic, MLflowCatalogLoggerHook()))
+        logged = only_run(client)
         assert logged.data.metrics["model.depth"] == 3.0
-        assert logged.data.params["model.kind"] == "rf"  # also MLflowBasicLoggerHook's
+        assert logged.data.params["model.kind"] == "rf"
 
     def test_auto_off(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
@@ -102,8 +119,9 @@ class TestParamConflicts:
         )
         logged = only_run(client)
         assert logged.info.status == "FINISHED"
-        assert logged.data.params["label"] == "base"
-        assert "MLflowCatalogLoggerHook did not log 'label'" in caplog.text
+        assert logged.data.params["label"] == "base"  # the basic hook's, first
+        assert logged.data.tags["pipelinex_mlflow.changed_param.label"] == "new-base"
+        assert "already holds other values for params ['label']" in caplog.text
 
     def test_a_param_already_in_the_run_is_not_changed(
         self,
