@@ -8,14 +8,19 @@ Examples:
     .. code-block:: console
 
         $ kedro mlflow replay                  # every spool file of the project
-        $ kedro mlflow runs                    # RUNNING runs; dead ones marked FAILED
+        $ kedro mlflow runs                    # recent runs; dead ones marked FAILED
+        $ kedro mlflow ui                      # the MLflow UI on the project's runs
         $ PIPELINEX_MLFLOW_RUN_KEY=nightly-42 kedro mlflow end-run --status FINISHED
         $ kedro mlflow modelify --pipeline training --run-id 0123abcd...
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
+import urllib.request
+import webbrowser
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,6 +48,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     RunStatus,
     TrackingError,
+    check_reachable,
     close_all,
     end_dead_runs,
     find_shared_run,
@@ -54,6 +60,7 @@ from pipelinex_mlflow.tracking import (
     set_spool_dir,
 )
 from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
+from pipelinex_mlflow.tracking.stores import local_artifacts_uri
 
 if TYPE_CHECKING:
     from kedro.framework.startup import ProjectMetadata
@@ -150,16 +157,23 @@ def replay_command(
 
 
 @mlflow_commands.command(name="runs")
-@click.option("--all", "show_all", is_flag=True, help="List ended runs too.")
+@click.option(
+    "--running", is_flag=True, help="Only RUNNING runs (after marking dead ones)."
+)
+@click.option("--all", "show_all", is_flag=True, hidden=True)  # the old default's flip
 @click.option("--limit", default=20, show_default=True, help="The most runs to list.")
 @click.pass_obj
-def runs_command(metadata: ProjectMetadata | None, show_all: bool, limit: int) -> None:
-    """List the experiment's RUNNING runs, after marking dead ones FAILED.
+def runs_command(
+    metadata: ProjectMetadata | None, running: bool, show_all: bool, limit: int
+) -> None:
+    """List the experiment's recent runs, after marking dead RUNNING ones FAILED.
 
-    A run counts as dead when its process is gone (same machine) or sent no
-    heartbeat for 10 minutes (another machine). Shared runs of orchestrated
-    steps are left alone.
+    A table, newest first: id, status, start, duration, run name, Kedro
+    pipeline and the first metrics. A run counts as dead when its process is
+    gone (same machine) or sent no heartbeat for 10 minutes (another machine).
+    Shared runs of orchestrated steps are left alone.
     """
+    del show_all  # listing every status is the default now
     project = _Project(metadata)
     experiment_id = _experiment_or_exit(project)
     try:
@@ -169,7 +183,7 @@ def runs_command(metadata: ProjectMetadata | None, show_all: bool, limit: int) -
             click.echo(f"Marked {dead.run_id} FAILED: {dead.reason}.")
         found = get_client(project.tracking_uri).search_runs(
             [experiment_id],
-            filter_string="" if show_all else "attributes.status = 'RUNNING'",
+            filter_string="attributes.status = 'RUNNING'" if running else "",
             max_results=limit,
         )
     except Exception as exc:  # the store's own errors: one line, not a traceback
@@ -177,25 +191,144 @@ def runs_command(metadata: ProjectMetadata | None, show_all: bool, limit: int) -
         raise click.ClickException(message) from scrubbed(exc)
     if not found:
         click.echo(
-            f"No {'' if show_all else 'RUNNING '}runs in experiment "
+            f"No {'RUNNING ' if running else ''}runs in experiment "
             f"{project.experiment_name!r} at {mask_url_passwords(project.tracking_uri)}."
         )
+    else:
+        click.echo(_RUN_ROW.format(*_RUN_COLUMNS).rstrip())
     for run in found:
-        started = datetime.fromtimestamp(
-            (run.info.start_time or 0) / 1000, tz=timezone.utc
-        ).strftime("%Y-%m-%d %H:%M:%S UTC")
-        shared = run.data.tags.get(SHARED_RUN_KEY_TAG)
-        note = f"  shared by {shared}" if shared else ""
-        click.echo(
-            f"{run.info.run_id}  {run.info.status:<8}  {started}  "
-            f"{run.info.run_name or ''}{note}"
-        )
+        click.echo(_run_row(run))
     spools = pending_spools(project.spool_dir)
     if spools:
         click.echo(
             f"{len(spools)} spool file(s) wait in {project.spool_dir}: "
             "`kedro mlflow replay` sends them."
         )
+
+
+_RUN_COLUMNS = (
+    "RUN ID",
+    "STATUS",
+    "START (UTC)",
+    "DURATION",
+    "NAME",
+    "PIPELINE",
+    "METRICS",
+)
+_RUN_ROW = "{:<32}  {:<8}  {:<19}  {:>8}  {:<24}  {:<16}  {}"
+#: Metrics shown per run, besides the timing ones every run has.
+_SHOWN_METRICS = 3
+
+
+def _run_row(run: Any) -> str:
+    info, data = run.info, run.data
+    started = datetime.fromtimestamp(
+        (info.start_time or 0) / 1000, tz=timezone.utc
+    ).strftime("%Y-%m-%d %H:%M:%S")
+    duration = (
+        f"{(info.end_time - info.start_time) / 1000:.1f}s"
+        if info.end_time and info.start_time
+        else "-"
+    )
+    metrics = [
+        f"{key}={value:.4g}"
+        for key, value in sorted(data.metrics.items())
+        if not key.startswith("_")
+    ]
+    shown = ", ".join(metrics[:_SHOWN_METRICS]) + (
+        f", +{len(metrics) - _SHOWN_METRICS}" if len(metrics) > _SHOWN_METRICS else ""
+    )
+    shared = data.tags.get(SHARED_RUN_KEY_TAG)
+    row = _RUN_ROW.format(
+        info.run_id,
+        info.status,
+        started,
+        duration,
+        info.run_name or "",
+        data.tags.get("kedro.pipelines", ""),
+        shown,
+    ).rstrip()
+    return row + (f"  shared by {shared}" if shared else "")
+
+
+@mlflow_commands.command(name="ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen here.")
+@click.option("--port", default=5000, show_default=True, help="Listen on this port.")
+@click.option("--no-browser", is_flag=True, help="Print the URL; open no browser.")
+@click.pass_obj
+def ui_command(
+    metadata: ProjectMetadata | None, host: str, port: int, no_browser: bool
+) -> None:
+    """Open the MLflow UI on the project's experiment.
+
+    For a local store (SQLite), start `mlflow ui` on it, with its artifacts
+    folder, until Ctrl-C; for a tracking server, print and open its URL.
+    """
+    project = _Project(metadata)
+    uri = project.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        try:
+            check_reachable(uri, timeout_s=5)
+            experiment_id = project.experiment_id()
+        except Exception as exc:  # the server's own errors: open it anyway
+            click.echo(f"Warning: {mask_secrets(str(exc))}", err=True)
+            experiment_id = None
+        _open(_experiment_url(uri, experiment_id), no_browser)
+        return
+    experiment_id = _experiment_or_exit(project)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    artifacts = local_artifacts_uri(uri)
+    if artifacts:  # new experiments' artifacts go where the package puts them
+        command += ["--artifacts-destination", artifacts]
+    url = _experiment_url(f"http://{host}:{port}", experiment_id)
+    click.echo(
+        f"Starting the MLflow UI on {mask_url_passwords(uri)} (Ctrl-C stops it):"
+    )
+    click.echo(f"    {url}")
+    server = subprocess.Popen(command)  # noqa: S603 - our interpreter, our arguments
+    try:
+        if not no_browser and _wait_healthy(f"http://{host}:{port}", server):
+            webbrowser.open(url)
+        server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        server.wait()
+
+
+def _experiment_url(base: str, experiment_id: str | None) -> str:
+    root = base.rstrip("/")
+    return f"{root}/#/experiments/{experiment_id}" if experiment_id else f"{root}/"
+
+
+def _open(url: str, no_browser: bool) -> None:
+    click.echo(f"    {url}")
+    if not no_browser:
+        webbrowser.open(url)
+
+
+def _wait_healthy(base: str, server: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + _UI_START_TIMEOUT_S
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+_UI_START_TIMEOUT_S = 60
 
 
 @mlflow_commands.command(name="end-run")

@@ -94,16 +94,61 @@ def test_runs_lists_running_runs_and_ends_dead_ones(
         tracking_uri, experiment_id, tags={SHARED_RUN_KEY_TAG: "dag-1"}, run_name="dag"
     )
     write_spool(dead, Spooled(tags={"a": "b"}), project.project_path / "mlflow_spool")
-    result = _kedro_mlflow(project, "runs")
+    result = _kedro_mlflow(project, "runs", "--running")
     assert result.exit_code == 0, result.output
     assert f"Marked {dead.run_id} FAILED" in result.output
     assert f"{shared.run_id}  RUNNING" in result.output
     assert "shared by dag-1" in result.output
+    assert dead.run_id not in result.output.split("FAILED:")[-1]
     assert "1 spool file(s) wait" in result.output
     because = client.get_run(dead.run_id).data.tags["pipelinex_mlflow.ended_because"]
     assert "holds what it could not send: replay it" in because
-    listed = _kedro_mlflow(project, "runs", "--all")
+    listed = _kedro_mlflow(project, "runs")
     assert f"{dead.run_id}  FAILED" in listed.output
+
+
+def test_runs_shows_the_recent_runs_as_a_table(
+    project: ProjectMetadata, client: MlflowClient
+) -> None:
+    """What `kedro run` logged, checked without a browser."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.reliability_project import kedro_env
+
+    kedro = Path(sys.executable).with_name("kedro")
+    done = subprocess.run(
+        [str(kedro), "run"],
+        cwd=project.project_path,
+        env=kedro_env(client.tracking_uri, RELIABILITY_PAUSE_S="0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = _kedro_mlflow(project, "runs", "--limit", "5")
+    assert result.exit_code == 0, result.output
+    header, row = result.output.splitlines()[:2]
+    assert header.split() == [
+        "RUN",
+        "ID",
+        "STATUS",
+        "START",
+        "(UTC)",
+        "DURATION",
+        "NAME",
+        "PIPELINE",
+        "METRICS",
+    ]
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id]
+    )
+    assert row.startswith(f"{run.info.run_id}  FINISHED  ")
+    assert "__default__" in row
+    assert "score_0=" in row  # the first metrics, timings left out
+    assert "__time" not in row
 
 
 def test_end_run_ends_a_shared_run_with_its_times(
@@ -176,3 +221,81 @@ def test_an_ended_shared_run_is_reopened_and_bad_keys_are_refused(
     assert client.get_run(run.run_id).info.status == "RUNNING"
     with pytest.raises(TrackingError, match="cannot name a shared run"):
         check_run_key("it's; DROP TABLE runs")
+
+
+def test_ui_starts_the_mlflow_ui_on_a_sqlite_store_and_stops_with_its_group(
+    project: ProjectMetadata, tracking_uri: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from tests.conftest import _free_port
+    from tests.reliability_project import kedro_env
+
+    experiment_id = ensure_experiment(tracking_uri, EXPERIMENT)
+    port = _free_port()
+    kedro = Path(sys.executable).with_name("kedro")
+    log = project.project_path / "ui.log"
+    with log.open("w") as out:
+        ui = subprocess.Popen(
+            [str(kedro), "mlflow", "ui", "--port", str(port), "--no-browser"],
+            cwd=project.project_path,
+            env=kedro_env(tracking_uri),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert ui.poll() is None, log.read_text()
+            try:
+                url = f"{base}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name={EXPERIMENT}"
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    found = json.load(response)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the UI did not answer in 90 s"
+                time.sleep(0.5)
+        # The UI reads the project's store: it knows the project's experiment.
+        assert found["experiment"]["experiment_id"] == experiment_id
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
+    assert f"{base}/#/experiments/{experiment_id}" in log.read_text()
+    gone_by = time.monotonic() + 30
+    while _group_alive(ui.pid):  # the mlflow server and its workers stop too
+        assert time.monotonic() < gone_by, "the UI's process group outlived SIGTERM"
+        time.sleep(0.2)
+
+
+def _group_alive(pgid: int) -> bool:
+    import os
+
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ui_of_a_tracking_server_prints_its_experiment_url(
+    project: ProjectMetadata, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment_id = ensure_experiment(mlflow_server, EXPERIMENT)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("BROWSER", "true")  # `true <url>`: a browser that opens nothing
+    result = _kedro_mlflow(project, "ui")
+    assert result.exit_code == 0, result.output
+    assert f"{mlflow_server}/#/experiments/{experiment_id}" in result.output
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    unreachable = _kedro_mlflow(project, "ui", "--no-browser")
+    assert unreachable.exit_code == 0, unreachable.output
+    assert "http://127.0.0.1:9/" in unreachable.output
+    assert "Warning:" in unreachable.output
