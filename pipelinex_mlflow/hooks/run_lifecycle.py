@@ -242,8 +242,13 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Start importing MLflow while Kedro loads the pipelines and the catalog."""
-        if not self.enable_mlflow or disabled_by_environment():
+        """Start importing MLflow while Kedro loads the pipelines and the catalog.
+
+        Only for ``kedro run`` (or a session opened from Python): ``kedro catalog
+        ...``, ``kedro registry ...`` and other commands load a context too, and
+        must neither import MLflow nor touch the store because of us.
+        """
+        if not self.enable_mlflow or disabled_by_environment() or not _running():
             return
         try:
             uri: str | None = self.tracking_uri(context.project_path)
@@ -613,6 +618,14 @@ def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
         # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
         return ",".join(value or ()) or "__default__"
     return value or {}
+
+
+def _running() -> bool:
+    """Whether this process runs a pipeline: ``kedro run``, or no CLI at all."""
+    import click
+
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"
 
 
 def _print_view_lines(run: RunRef, experiment_id: str) -> None:

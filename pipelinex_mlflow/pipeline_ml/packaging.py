@@ -30,7 +30,11 @@ from pipelinex_mlflow.pipeline_ml.predictor import RUNNER_PARAM, InferencePredic
 from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, PipelineModelError
 from pipelinex_mlflow.tracking import TrackingError
 from pipelinex_mlflow.tracking.flavors import PYFUNC, get_flavor
-from pipelinex_mlflow.tracking.models import LOGGED_MODEL_ARGS, link_run_metrics
+from pipelinex_mlflow.tracking.models import (
+    LOGGED_MODEL_ARGS,
+    check_registry_names,
+    link_run_metrics,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +60,12 @@ def check_catalog(spec: InferenceSpec, catalog: CatalogProtocol[Any, Any]) -> No
         PipelineModelError: Naming the datasets and what to declare instead.
     """
     _check_save_args(spec)
+    try:
+        check_registry_names(spec.options.registered_model_name, spec.options.alias)
+    except TrackingError as exc:
+        raise PipelineModelError(
+            f"pipeline_ml_factory model {spec.options.name!r}: {exc}"
+        ) from None
     in_memory = [name for name in spec.artifacts if _in_memory(catalog, name)]
     if in_memory:
         raise PipelineModelError(

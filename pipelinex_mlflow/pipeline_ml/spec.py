@@ -39,8 +39,6 @@ from kedro.pipeline import Pipeline
 
 from pipelinex_mlflow.kedro_helpers import is_parameter
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import TrackingError
-from pipelinex_mlflow.tracking.models import check_registry_names
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -238,10 +236,8 @@ def _check_options(options: ModelOptions) -> None:
             f"pipeline_ml_factory: alias {options.alias!r} needs "
             "registered_model_name: an alias names a version of a registered model."
         )
-    try:
-        check_registry_names(options.registered_model_name, options.alias)
-    except TrackingError as exc:
-        raise PipelineModelError(f"pipeline_ml_factory: {exc}") from None
+    # The registry's own name rules import MLflow: checked when a run starts
+    # (packaging.check_catalog), not in every `kedro` command's registry.
     if options.runner not in PREDICT_RUNNERS:
         raise PipelineModelError(
             f"pipeline_ml_factory: runner {options.runner!r} cannot run the model at "

@@ -379,3 +379,54 @@ def _rendered(url: str, profile: Path) -> str:
         check=True,
     )
     return done.stdout
+
+
+_OTHER_COMMAND = """
+import sys, time
+from kedro.framework.cli import main
+
+sys.argv = ["kedro", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+time.sleep(3)  # time for a background import to begin, had one started
+print("MLFLOW_IMPORTED" if "mlflow" in sys.modules else "NO_MLFLOW", code)
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [["registry", "list"], ["catalog", "describe-datasets"]]
+)
+def test_other_kedro_commands_neither_import_mlflow_nor_touch_the_store(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Only `kedro run` warms MLflow up; a server that is down is not even tried."""
+    project = tmp_path / "demo_project"
+    shutil.copytree(
+        EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS)
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_COMMAND, *command],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.strip().endswith("NO_MLFLOW 0"), done.stdout + done.stderr
+    assert "127.0.0.1:9" not in done.stdout + done.stderr
+    default_store = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}
+    again = subprocess.run(
+        [sys.executable, "-c", _OTHER_COMMAND, *command],
+        cwd=project,
+        env=default_store,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.stdout.strip().endswith("NO_MLFLOW 0"), again.stdout + again.stderr
+    assert not (project / "mlflow.db").exists()  # no store created either

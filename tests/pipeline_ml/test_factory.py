@@ -83,7 +83,6 @@ def test_a_wrong_pipeline_fails_at_registry_time_naming_the_dataset(
         ({"runner": "ParallelRunner"}, "runner 'ParallelRunner' cannot run the model"),
         ({"copy_mode": "clone"}, "copy_mode 'clone' is not one of assign, copy"),
         ({"alias": "champion"}, "alias 'champion' needs registered_model_name"),
-        ({"registered_model_name": "a/b"}, "refused by MLflow's model registry"),
         ({"signature": "inferred"}, "signature 'inferred' is not one of auto, none"),
         ({"model_name": " "}, "the model name must be a non-empty string"),
         ({"pip_requirements": [1]}, "pip_requirements must be a list of strings"),
@@ -244,6 +243,18 @@ def test_an_input_the_catalog_keeps_in_memory_fails_before_the_run(
         RunModels.plan(made, DataCatalog({"data": MemoryDataset([1.0])}))
     persisted = DataCatalog({"mean": PickleDataset(filepath=str(tmp_path / "m.pkl"))})
     assert made.spec in RunModels.plan(made, persisted).specs
+
+
+def test_a_name_the_registry_refuses_fails_at_run_start_not_in_the_registry(
+    tmp_path: Path,
+) -> None:
+    """MLflow's name rules import MLflow: every `kedro` command reads the registry."""
+    made = pipeline_ml_factory(
+        training(), inference(), "instances", registered_model_name="a/b"
+    )
+    persisted = DataCatalog({"mean": PickleDataset(filepath=str(tmp_path / "m.pkl"))})
+    with pytest.raises(PipelineModelError, match="refused by MLflow's model registry"):
+        RunModels.plan(made, persisted)
 
 
 def test_two_models_of_one_name_in_a_run_are_refused() -> None:
