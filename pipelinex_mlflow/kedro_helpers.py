@@ -20,7 +20,13 @@ from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kedro.io import AbstractDataset, DataCatalog, DatasetError
+from kedro.io import (
+    AbstractDataset,
+    DataCatalog,
+    DatasetError,
+    MemoryDataset,
+    SharedMemoryDataset,
+)
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -96,6 +102,20 @@ def project_root(project_path: str | os.PathLike[str] | None) -> Path:
 # --------------------------------------------------------------------------------------
 # Where a dataset keeps its data
 # --------------------------------------------------------------------------------------
+def keeps_in_memory(dataset: AbstractDataset[Any, Any] | None) -> bool:
+    """Whether a catalog entry's data is gone after the run.
+
+    A ``MemoryDataset``, ParallelRunner's ``SharedMemoryDataset`` (no subclass of
+    it), or no entry at all (Kedro makes a memory dataset then).
+
+    Examples:
+        >>> from kedro.io import MemoryDataset
+        >>> keeps_in_memory(MemoryDataset(1)), keeps_in_memory(None)
+        (True, True)
+    """
+    return dataset is None or isinstance(dataset, (MemoryDataset, SharedMemoryDataset))
+
+
 def dataset_base_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
     """Return the dataset's configured local file or folder, ignoring versions.
 

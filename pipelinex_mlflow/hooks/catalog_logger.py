@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset, DatasetError, MemoryDataset, SharedMemoryDataset
+from kedro.io import AbstractDataset, DatasetError
 
 from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
@@ -14,7 +14,11 @@ from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
-from pipelinex_mlflow.kedro_helpers import is_parameter, parameter_key
+from pipelinex_mlflow.kedro_helpers import (
+    is_parameter,
+    keeps_in_memory,
+    parameter_key,
+)
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.scratch import WorkerSpool
 from pipelinex_mlflow.tracking import (
@@ -297,10 +301,7 @@ class MLflowCatalogLoggerHook:
     def _is_persisted(self, name: str, catalog: CatalogProtocol[Any, Any]) -> bool:
         if is_parameter(name):
             return False
-        dataset = catalog.get(name)
-        return dataset is not None and not isinstance(
-            dataset, (MemoryDataset, SharedMemoryDataset)
-        )
+        return not keeps_in_memory(catalog.get(name))
 
     def _claim(self, name: str, spool: WorkerSpool | None) -> bool:
         """Tell whether ``name`` is seen for the first time in this run.

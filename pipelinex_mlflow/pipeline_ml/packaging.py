@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kedro.io import DatasetError, MemoryDataset
+from kedro.io import DatasetError
 
 from pipelinex_mlflow.io.model_backend import ModelBackend
+from pipelinex_mlflow.kedro_helpers import keeps_in_memory
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.pipeline_ml.predictor import RUNNER_PARAM, InferencePredictor
 from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, PipelineModelError
@@ -95,13 +96,7 @@ def _check_save_args(spec: InferenceSpec) -> None:
 
 
 def _in_memory(catalog: CatalogProtocol[Any, Any], name: str) -> bool:
-    dataset = catalog.get(name, fallback_to_runtime_pattern=True)
-    # ParallelRunner's catalog holds SharedMemoryDataset, no MemoryDataset subclass.
-    return (
-        dataset is None
-        or isinstance(dataset, MemoryDataset)
-        or type(dataset).__name__ == "SharedMemoryDataset"
-    )
+    return keeps_in_memory(catalog.get(name, fallback_to_runtime_pattern=True))
 
 
 @dataclass
