@@ -4,6 +4,8 @@ kedro-mlflow's name and main arguments (``training``, ``inference``,
 ``input_name``, ``kpm_kwargs``, ``log_model_kwargs``), so its users can switch.
 
 Examples:
+    >>> import logging
+    >>> logging.disable(logging.WARNING)  # no project here: a test's may linger
     >>> from kedro.pipeline import Pipeline, node
     >>> def fit(data):
     ...     return sum(data)
@@ -17,10 +19,12 @@ Examples:
     ... )
     >>> [n.name for n in training.nodes], training.input_name
     (['fit'], 'instances')
+    >>> logging.disable(logging.NOTSET)
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from kedro.pipeline import Pipeline
@@ -183,12 +187,15 @@ def pipeline_ml_factory(
 def _warn_without_run_hook(model_name: str) -> None:
     """Say so when the project registers no hook that would log the model.
 
-    By class name: the hooks layer sits above this one.
+    By class name: the hooks layer sits above this one. A process that never
+    imported ``kedro.framework.project`` has no project configured: nothing to
+    check, and importing it here would set up Kedro's logging as a side effect.
     """
-    from kedro.framework.project import PACKAGE_NAME, settings
-
-    in_project: str | None = PACKAGE_NAME
-    hooks = getattr(settings, "HOOKS", ())
+    project = sys.modules.get("kedro.framework.project")
+    if project is None:
+        return
+    in_project: str | None = project.PACKAGE_NAME
+    hooks = getattr(project.settings, "HOOKS", ())
     if in_project and not any(
         type(hook).__name__ == "MLflowBasicLoggerHook" for hook in hooks
     ):
