@@ -32,6 +32,20 @@ def training() -> Pipeline:
     return Pipeline([node(fit, "data", "mean", name="fit")])
 
 
+def prepare(raw: list[float]) -> list[float]:
+    return raw
+
+
+def prepare_and_fit() -> Pipeline:
+    """Training in two nodes: ``prepare`` (raw -> data), then ``fit_mean``."""
+    return Pipeline(
+        [
+            node(prepare, "raw", "data", name="prepare"),
+            node(fit, "data", "mean", name="fit_mean"),
+        ]
+    )
+
+
 def inference(*inputs: str) -> Pipeline:
     names = list(inputs) or ["mean", "instances", "params:shift"]
     return Pipeline([node(center, names, "centered", name="center")])
@@ -189,16 +203,8 @@ def test_namespaced_unnamed_nodes_are_reported_too(
 def test_a_node_writing_other_datasets_does_not_count_as_training(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def prepare(raw: list[float]) -> list[float]:
-        return raw
-
     made = pipeline_ml_factory(
-        Pipeline(
-            [
-                node(prepare, "raw", "data", name="prepare"),
-                node(fit, "data", "mean", name="fit_mean"),
-            ]
-        ),
+        prepare_and_fit(),
         inference(),
         "instances",
         model_name="renamed",
@@ -213,16 +219,8 @@ def test_a_node_writing_other_datasets_does_not_count_as_training(
 def test_a_run_that_produces_none_of_the_model_inputs_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def prepare(raw: list[float]) -> list[float]:
-        return raw
-
     made = pipeline_ml_factory(
-        Pipeline(
-            [
-                node(prepare, "raw", "data", name="prepare"),
-                node(fit, "data", "mean", name="fit_mean"),
-            ]
-        ),
+        prepare_and_fit(),
         inference(),
         "instances",
         model_name="partial",

@@ -13,7 +13,6 @@ import logging
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from click.testing import CliRunner
 
 from pipelinex_mlflow.cli import commands
 from tests.pipeline_ml_project import (
+    CATALOG,
     EXPERIMENT,
     PACKAGE,
     REGISTERED,
@@ -355,24 +355,17 @@ def test_modelify_logs_an_equivalent_model_from_a_training_run(
     assert "No pipeline named 'nope'" in unknown.output
 
 
-_IN_MEMORY_CATALOG = """
-weights:
-  type: pipelinex_mlflow.MLflowDataset
-  dataset: pkl
-instances:
-  type: pandas.CSVDataset
-  filepath: data/instances.csv
-sample:
-  type: pandas.CSVDataset
-  filepath: data/instances.csv
-"""
+# The project's catalog without its scaler entry: Kedro keeps it in memory.
+_IN_MEMORY_CATALOG = CATALOG.replace(
+    "scaler:\n  type: pickle.PickleDataset\n  filepath: data/scaler.pkl\n", ""
+)
 
 
 def test_an_input_kept_in_memory_fails_the_run_before_it_exists(
     tmp_path: Path, client: MlflowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     metadata = bootstrap(
-        generate(tmp_path / "mem", catalog=textwrap.dedent(_IN_MEMORY_CATALOG)),
+        generate(tmp_path / "mem", catalog=_IN_MEMORY_CATALOG),
         monkeypatch,
     )
     with pytest.raises(ValueError, match="needs scaler, which the catalog keeps"):

@@ -90,7 +90,8 @@ def evaluate_regressor(
     }
 
 
-def create_pipeline() -> Pipeline:
+def create_data_pipeline() -> Pipeline:
+    """Generated data, split in two: the start of the regression and the training."""
     return Pipeline(
         [
             node(make_data, "params:data", "frame", name="make_data"),
@@ -100,6 +101,13 @@ def create_pipeline() -> Pipeline:
                 ["train_df", "test_features"],
                 name="split",
             ),
+        ]
+    )
+
+
+def create_pipeline() -> Pipeline:
+    return create_data_pipeline() + Pipeline(
+        [
             node(
                 train,
                 ["train_df", "params:model"],

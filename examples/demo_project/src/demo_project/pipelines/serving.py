@@ -16,7 +16,7 @@ from kedro.pipeline import Pipeline, node
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
-from demo_project.pipelines.regression import make_data, split
+from demo_project.pipelines.regression import create_data_pipeline
 
 
 def fit_scaler(train_df: pd.DataFrame, model: dict[str, Any]) -> StandardScaler:
@@ -57,16 +57,9 @@ def evaluate_pipeline_model(
 
 
 def create_training_pipeline() -> Pipeline:
-    return Pipeline(
+    # The regression pipeline's first two nodes: in a sum they run once.
+    return create_data_pipeline() + Pipeline(
         [
-            # The regression pipeline's first two nodes: in a sum they run once.
-            node(make_data, "params:data", "frame", name="make_data"),
-            node(
-                split,
-                ["frame", "params:split"],
-                ["train_df", "test_features"],
-                name="split",
-            ),
             node(fit_scaler, ["train_df", "params:model"], "feature_scaler"),
             node(
                 fit_estimator,
