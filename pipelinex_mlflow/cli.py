@@ -1,4 +1,4 @@
-"""``kedro mlflow``: replay spooled values, list runs, end a shared run, log a model.
+"""``kedro mlflow``: set up mlflow.yml, list runs, open the UI, replay, end, log a model.
 
 The commands find the tracking store and experiment the way the project's
 ``MLflowBasicLoggerHook`` (registered in ``settings.py``) does, so they need no
@@ -7,6 +7,7 @@ options in a project set up as the README shows.
 Examples:
     .. code-block:: console
 
+        $ kedro mlflow init                    # a commented conf/local/mlflow.yml
         $ kedro mlflow replay                  # every spool file of the project
         $ kedro mlflow runs                    # recent runs; dead ones marked FAILED
         $ kedro mlflow ui                      # the MLflow UI on the project's runs
@@ -28,6 +29,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from kedro.framework.cli.utils import _split_params
 
+from pipelinex_mlflow.config import (
+    MlflowConfigError,
+    load_project_config,
+    template_text,
+)
+from pipelinex_mlflow.hooks._configurable import apply_config
 from pipelinex_mlflow.hooks.node_timing import MLflowTimeLoggerHook
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
 from pipelinex_mlflow.io import MLflowDataSet
@@ -63,6 +70,7 @@ from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
 from pipelinex_mlflow.tracking.stores import local_artifacts_uri
 
 if TYPE_CHECKING:
+    from kedro.config import AbstractConfigLoader
     from kedro.framework.startup import ProjectMetadata
 
 STATUSES = ("FINISHED", "FAILED", "KILLED")
@@ -78,21 +86,33 @@ def mlflow_commands() -> None:
     """Work with this project's MLflow runs (pipelinex_mlflow)."""
 
 
-class _Project:
-    """The store, experiment and spool folder of the project's tracked runs."""
+def _in_project(metadata: ProjectMetadata | None) -> ProjectMetadata:
+    if metadata is None:
+        raise click.UsageError(
+            "Run `kedro mlflow` inside a Kedro project (the folder with "
+            "pyproject.toml)."
+        )
+    return metadata
 
-    def __init__(self, metadata: ProjectMetadata | None) -> None:
-        if metadata is None:
-            raise click.UsageError(
-                "Run `kedro mlflow` inside a Kedro project (the folder with "
-                "pyproject.toml)."
-            )
-        self.root = Path(metadata.project_path)
+
+class _Project:
+    """The store, experiment and spool folder of the project's tracked runs.
+
+    Found as ``kedro run`` finds them: the ``settings.py`` hook, over the
+    environment's ``mlflow.yml``.
+    """
+
+    def __init__(
+        self, metadata: ProjectMetadata | None, env: str | None = None
+    ) -> None:
+        self.root = Path(_in_project(metadata).project_path)
         self.hook = _registered(MLflowBasicLoggerHook) or MLflowBasicLoggerHook()
         try:
+            self.config = load_project_config(_config_loader(self.root, env))
+            apply_config(self.hook, self.config)
             self.tracking_uri = self.hook.tracking_uri(self.root)
-        except TrackingError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except (TrackingError, MlflowConfigError) as exc:
+            raise click.ClickException(str(exc)) from None
         self.experiment_name = self.hook.resolved_experiment_name()
         self.spool_dir = self.root / DEFAULT_SPOOL_DIR_NAME
         set_spool_dir(self.spool_dir)
@@ -102,6 +122,18 @@ class _Project:
             self.experiment_name
         )
         return None if experiment is None else str(experiment.experiment_id)
+
+
+def _config_loader(root: Path, env: str | None) -> AbstractConfigLoader:
+    """The project's config loader for ``env``, made as Kedro's context makes it."""
+    from kedro.framework.project import settings
+
+    loader: AbstractConfigLoader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return loader
 
 
 HookType = TypeVar("HookType")
@@ -117,6 +149,61 @@ def _registered(kind: type[HookType]) -> HookType | None:
     return None
 
 
+#: What a project's git repository should not hold: the local store, its
+#: artifacts, and values spooled for `kedro mlflow replay` (Kedro's template
+#: ignores only mlruns/).
+GITIGNORE_LINES = ("mlflow.db", "mlartifacts/", "mlflow_spool/")
+
+
+@mlflow_commands.command(name="init")
+@click.option(
+    "--env",
+    "-e",
+    default="local",
+    show_default=True,
+    help="Write conf/<env>/mlflow.yml.",
+)
+@click.option("--force", "-f", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def init_command(metadata: ProjectMetadata | None, env: str, force: bool) -> None:
+    """Write a commented mlflow.yml for ENV and ignore the local store in git.
+
+    The experiment is named after the project's package. Every other key is
+    written commented out, with its default; uncomment what you change. Adds
+    mlflow.db, mlartifacts/ and mlflow_spool/ to the project's .gitignore.
+    """
+    from kedro.framework.project import settings
+
+    project = _in_project(metadata)
+    root = Path(project.project_path)
+    target = root / settings.CONF_SOURCE / env / "mlflow.yml"
+    if target.exists() and not force:
+        raise click.ClickException(
+            f"{target.relative_to(root)} exists; pass --force to overwrite it."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(template_text(project.package_name), encoding="utf-8")
+    click.echo(f"Wrote {target.relative_to(root)}.")
+    added = _ignore_in_git(root / ".gitignore", GITIGNORE_LINES)
+    if added:
+        click.echo(f"Added {', '.join(added)} to .gitignore.")
+
+
+def _ignore_in_git(gitignore: Path, lines: tuple[str, ...]) -> list[str]:
+    """Append the ``lines`` that ``gitignore`` lacks; return them."""
+    text = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    present = {line.strip() for line in text.splitlines()}
+    missing = [line for line in lines if line not in present]
+    if missing:
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        block = "\n# pipelinex_mlflow: the local MLflow store and its spool\n"
+        gitignore.write_text(
+            text + prefix + block + "".join(f"{line}\n" for line in missing),
+            encoding="utf-8",
+        )
+    return missing
+
+
 @mlflow_commands.command(name="replay")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -124,9 +211,15 @@ def _registered(kind: type[HookType]) -> HookType | None:
     default=None,
     help="Send to this tracking URI instead of the one each spool file names.",
 )
+@click.option(
+    "--env", "-e", default=None, help="The Kedro environment whose mlflow.yml to read."
+)
 @click.pass_obj
 def replay_command(
-    metadata: ProjectMetadata | None, paths: tuple[Path, ...], uri: str | None
+    metadata: ProjectMetadata | None,
+    paths: tuple[Path, ...],
+    uri: str | None,
+    env: str | None,
 ) -> None:
     """Send spooled values, files and run ends into their runs, once.
 
@@ -134,7 +227,7 @@ def replay_command(
     folder that was not replayed yet. A replayed file is renamed
     <run id>.replayed.zip.
     """
-    project = _Project(metadata) if not paths else None
+    project = _Project(metadata, env) if not paths else None
     files = list(paths) or pending_spools(project.spool_dir if project else None)
     if not files:
         click.echo("Nothing to replay: no spool files.")
@@ -162,9 +255,16 @@ def replay_command(
 )
 @click.option("--all", "show_all", is_flag=True, hidden=True)  # the old default's flip
 @click.option("--limit", default=20, show_default=True, help="The most runs to list.")
+@click.option(
+    "--env", "-e", default=None, help="The Kedro environment whose mlflow.yml to read."
+)
 @click.pass_obj
 def runs_command(
-    metadata: ProjectMetadata | None, running: bool, show_all: bool, limit: int
+    metadata: ProjectMetadata | None,
+    running: bool,
+    show_all: bool,
+    limit: int,
+    env: str | None,
 ) -> None:
     """List the experiment's recent runs, after marking dead RUNNING ones FAILED.
 
@@ -174,7 +274,7 @@ def runs_command(
     Shared runs of orchestrated steps are left alone.
     """
     del show_all  # listing every status is the default now
-    project = _Project(metadata)
+    project = _Project(metadata, env)
     experiment_id = _experiment_or_exit(project)
     try:
         for dead in end_dead_runs(
@@ -252,19 +352,33 @@ def _run_row(run: Any) -> str:
 
 
 @mlflow_commands.command(name="ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Listen here.")
-@click.option("--port", default=5000, show_default=True, help="Listen on this port.")
+@click.option(
+    "--host", default=None, help="Listen here. [default: ui.host, else 127.0.0.1]"
+)
+@click.option(
+    "--port", type=int, default=None, help="Listen here. [default: ui.port, else 5000]"
+)
 @click.option("--no-browser", is_flag=True, help="Print the URL; open no browser.")
+@click.option(
+    "--env", "-e", default=None, help="The Kedro environment whose mlflow.yml to read."
+)
 @click.pass_obj
 def ui_command(
-    metadata: ProjectMetadata | None, host: str, port: int, no_browser: bool
+    metadata: ProjectMetadata | None,
+    host: str | None,
+    port: int | None,
+    no_browser: bool,
+    env: str | None,
 ) -> None:
     """Open the MLflow UI on the project's experiment.
 
     For a local store (SQLite), start `mlflow ui` on it, with its artifacts
     folder, until Ctrl-C; for a tracking server, print and open its URL.
     """
-    project = _Project(metadata)
+    project = _Project(metadata, env)
+    ui = project.config.config.ui if project.config.config else None
+    host = host or (ui.host if ui else "127.0.0.1")
+    port = port or (ui.port if ui else 5000)
     uri = project.tracking_uri
     if uri.startswith(("http://", "https://")):
         try:
@@ -342,19 +456,23 @@ _UI_START_TIMEOUT_S = 60
     help=f"The key the steps shared (default: ${RUN_KEY_ENV_VAR}).",
 )
 @click.option("--run-id", default=None, help="End this run instead.")
+@click.option(
+    "--env", "-e", default=None, help="The Kedro environment whose mlflow.yml to read."
+)
 @click.pass_obj
 def end_run_command(
     metadata: ProjectMetadata | None,
     status: RunStatus,
     run_key: str | None,
     run_id: str | None,
+    env: str | None,
 ) -> None:
     """End the run that orchestrated `kedro run` steps shared, with STATUS.
 
     Logs __time_end and __time, rebuilds the node timeline of all steps, and
     marks the run ended. For a DAG's last step, or its failure callback.
     """
-    project = _Project(metadata)
+    project = _Project(metadata, env)
     if not run_key and not run_id:
         raise click.UsageError(
             f"Say which run to end: --run-key (or ${RUN_KEY_ENV_VAR}) or --run-id."
@@ -450,7 +568,7 @@ def modelify_command(
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
 
-    project = _Project(metadata)
+    project = _Project(metadata, env)
     try:
         spec = select_spec(
             combined(pipelines, pipeline_names),

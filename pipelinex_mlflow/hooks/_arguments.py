@@ -125,6 +125,8 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
         check_bool(hook, name, arguments[name])
     check_optional_mapping(hook, "tags", arguments["tags"])
     check_names(hook, "secret_names", arguments["secret_names"])
+    check_names(hook, "disabled_pipelines", arguments["disabled_pipelines"])
+    check_optional_mapping(hook, "experiment_tags", arguments["experiment_tags"])
     check_number(hook, "offset_hours", arguments["offset_hours"])
     for name in ("server_timeout", "flush_timeout"):
         check_seconds(hook, name, arguments[name])

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from kedro.io import AbstractDataset, DatasetError, SharedMemoryCatalogProtocol
 
+from pipelinex_mlflow.config import current_config
+from pipelinex_mlflow.hooks._configurable import apply_config_to_all
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import RunLogger, current_run, set_current_run
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
     from kedro.io import CatalogProtocol
 
+    from pipelinex_mlflow.config import LoadedConfig
     from pipelinex_mlflow.scratch import WorkerSpool
     from pipelinex_mlflow.tracking import RunRef
 
@@ -141,7 +144,13 @@ class WorkerSetup(AbstractDataset[None, None]):
         """Pickle what a worker needs, with the run current at pickling time."""
         return (
             _set_up_worker,
-            (self.package_name, self._parent_pid, dict(self.spools), current_run()),
+            (
+                self.package_name,
+                self._parent_pid,
+                dict(self.spools),
+                current_run(),
+                current_config(),
+            ),
         )
 
     def load(self) -> NoReturn:
@@ -161,8 +170,12 @@ def _set_up_worker(
     parent_pid: int,
     spools: Mapping[str, WorkerSpool],
     run: RunRef | None,
+    config: LoadedConfig | None = None,
 ) -> WorkerSetup:
     """Unpickle a :class:`WorkerSetup`; in a worker, set the worker up first.
+
+    A spawned worker's hooks are made afresh from ``settings.py``: the main
+    process's ``mlflow.yml`` (``config``) is applied to them too.
 
     It never raises: a failed unpickling would fail the task, and so the pipeline.
     """
@@ -172,6 +185,7 @@ def _set_up_worker(
             _worker = _Worker(parent_pid, dict(spools))
             set_current_run(run)
             _configure_project(package_name)
+            _apply_config_to_project_hooks(config)
         except Exception as exc:
             if not _failed_in_this_process:
                 _failed_in_this_process = True
@@ -206,6 +220,14 @@ def _configure_project(package_name: str | None) -> None:
     project.settings.configure(f"{package_name}.settings")
     _configured_package = package_name
     logger.debug("Loaded the settings of %s in worker %d", package_name, os.getpid())
+
+
+def _apply_config_to_project_hooks(config: LoadedConfig | None) -> None:
+    if config is None:
+        return
+    from kedro.framework.project import settings
+
+    apply_config_to_all(settings.HOOKS, config)
 
 
 def prepare_workers(

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.hooks._arguments import check_bool, check_names, check_paths
+from pipelinex_mlflow.hooks._configurable import (
+    ConfigurableHook,
+    remembers_given_arguments,
+)
 from pipelinex_mlflow.hooks._credential_files import (
     filter_uploads,
 )
@@ -103,7 +107,7 @@ def _as_list(value: Sequence[PathSpec] | PathSpec | None) -> list[PathSpec]:
     return list(value)
 
 
-class MLflowArtifactsLoggerHook:
+class MLflowArtifactsLoggerHook(ConfigurableHook):
     """Uploads files and folders to MLflow before and after the pipeline runs.
 
     Uploads go to the run of ``MLflowBasicLoggerHook``, which must be registered
@@ -156,6 +160,7 @@ class MLflowArtifactsLoggerHook:
         ['conf/base']
     """
 
+    @remembers_given_arguments
     def __init__(
         self,
         filepaths_before_pipeline_run: Sequence[PathSpec] | PathSpec | None = None,

@@ -9,6 +9,10 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, DatasetError
 
 from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
+from pipelinex_mlflow.hooks._configurable import (
+    ConfigurableHook,
+    remembers_given_arguments,
+)
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
@@ -92,7 +96,7 @@ def _as_record(split: LoggableValues) -> dict[str, Any]:
     return {"params": texts, "metrics": split.metrics}
 
 
-class MLflowCatalogLoggerHook:
+class MLflowCatalogLoggerHook(ConfigurableHook):
     """Names the MLflow datasets, and logs the values nodes pass around.
 
     When the pipeline starts it names every ``MLflowDataSet`` after its catalog
@@ -153,6 +157,7 @@ class MLflowCatalogLoggerHook:
         pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='p', name='lr')
     """
 
+    @remembers_given_arguments
     def __init__(
         self,
         auto: bool = True,
@@ -373,6 +378,7 @@ class MLflowDataSetsLoggerHook(MLflowCatalogLoggerHook):
         True
     """
 
+    @remembers_given_arguments
     def __init__(self, enable_mlflow: bool = True) -> None:
         """Take PipelineX's one argument.
 

@@ -14,6 +14,10 @@ from pipelinex_mlflow.hooks._arguments import (
     check_names,
     check_optional_str,
 )
+from pipelinex_mlflow.hooks._configurable import (
+    ConfigurableHook,
+    remembers_given_arguments,
+)
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.masking import MASK, get_logger, is_secret_name, mask_value
 from pipelinex_mlflow.tracking import RunLogger
@@ -131,7 +135,7 @@ def _to_float(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class MLflowEnvVarsLoggerHook:
+class MLflowEnvVarsLoggerHook(ConfigurableHook):
     """Logs chosen environment variables as MLflow params and metrics.
 
     Params are ``<prefix><VAR>`` with the variable's text; metrics are
@@ -175,6 +179,7 @@ class MLflowEnvVarsLoggerHook:
         'env..'
     """
 
+    @remembers_given_arguments
     def __init__(
         self,
         param_env_vars: Sequence[str] | str | None = None,

@@ -29,6 +29,10 @@ from pipelinex_mlflow.hooks._arguments import (
     check_path,
     check_text,
 )
+from pipelinex_mlflow.hooks._configurable import (
+    ConfigurableHook,
+    remembers_given_arguments,
+)
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.hooks._node_timings import (
@@ -100,7 +104,7 @@ def default_task_name(node: Node) -> str:
     return _NOT_IN_TASK_NAME.sub(" ", task_name)[:_TASK_NAME_LENGTH]
 
 
-class MLflowTimeLoggerHook:
+class MLflowTimeLoggerHook(ConfigurableHook):
     """Logs how long each node ran, with a Gantt chart of the run, to MLflow.
 
     It logs to the run of ``MLflowBasicLoggerHook``, which must be registered too:
@@ -147,6 +151,7 @@ class MLflowTimeLoggerHook:
         'time/'
     """
 
+    @remembers_given_arguments
     def __init__(  # noqa: PLR0917 - PipelineX's signature, kept for its users
         self,
         gantt_filepath: str | os.PathLike[str] | None = None,

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
+from pipelinex_mlflow.hooks._configurable import (
+    configure_from_project,
+    remembers_given_arguments,
+    running_a_pipeline,
+)
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
@@ -76,6 +81,8 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
 ALL_RUN_PARAMS = "__ALL__"
+#: MLflow's own variable for the experiment, below ``experiment_name`` and mlflow.yml.
+EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
 RUN_PARAM_PREFIX = "___"
 #: How long the end of a run waits, in total, for values still being sent.
 DEFAULT_FLUSH_TIMEOUT_S = 60.0
@@ -123,6 +130,7 @@ class MLflowBasicLoggerHook:
         True
     """
 
+    @remembers_given_arguments
     def __init__(
         self,
         uri: str | None = None,
@@ -146,6 +154,8 @@ class MLflowBasicLoggerHook:
         server_timeout: float = SERVER_TIMEOUT_S,
         flush_timeout: float = DEFAULT_FLUSH_TIMEOUT_S,
         secret_names: Sequence[str] | str | None = None,
+        disabled_pipelines: Sequence[str] | str | None = None,
+        experiment_tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -189,6 +199,11 @@ class MLflowBasicLoggerHook:
                 case (``["db_*", "*_pin"]``): params, ``--params`` values and
                 environment variables so named are logged as ``*****``, in this
                 process and its workers. The built-in rule is in SECURITY.md.
+            disabled_pipelines: Registered pipeline names whose runs are not
+                tracked (as with ``enable_mlflow=False``); a run of several
+                pipelines is left untracked only when all of them are listed.
+            experiment_tags: Tags set on the experiment (when it is created, and
+                on an existing one whose value differs).
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -220,6 +235,10 @@ class MLflowBasicLoggerHook:
         self.server_timeout = server_timeout
         self.flush_timeout = flush_timeout
         self.secret_names = list(secret_names or ())
+        if isinstance(disabled_pipelines, str):
+            disabled_pipelines = [disabled_pipelines]
+        self.disabled_pipelines = list(disabled_pipelines or ())
+        self.experiment_tags = dict(experiment_tags or {})
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
@@ -242,13 +261,26 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Start importing MLflow while Kedro loads the pipelines and the catalog.
+        """Apply ``mlflow.yml``, then start importing MLflow while Kedro loads.
 
         Only for ``kedro run`` (or a session opened from Python): ``kedro catalog
         ...``, ``kedro registry ...`` and other commands load a context too, and
         must neither import MLflow nor touch the store because of us.
+
+        Raises:
+            MlflowConfigError: If ``mlflow.yml`` is invalid: before any run.
         """
-        if not self.enable_mlflow or disabled_by_environment() or not _running():
+        if not running_a_pipeline():
+            return
+        if self.run is not None:
+            logger.warning(
+                "MLflow run %s of an earlier Kedro run was never ended; marking it "
+                "FAILED.",
+                self.run.run_id,
+            )
+            self._finish("FAILED")
+        configure_from_project(self, context)
+        if not self.enable_mlflow or disabled_by_environment():
             return
         try:
             uri: str | None = self.tracking_uri(context.project_path)
@@ -268,11 +300,15 @@ class MLflowBasicLoggerHook:
         With ``enable_mlflow=False`` or ``PIPELINEX_MLFLOW_DISABLE=1``, switch
         tracking off for this Kedro run instead.
         """
-        if self.enable_mlflow and not disabled_by_environment():
+        if (
+            self.enable_mlflow
+            and not disabled_by_environment()
+            and not self._disabled_for(run_params)
+        ):
             set_tracking_off(False)
             self._start(run_params, pipeline, catalog)
         else:
-            self._switch_off(pipeline, catalog)
+            self._switch_off(pipeline, catalog, run_params)
         try:
             return (yield)
         except BaseException:
@@ -356,6 +392,7 @@ class MLflowBasicLoggerHook:
                 key=check_run_key(key),
                 artifact_location=self.artifact_location,
                 run_name=self.run_name,
+                experiment_tags=self.experiment_tags,
             )
             self._shared = True
         else:
@@ -366,6 +403,7 @@ class MLflowBasicLoggerHook:
                 run_id=self.run_id,
                 run_name=self.run_name,
                 nested=self.nested,
+                experiment_tags=self.experiment_tags,
                 # At creation: a process killed in its first second is known too.
                 tags={PROCESS_TAG: process_tag()},
             )
@@ -410,8 +448,18 @@ class MLflowBasicLoggerHook:
             self._finish("FAILED")
             raise
 
+    def _disabled_for(self, run_params: Mapping[str, Any]) -> bool:
+        """Whether every pipeline of this run is in ``disabled_pipelines``."""
+        if not self.disabled_pipelines:
+            return False
+        names = list(run_params.get("pipeline_names") or ()) or ["__default__"]
+        return set(names) <= set(self.disabled_pipelines)
+
     def _switch_off(
-        self, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
+        run_params: Mapping[str, Any],
     ) -> None:
         """Run as if tracking did not exist: no MLflow call, datasets keep data local."""
         self._reset()
@@ -425,7 +473,10 @@ class MLflowBasicLoggerHook:
             "MLflow; MLflowDataSet values stay in memory and files stay local.",
             "enable_mlflow=False"
             if not self.enable_mlflow
-            else f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}",
+            else f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}"
+            if disabled_by_environment()
+            else "disabled_pipelines lists "
+            + ", ".join(run_params.get("pipeline_names") or ["__default__"]),
         )
 
     def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
@@ -434,8 +485,12 @@ class MLflowBasicLoggerHook:
         return normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
 
     def resolved_experiment_name(self) -> str:
-        """``experiment_name``, else the project's package name."""
-        return self.experiment_name or _default_experiment_name()
+        """``experiment_name``, else ``MLFLOW_EXPERIMENT_NAME``, else the package's name."""
+        return (
+            self.experiment_name
+            or os.environ.get(EXPERIMENT_NAME_ENV_VAR)
+            or _default_experiment_name()
+        )
 
     def end_shared_run(self, run: RunRef, status: RunStatus) -> SendReport:
         """End a run that orchestrated steps shared (``kedro mlflow end-run``).
@@ -618,14 +673,6 @@ def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
         # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
         return ",".join(value or ()) or "__default__"
     return value or {}
-
-
-def _running() -> bool:
-    """Whether this process runs a pipeline: ``kedro run``, or no CLI at all."""
-    import click
-
-    command = click.get_current_context(silent=True)
-    return command is None or command.info_name == "run"
 
 
 def _print_view_lines(run: RunRef, experiment_id: str) -> None:

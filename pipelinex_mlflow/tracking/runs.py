@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
@@ -25,9 +25,15 @@ EXPERIMENT_KIND = "custom_model_development"
 
 
 def ensure_experiment(
-    tracking_uri: str, name: str, artifact_location: str | None = None
+    tracking_uri: str,
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> str:
     """Return the id of experiment ``name``, creating it (with ``artifact_location``).
+
+    ``tags`` are set on a new experiment, and on an existing one where its value
+    differs (one request per changed tag, none when nothing changed).
 
     A new experiment of a local SQLite store keeps its artifacts in ``mlartifacts/``
     beside the database unless ``artifact_location`` says otherwise, and is tagged
@@ -37,6 +43,7 @@ def ensure_experiment(
     """
     from mlflow.exceptions import MlflowException
 
+    wanted = {str(k): str(v) for k, v in (tags or {}).items()}
     client = get_client(tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
@@ -48,7 +55,7 @@ def ensure_experiment(
                 or local_artifacts_uri(tracking_uri),
                 # MLflow 3's UI opens untagged experiments in its GenAI view
                 # (traces, token usage); ours hold training runs.
-                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, **wanted},
             )
         except MlflowException:
             # Another process (a second `kedro run` started at the same time)
@@ -59,6 +66,9 @@ def ensure_experiment(
     if experiment.lifecycle_stage == "deleted":
         logger.warning("Restoring the deleted MLflow experiment %r", name)
         client.restore_experiment(experiment.experiment_id)
+    for key, value in wanted.items():
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
     return str(experiment.experiment_id)
 
 
@@ -71,10 +81,12 @@ def open_run(
     run_name: str | None = None,
     nested: bool = False,
     tags: Mapping[str, str] | None = None,
+    experiment_tags: Mapping[str, Any] | None = None,
 ) -> tuple[RunRef, str]:
     """Resume ``run_id``, or start a run in ``experiment_name`` (created if missing).
 
-    A new run gets ``tags`` when it is created (a resumed one does not).
+    A new run gets ``tags`` when it is created (a resumed one does not); the
+    experiment gets ``experiment_tags`` (see :func:`ensure_experiment`).
 
     With ``nested``, the new run is a child of the run the caller opened with
     ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).
@@ -91,7 +103,7 @@ def open_run(
         if run_id:
             return resume_run(tracking_uri, run_id)
         experiment_id = ensure_experiment(
-            tracking_uri, experiment_name, artifact_location
+            tracking_uri, experiment_name, artifact_location, experiment_tags
         )
         parent = find_active_fluent_run_id() if nested else None
         if nested and parent is None:
@@ -189,6 +201,7 @@ def open_shared_run(
     key: str,
     artifact_location: str | None = None,
     run_name: str | None = None,
+    experiment_tags: Mapping[str, Any] | None = None,
 ) -> tuple[RunRef, str, bool]:
     """Open the run that every process given ``key`` logs into (orchestrated steps).
 
@@ -206,7 +219,7 @@ def open_shared_run(
 
     try:
         experiment_id = ensure_experiment(
-            tracking_uri, experiment_name, artifact_location
+            tracking_uri, experiment_name, artifact_location, experiment_tags
         )
         client = get_client(tracking_uri)
         existing = _runs_with_key(tracking_uri, experiment_id, key)

@@ -1,0 +1,146 @@
+"""Lets ``mlflow.yml`` set a hook's constructor arguments, below the explicit ones.
+
+A hook's effective arguments are, key by key: what ``settings.py`` passed to the
+constructor, else what the project's ``mlflow.yml`` sets, else the constructor's
+default (which, for the URI and the experiment name, reads ``MLFLOW_*``
+variables). They are worked out again when each Kedro context is created, so a
+second session with another ``--env`` (or no file) gets its own, not the first
+one's.
+
+Examples:
+    >>> from pipelinex_mlflow.hooks import MLflowEnvVarsLoggerHook
+    >>> hook = MLflowEnvVarsLoggerHook(prefix="env.")
+    >>> configure(hook, {"prefix": "ignored", "param_env_vars": ["USER"]})
+    >>> hook.prefix, hook.param_env_vars
+    ('env.', ['USER'])
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kedro.framework.hooks import hook_impl
+
+from pipelinex_mlflow.config import (
+    LoadedConfig,
+    MlflowConfigError,
+    load_project_config,
+    set_current_config,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from kedro.framework.context import KedroContext
+
+Init = TypeVar("Init", bound="Callable[..., None]")
+
+_GIVEN = "_pipelinex_mlflow_given_arguments"
+_APPLIED = "_pipelinex_mlflow_applied_arguments"
+
+
+def remembers_given_arguments(init: Init) -> Init:
+    """Decorate a hook's ``__init__`` to keep the arguments the caller passed.
+
+    Only the outermost constructor's are kept (a subclass calling
+    ``super().__init__`` does not replace them).
+    """
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _GIVEN not in vars(self):
+            given = signature.bind(self, *args, **kwargs).arguments
+            given.pop("self", None)
+            setattr(self, _GIVEN, dict(given))
+            setattr(self, _APPLIED, dict(given))
+        init(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
+    """Rebuild ``hook`` from its given arguments over ``from_file``'s.
+
+    Keys ``hook``'s constructor does not take are left out (PipelineX's
+    one-argument subclasses).
+
+    Raises:
+        ValueError: If the merged arguments fail the constructor's checks.
+    """
+    given = getattr(hook, _GIVEN, None)
+    if given is None:
+        return
+    accepted = inspect.signature(type(hook).__init__).parameters
+    merged = {k: v for k, v in from_file.items() if k in accepted}
+    merged.update(given)
+    if merged == getattr(hook, _APPLIED, None):
+        return
+    type(hook).__init__(hook, **merged)
+    setattr(hook, _APPLIED, merged)
+
+
+def configure_from_project(hook: Any, context: KedroContext) -> LoadedConfig:
+    """Apply the project's ``mlflow.yml`` (read once per context) to ``hook``.
+
+    Raises:
+        MlflowConfigError: If the file is invalid, or sets an argument the hook
+            refuses (named with its key in the file).
+    """
+    loaded = load_project_config(context.config_loader)
+    set_current_config(loaded)
+    apply_config(hook, loaded)
+    return loaded
+
+
+def apply_config(hook: Any, loaded: LoadedConfig) -> None:
+    """Apply ``loaded`` to ``hook``, naming the file's key if the hook refuses it."""
+    arguments = loaded.arguments_for(type(hook))
+    try:
+        configure(hook, arguments)
+    except ValueError as exc:
+        raise MlflowConfigError(
+            f"{loaded.source}: {exc} (set through {loaded.keys_of(type(hook))})"
+        ) from None
+
+
+def apply_config_to_all(hooks: Iterable[Any], loaded: LoadedConfig | None) -> None:
+    """Apply ``loaded`` to each of ``hooks`` that takes it (in a spawned worker)."""
+    if loaded is None:
+        return
+    set_current_config(loaded)
+    for hook in hooks:
+        if hasattr(hook, _GIVEN):
+            apply_config(hook, loaded)
+
+
+def running_a_pipeline() -> bool:
+    """Whether this process runs a pipeline: ``kedro run``, or no CLI at all.
+
+    ``kedro catalog ...``, ``kedro registry ...`` and the other commands create a
+    context too; they must neither read ``mlflow.yml`` (a bad one would break
+    them) nor import MLflow because of us.
+    """
+    import click
+
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"
+
+
+class ConfigurableHook:
+    """A companion hook whose constructor arguments ``mlflow.yml`` may set.
+
+    Its constructor is decorated with :func:`remembers_given_arguments`.
+    """
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Apply the project's ``mlflow.yml`` to this hook, for ``kedro run`` only.
+
+        Raises:
+            MlflowConfigError: If ``mlflow.yml`` is invalid: before any run.
+        """
+        if running_a_pipeline():
+            configure_from_project(self, context)
