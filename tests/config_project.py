@@ -62,7 +62,7 @@ HOOKS = ({hooks},)
 """
 
 #: What the node compares MLFLOW_TRACKING_TOKEN with.
-TOKEN = "tok-3f9a1c-never-logged"
+TOKEN = "tok-3f9a1c-never-logged"  # noqa: S105 - a planted test secret
 
 
 def generate(

@@ -239,7 +239,7 @@ def test_a_bad_file_fails_before_any_run_naming_the_file_and_the_key(
     expected: str,
 ) -> None:
     project = make_project(files={"conf/local/mlflow.yml": text})
-    with pytest.raises(MlflowConfigError) as caught:
+    with pytest.raises(MlflowConfigError, match="is not a valid") as caught:
         kedro_run(project)
     message = str(caught.value)
     assert message.startswith(
@@ -263,7 +263,7 @@ def test_a_value_the_hook_refuses_names_the_key_that_set_it(
             """
         },
     )
-    with pytest.raises(MlflowConfigError) as caught:
+    with pytest.raises(MlflowConfigError, match="colour") as caught:
         kedro_run(project)
     message = str(caught.value)
     assert message.startswith("conf/base/mlflow.yml: ")
@@ -324,7 +324,7 @@ def test_credentials_reach_mlflow_through_the_environment_and_are_never_logged(
         kedro_run(project)
         run = _only_run(client, project.package_name)
         assert run.data.metrics["token_seen"] == 1.0, "the node's process has it"
-        assert run.data.params["env..MLFLOW_TRACKING_TOKEN"] == "*****"
+        assert run.data.params["env..MLFLOW_TRACKING_TOKEN"] == "*****"  # noqa: S105
         assert run.data.params["env..SERVICE_LOGIN"] == "*****"
         output = capfd.readouterr()
         texts = {
@@ -348,7 +348,7 @@ def test_a_missing_credentials_entry_is_named_without_any_value(
             "conf/base/mlflow.yml": "server:\n  credentials: mlflow_server\n",
         }
     )
-    with pytest.raises(MlflowConfigError) as caught:
+    with pytest.raises(MlflowConfigError, match="mlflow_server") as caught:
         kedro_run(project)
     assert (
         "server.credentials names 'mlflow_server', but credentials.yml has no such entry"
