@@ -33,7 +33,12 @@ from pydantic import (
 )
 
 from pipelinex_mlflow.gantt import PlotlyJs  # noqa: TC001 - pydantic reads it at runtime
-from pipelinex_mlflow.tracking import MLFLOW_MAX_PARAM_LENGTH, LongParamPolicy
+from pipelinex_mlflow.tracking import (
+    DEFAULT_FLUSH_TIMEOUT_S,
+    MLFLOW_MAX_PARAM_LENGTH,
+    SERVER_TIMEOUT_S,
+    LongParamPolicy,
+)
 
 Seconds = float  # strict: 10 and 10.5 pass, "10" does not
 Names = StrictStr | list[StrictStr]
@@ -83,8 +88,8 @@ class ServerSection(_Section):
         description="A credentials.yml entry whose keys are set as environment "
         "variables (MLFLOW_TRACKING_TOKEN, AWS_ACCESS_KEY_ID...) before the run.",
     )
-    timeout: Seconds | None = Field(default=None, gt=0)
-    flush_timeout: Seconds | None = Field(default=None, gt=0)
+    timeout: Seconds = Field(default=SERVER_TIMEOUT_S, gt=0)
+    flush_timeout: Seconds = Field(default=DEFAULT_FLUSH_TIMEOUT_S, gt=0)
     request_header_provider: RequestHeaderProviderSection = Field(
         default_factory=RequestHeaderProviderSection
     )

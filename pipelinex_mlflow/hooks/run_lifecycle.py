@@ -32,6 +32,7 @@ from pipelinex_mlflow.masking import (
 )
 from pipelinex_mlflow.pipeline_ml import RunModels
 from pipelinex_mlflow.tracking import (
+    DEFAULT_FLUSH_TIMEOUT_S,
     DISABLE_ENV_VAR,
     HEARTBEAT_EVERY_S,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -84,8 +85,6 @@ ALL_RUN_PARAMS = "__ALL__"
 #: MLflow's own variable for the experiment, below ``experiment_name`` and mlflow.yml.
 EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
 RUN_PARAM_PREFIX = "___"
-#: How long the end of a run waits, in total, for values still being sent.
-DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
 logger = get_logger(__name__)
 

@@ -98,6 +98,7 @@ from pipelinex_mlflow.tracking.sender import (
     SendReport,
 )
 from pipelinex_mlflow.tracking.senders import (
+    DEFAULT_FLUSH_TIMEOUT_S,
     FLUSH_TIMEOUT_ENV_VAR,
     close_all,
     close_run,
@@ -149,6 +150,7 @@ __all__ = [
     "CHANGED_PARAM_TAG_PREFIX",
     "DEFAULT_ARTIFACTS_DIR",
     "DEFAULT_DB_NAME",
+    "DEFAULT_FLUSH_TIMEOUT_S",
     "DISABLE_ENV_VAR",
     "ENDED_BECAUSE_TAG",
     "FLUSH_TIMEOUT_ENV_VAR",

@@ -430,3 +430,20 @@ def test_other_kedro_commands_neither_import_mlflow_nor_touch_the_store(
     )
     assert again.stdout.strip().endswith("NO_MLFLOW 0"), again.stdout + again.stderr
     assert not (project / "mlflow.db").exists()  # no store created either
+    # A server named in mlflow.yml is not tried either, nor is the file read.
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        "server:\n  mlflow_tracking_uri: http://127.0.0.1:9\nui: {prot: 1}\n"
+    )
+    configured = subprocess.run(
+        [sys.executable, "-c", _OTHER_COMMAND, *command],
+        cwd=project,
+        env=default_store,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = configured.stdout + configured.stderr
+    assert configured.stdout.strip().endswith("NO_MLFLOW 0"), output
+    assert "127.0.0.1:9" not in output
+    assert "mlflow.yml" not in output
