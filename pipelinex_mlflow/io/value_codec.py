@@ -1,8 +1,11 @@
 """Turns values into MLflow params and metrics (codes ``p``, ``m``, ``a``) and back.
 
-Saving also writes a small *layout* (kept in a tag of the run) recording the shape
-of what was saved, so loading can rebuild the same structure: a scalar, a metric
-history, or a nested dict whose leaves remember their kind and Python type.
+Saving also writes a small *layout* recording the shape of what was saved, so
+loading can rebuild the same structure: a scalar, a metric history, or a nested
+dict whose leaves remember their kind and Python type. The layouts of a run's
+datasets share one JSON tag per process, ``pipelinex_mlflow.layouts.<process>``
+(:mod:`pipelinex_mlflow.tracking.json_tags`); runs of earlier versions kept one
+``pipelinex_mlflow.layout.<name>`` tag per dataset, which still load.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from kedro.io import DatasetError
 
 from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
-    MAX_TAG_LENGTH,
     STRICT,
     RunData,
     RunLogger,
@@ -31,12 +33,16 @@ from pipelinex_mlflow.tracking import (
     get_run_data,
     is_number,
     iter_leaves,
+    read_json_tags,
     sanitize_key,
     sanitize_keys,
     short_repr,
 )
 
 ValueCode = Literal["p", "m", "a"]
+#: The base key of the tags holding the layouts of a run's datasets.
+LAYOUTS_TAG = "pipelinex_mlflow.layouts"
+#: Earlier versions' tag per dataset, read when loading their runs.
 LAYOUT_TAG_PREFIX = "pipelinex_mlflow.layout."
 # Types that ast.literal_eval rebuilds from their str() for dataset code "a".
 _LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType"}
@@ -50,13 +56,6 @@ class Encoded:
     metrics: dict[str, float] = field(default_factory=dict)
     histories: dict[str, list[float]] = field(default_factory=dict)
     layout: dict[str, Any] = field(default_factory=dict)
-
-    def layout_tag(self, name: str) -> dict[str, str]:
-        """The tag recording the layout, or nothing when it would be too long."""
-        text = json.dumps(self.layout, separators=(",", ":"), sort_keys=True)
-        if len(text) > MAX_TAG_LENGTH:
-            return {}
-        return {layout_tag_key(name): text}
 
     @property
     def metrics_count(self) -> int:
@@ -74,12 +73,21 @@ class Encoded:
         run_logger.log_metrics(self.metrics, model_ids=model_ids)
         for key, values in self.histories.items():
             run_logger.log_metric_history(key, values, model_ids=model_ids)
-        run_logger.set_tags(self.layout_tag(name))
+        run_logger.add_json_tag_entry(LAYOUTS_TAG, name, self.layout)
 
 
 def layout_tag_key(name: str) -> str:
-    """Return the tag key holding the layout of the value saved under ``name``."""
+    """Return the tag key of an earlier version's layout of ``name``."""
     return sanitize_key(LAYOUT_TAG_PREFIX + name)
+
+
+def saved_layout(tags: Mapping[str, str], name: str) -> dict[str, Any] | None:
+    """The layout of the value saved under ``name``, from a run's tags, if any."""
+    layout = read_json_tags(tags, LAYOUTS_TAG).get(name)
+    if isinstance(layout, dict):
+        return layout
+    text = tags.get(layout_tag_key(name))
+    return json.loads(text) if text else None
 
 
 def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
@@ -199,8 +207,7 @@ def decode(
     Raises:
         DatasetError: If the run holds nothing under ``name``.
     """
-    layout_text = run_data.tags.get(layout_tag_key(name))
-    layout = json.loads(layout_text) if layout_text else None
+    layout = saved_layout(run_data.tags, name)
     if layout is None:
         return _decode_without_layout(name, run_data, history, sep)
     if layout["shape"] == "tree":
@@ -290,7 +297,7 @@ def values_exist(run: RunRef, name: str, sep: str) -> bool:
     data = get_run_data(run)
     prefix = name + sep
     return (
-        layout_tag_key(name) in data.tags
+        saved_layout(data.tags, name) is not None
         or name in data.params
         or name in data.metrics
         or any(k.startswith(prefix) for k in (*data.params, *data.metrics))

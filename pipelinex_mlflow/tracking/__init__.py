@@ -29,6 +29,7 @@ Examples:
 """
 
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.json_tags import read_json_tags
 from pipelinex_mlflow.tracking.keys import (
     MAX_KEY_LENGTH,
     MAX_TAG_LENGTH,
@@ -220,6 +221,7 @@ __all__ = [
     "param_text",
     "pending_spools",
     "process_tag",
+    "read_json_tags",
     "replay",
     "replay_all",
     "resume_run",

@@ -71,6 +71,8 @@ class _Buffer:
     params: dict[str, str] = field(default_factory=dict)
     metrics: list[MetricEntry] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # tag base -> entry name -> JSON-able value (see tracking.json_tags)
+    json_tag_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     # local path -> (artifact folder, what must stay alive until it is uploaded);
     # a path queued twice goes up once.
@@ -272,6 +274,16 @@ class RunLogger:
                 text = mask_secrets(param_text(value))[:MAX_TAG_LENGTH]
                 self._buffer.tags[sanitize_key(key)] = text
 
+    def add_json_tag_entry(self, base: str, name: str, value: Any) -> None:
+        """Queue ``value`` as entry ``name`` of this process's one ``<base>.*`` tag.
+
+        Many small records (one per dataset) then make one tag of the run, not
+        one each; read them back with
+        :func:`~pipelinex_mlflow.tracking.json_tags.read_json_tags`.
+        """
+        with self._lock:
+            self._buffer.json_tag_entries.setdefault(base, {})[name] = value
+
     def log_text(self, text: str, artifact_file: str) -> None:
         """Queue ``text`` to be uploaded as the artifact file ``artifact_file``."""
         with self._lock:
@@ -321,13 +333,14 @@ class RunLogger:
         for local, (artifact_path, keep_alive) in buffer.artifacts.items():
             sender.upload(local, artifact_path, keep_alive=keep_alive)
         refused: TrackingError | None = None
-        if buffer.params or buffer.metrics or buffer.tags:
+        if buffer.params or buffer.metrics or buffer.tags or buffer.json_tag_entries:
             try:
                 sender.submit(
                     params=buffer.params,
                     metrics=buffer.metrics,
                     tags=buffer.tags,
                     check_existing_params=self._check_existing_params,
+                    json_tag_entries=buffer.json_tag_entries,
                 )
             except TrackingError as exc:
                 refused = exc

@@ -43,9 +43,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
 from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.json_tags import JsonTagPages, process_suffix
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
 from pipelinex_mlflow.tracking.spool import (
     MetricEntry,
@@ -247,6 +248,8 @@ class RunSender:
         self._spooled_generation = 0
         self._heartbeat_every: float | None = None
         self._next_heartbeat = 0.0
+        # Tags of small JSON entries this process merges, by their base key.
+        self._json_tags: dict[str, JsonTagPages] = {}
 
     # ----------------------------------------------------------------------------------
     # Taking values
@@ -267,8 +270,12 @@ class RunSender:
         metrics: list[MetricEntry],
         tags: Mapping[str, str],
         check_existing_params: bool = False,
+        json_tag_entries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Queue values; returns at once unless the sender holds too many already.
+
+        ``json_tag_entries`` (tag base -> entries) are merged into this process's
+        tag of that base (:mod:`~pipelinex_mlflow.tracking.json_tags`).
 
         While the store is away the sender holds any number of values rather than
         make a node wait for the network.
@@ -296,6 +303,12 @@ class RunSender:
             if not check_existing_params:
                 self._params_given.update(params)
             self._pending.tags.update(tags)
+            for base, entries in (json_tag_entries or {}).items():
+                pages = self._json_tags.get(base)
+                if pages is None:
+                    pages = self._json_tags[base] = JsonTagPages(base, process_suffix())
+                for key, text in pages.merge(entries).items():
+                    self._pending.tags[key] = mask_secrets(text)
             self._pending.metrics.extend(metrics)
             if self._pending.since is None and self._pending.count:
                 self._pending.since = time.monotonic()
