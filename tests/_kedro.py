@@ -8,6 +8,7 @@ from kedro.framework.hooks.manager import _create_hook_manager
 from kedro.runner import SequentialRunner
 
 if TYPE_CHECKING:
+    from kedro.framework.startup import ProjectMetadata
     from kedro.io import DataCatalog
     from kedro.pipeline import Pipeline
     from kedro.runner import AbstractRunner
@@ -77,3 +78,18 @@ def artifact_paths(
         if info.is_dir:
             found |= artifact_paths(client, run_id, info.path)
     return found
+
+
+def kedro_run(
+    metadata: ProjectMetadata,
+    env: str | None = None,
+    runtime_params: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """``kedro run`` in this process, through a real ``KedroSession``."""
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(
+        project_path=metadata.project_path, env=env, runtime_params=runtime_params
+    ) as session:
+        session.run(**kwargs)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tests.kedro_project import write_skeleton
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from kedro.framework.startup import ProjectMetadata
 
 ALL_HOOKS = (
     "MLflowBasicLoggerHook(), MLflowTimeLoggerHook(), MLflowCatalogLoggerHook(), "
@@ -93,18 +92,3 @@ def generate(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     return folder, package
-
-
-def kedro_run(
-    metadata: ProjectMetadata,
-    env: str | None = None,
-    runtime_params: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> None:
-    """``kedro run`` in this process, through a real ``KedroSession``."""
-    from kedro.framework.session import KedroSession
-
-    with KedroSession.create(
-        project_path=metadata.project_path, env=env, runtime_params=runtime_params
-    ) as session:
-        session.run(**kwargs)

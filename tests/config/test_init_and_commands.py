@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pipelinex_mlflow.cli import commands
 from pipelinex_mlflow.config import LoadedConfig, MlflowConfig, template_text
 from pipelinex_mlflow.config.schema import HOOK_KEYS, set_keys
-from tests.config_project import kedro_run
+from tests._kedro import kedro_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowEnvVarsLoggerHook
 from pipelinex_mlflow.config import LoadedConfig, MlflowConfigError
-from tests.config_project import ALL_HOOKS, TOKEN, kedro_run
+from tests._kedro import kedro_run
+from tests.config_project import ALL_HOOKS, TOKEN
 from tests.secret_scan import leaks, run_texts
 
 if TYPE_CHECKING:

@@ -407,6 +407,22 @@ def test_other_kedro_commands_neither_import_mlflow_nor_touch_the_store(
         EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS)
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}
+    output = _other_command(project, env, command)
+    assert "127.0.0.1:9" not in output
+    default_store = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}
+    _other_command(project, default_store, command)
+    assert not (project / "mlflow.db").exists()  # no store created either
+    # A server named in mlflow.yml is not tried either, nor is the file read.
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        "server:\n  mlflow_tracking_uri: http://127.0.0.1:9\nui: {prot: 1}\n"
+    )
+    output = _other_command(project, default_store, command)
+    assert "127.0.0.1:9" not in output
+    assert "mlflow.yml" not in output
+
+
+def _other_command(project: Path, env: dict[str, str], command: list[str]) -> str:
+    """Run ``kedro <command>``; check it succeeded without importing MLflow."""
     done = subprocess.run(
         [sys.executable, "-c", _OTHER_COMMAND, *command],
         cwd=project,
@@ -416,34 +432,6 @@ def test_other_kedro_commands_neither_import_mlflow_nor_touch_the_store(
         timeout=120,
         check=False,
     )
-    assert done.stdout.strip().endswith("NO_MLFLOW 0"), done.stdout + done.stderr
-    assert "127.0.0.1:9" not in done.stdout + done.stderr
-    default_store = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}
-    again = subprocess.run(
-        [sys.executable, "-c", _OTHER_COMMAND, *command],
-        cwd=project,
-        env=default_store,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert again.stdout.strip().endswith("NO_MLFLOW 0"), again.stdout + again.stderr
-    assert not (project / "mlflow.db").exists()  # no store created either
-    # A server named in mlflow.yml is not tried either, nor is the file read.
-    (project / "conf" / "local" / "mlflow.yml").write_text(
-        "server:\n  mlflow_tracking_uri: http://127.0.0.1:9\nui: {prot: 1}\n"
-    )
-    configured = subprocess.run(
-        [sys.executable, "-c", _OTHER_COMMAND, *command],
-        cwd=project,
-        env=default_store,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    output = configured.stdout + configured.stderr
-    assert configured.stdout.strip().endswith("NO_MLFLOW 0"), output
-    assert "127.0.0.1:9" not in output
-    assert "mlflow.yml" not in output
+    output = done.stdout + done.stderr
+    assert done.stdout.strip().endswith("NO_MLFLOW 0"), output
+    return output

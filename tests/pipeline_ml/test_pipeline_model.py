@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelinex_mlflow.cli import commands
+from tests._kedro import kedro_run
 from tests.pipeline_ml_project import (
     CATALOG,
     EXPERIMENT,
@@ -50,20 +51,6 @@ def bootstrap(folder: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProjectMetadata:
     """The project, bootstrapped."""
     return bootstrap(generate(tmp_path / "pml"), monkeypatch)
-
-
-def kedro_run(
-    metadata: ProjectMetadata,
-    env: str | None = None,
-    runtime_params: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> None:
-    from kedro.framework.session import KedroSession
-
-    with KedroSession.create(
-        project_path=metadata.project_path, env=env, runtime_params=runtime_params
-    ) as session:
-        session.run(**kwargs)
 
 
 def runs(client: MlflowClient) -> list[Run]:
