@@ -188,6 +188,8 @@ class NodesSection(_Section):
     metric_name_prefix: StrictStr = "_time_to_run "
     time_log_filepath: StrictStr | None = None
     gantt: GanttSection = Field(default_factory=GanttSection)
+    trace: StrictBool = True
+    resource_metrics: StrictBool = True
 
 
 class EnvVarsSection(_Section):
@@ -305,6 +307,8 @@ HOOK_KEYS: dict[str, tuple[_Key, ...]] = {
         (("tracking", "nodes", "gantt", "filepath"), "gantt_filepath", None),
         (("tracking", "nodes", "gantt", "params"), "gantt_params", None),
         (("tracking", "nodes", "gantt", "plotlyjs"), "gantt_plotlyjs", None),
+        (("tracking", "nodes", "trace"), "enable_trace", None),
+        (("tracking", "nodes", "resource_metrics"), "enable_resource_metrics", None),
     ),
     "MLflowEnvVarsLoggerHook": (
         (("tracking", "env_vars", "enabled"), "enable_mlflow", None),

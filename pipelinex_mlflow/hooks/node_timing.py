@@ -36,10 +36,14 @@ from pipelinex_mlflow.hooks._configurable import (
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
 from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
 from pipelinex_mlflow.hooks._node_timings import (
+    DatasetEvent,
+    DatasetOperation,
     NodeStatus,
     NodeTiming,
+    peak_memory_mb,
     unique_task_names,
 )
+from pipelinex_mlflow.hooks._run_trace import run_spans
 from pipelinex_mlflow.hooks._workers import (
     TIMING_SPOOL,
     WorkerSetup,
@@ -55,6 +59,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     download_artifact,
     list_artifact_files,
+    log_trace,
     sanitize_key,
 )
 
@@ -67,6 +72,10 @@ if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
 DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
+CPU_METRIC_PREFIX = "_cpu_time "
+MEMORY_METRIC_PREFIX = "_peak_memory_mb "
+# Marks a worker's spooled dataset event among its node timings.
+EVENT_MARK = "dataset_event"
 GANTT_ARTIFACT = "gantt.html"
 TIME_LOG_ARTIFACT = "time_log.json"
 #: Where each orchestrated step of a shared run leaves its own timings.
@@ -163,6 +172,8 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         enable_mlflow: bool = True,
         *,
         gantt_plotlyjs: PlotlyJs = "basic",
+        enable_trace: bool = True,
+        enable_resource_metrics: bool = True,
     ) -> None:
         """Configure what is logged and which local copies are written.
 
@@ -191,6 +202,11 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 default) inlines its 1.2 MB bundle of the trace types the chart
                 uses, ``full`` the whole 4.8 MB, both rendering offline; ``cdn``
                 loads it from the internet (a 10 KB page).
+            enable_trace: Also log the run as one MLflow trace: a span per node,
+                its loads and saves as child spans (see :mod:`pipelinex_mlflow.tracking.traces`).
+            enable_resource_metrics: Also log each node's CPU time
+                (``_cpu_time <task>``, seconds) and its process's peak memory
+                (``_peak_memory_mb <task>``).
 
         Raises:
             ValueError: For an argument of the wrong type, or unknown or ill-typed
@@ -205,6 +221,10 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         check_choice(hook, "gantt_plotlyjs", gantt_plotlyjs, PLOTLYJS_MODES)
         self.gantt_plotlyjs: PlotlyJs = gantt_plotlyjs
         check_bool(hook, "enable_mlflow", enable_mlflow)
+        check_bool(hook, "enable_trace", enable_trace)
+        check_bool(hook, "enable_resource_metrics", enable_resource_metrics)
+        self.enable_trace = enable_trace
+        self.enable_resource_metrics = enable_resource_metrics
         self.gantt_filepath = gantt_filepath
         translated, dropped = from_pipelinex(gantt_params)
         if dropped:
@@ -227,8 +247,11 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._parent_pid = os.getpid()
-        self._starts: dict[tuple[str, int], tuple[float, float]] = {}
+        self._starts: dict[tuple[str, int], tuple[float, float, float]] = {}
         self._timings: list[NodeTiming] = []
+        self._io_starts: dict[tuple[str, str, str, int], float] = {}
+        self._events: list[DatasetEvent] = []
+        self._run_params: dict[str, Any] = {}
         self._active = False
         self._worker_setup: WorkerSetup | None = None
         self._find_run.reset()
@@ -247,6 +270,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._remove_spool()
         self._reset()
         self._active = True
+        self._run_params = dict(run_params)
         # Interrupted runs (Ctrl-C, SIGTERM) get no pipeline hook from Kedro.
         flush_at_exit(self, lambda: self._finish(run_params, pipeline, succeeded=False))
         with warn_on_failure(self, "prepare to time nodes"):
@@ -260,7 +284,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         """Note when the node starts, per thread, since nodes may run concurrently."""
         with warn_on_failure(self, f"time node {node.name!r}"):
             key = (node.name, threading.get_ident())
-            started = (time.perf_counter(), time.time())
+            started = (time.perf_counter(), time.time(), time.thread_time())
             with self._lock:
                 self._starts[key] = started
 
@@ -270,9 +294,29 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._record(node, "completed")
 
     @hook_impl
-    def on_node_error(self, node: Node) -> None:
+    def on_node_error(self, error: BaseException, node: Node) -> None:
         """Record the failed node's timing: how long it ran before it raised."""
-        self._record(node, "failed")
+        self._record(node, "failed", f"{type(error).__name__}: {error}")
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str, node: Node) -> None:
+        """Note when a node's input starts loading (a child span of the trace)."""
+        self._io_started(dataset_name, node, "load")
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, node: Node) -> None:
+        """Record a node's input load."""
+        self._io_ended(dataset_name, node, "load")
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        """Note when a node's output starts saving."""
+        self._io_started(dataset_name, node, "save")
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
+        """Record a node's output save."""
+        self._io_ended(dataset_name, node, "save")
 
     @hook_impl
     def after_pipeline_run(
@@ -289,14 +333,18 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     # ----------------------------------------------------------------------------------
     # Recording
     # ----------------------------------------------------------------------------------
-    def _record(self, node: Node, status: NodeStatus) -> None:
-        perf_end, wall_end = time.perf_counter(), time.time()
+    def _record(self, node: Node, status: NodeStatus, error: str | None = None) -> None:
+        perf_end, wall_end, cpu_end = (
+            time.perf_counter(),
+            time.time(),
+            time.thread_time(),
+        )
         with warn_on_failure(self, f"time node {node.name!r}"):
             with self._lock:
                 started = self._starts.pop((node.name, threading.get_ident()), None)
             if started is None:
                 return
-            perf_start, wall_start = started
+            perf_start, wall_start, cpu_start = started
             timing = NodeTiming(
                 node=node.name,
                 task=str(self.task_name_func(node)),
@@ -306,28 +354,58 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 status=status,
                 pid=os.getpid(),
                 thread=threading.current_thread().name,
+                inputs=tuple(node.inputs),
+                outputs=tuple(node.outputs),
+                error=error,
+                cpu_s=cpu_end - cpu_start,
+                peak_memory_mb=peak_memory_mb(),
             )
-            # A spawned worker's hook is new there: the main process's spool is
-            # handed to the worker, not to the hook.
-            spool = (
-                self._spool if self._spool is not None else worker_spool(TIMING_SPOOL)
-            )
-            if spool is not None and spool.in_worker():
-                # Left where the main process will find it.
-                spool.put(asdict(timing))
-            else:
-                with self._lock:
-                    self._timings.append(timing)
+            self._keep(asdict(timing), timing, self._timings)
 
-    def _collect(self) -> list[NodeTiming]:
+    def _keep(self, record: dict[str, Any], item: Any, here: list[Any]) -> None:
+        """Keep a record here, or in the spool the main process collects from workers."""
+        # A spawned worker's hook is new there: the main process's spool is
+        # handed to the worker, not to the hook.
+        spool = self._spool if self._spool is not None else worker_spool(TIMING_SPOOL)
+        if spool is not None and spool.in_worker():
+            spool.put(record)
+        else:
+            with self._lock:
+                here.append(item)
+
+    def _io_started(self, dataset: str, node: Node, operation: str) -> None:
+        if not self.enable_trace:
+            return
+        key = (dataset, node.name, operation, threading.get_ident())
         with self._lock:
-            timings = list(self._timings)
+            self._io_starts[key] = time.time()
+
+    def _io_ended(self, dataset: str, node: Node, operation: DatasetOperation) -> None:
+        if not self.enable_trace:
+            return
+        end = time.time()
+        with warn_on_failure(self, f"time the {operation} of {dataset!r}"):
+            key = (dataset, node.name, operation, threading.get_ident())
+            with self._lock:
+                start = self._io_starts.pop(key, None)
+            if start is None:
+                return
+            event = DatasetEvent(node.name, dataset, operation, start, end, os.getpid())
+            self._keep({EVENT_MARK: True, **asdict(event)}, event, self._events)
+
+    def _collect(self) -> tuple[list[NodeTiming], list[DatasetEvent]]:
+        with self._lock:
+            timings, events = list(self._timings), list(self._events)
         for record in self._spool.records() if self._spool is not None else []:
             try:
-                timings.append(NodeTiming(**record))
+                if record.pop(EVENT_MARK, False):
+                    events.append(DatasetEvent(**record))
+                else:
+                    timings.append(NodeTiming.from_record(record))
             except TypeError as exc:
                 logger.debug("Skipping a malformed timing record %s: %s", record, exc)
-        return sorted(timings, key=lambda timing: (timing.start, timing.node))
+        timings.sort(key=lambda timing: (timing.start, timing.node))
+        return timings, events
 
     # ----------------------------------------------------------------------------------
     # Reporting
@@ -341,7 +419,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._active = False
         try:
             with warn_on_failure(self, "collect the node timings"):
-                timings = self._collect()
+                timings, events = self._collect()
                 if not timings:
                     said = self._worker_setup is not None and self._worker_setup.warned
                     if succeeded and pipeline.nodes and not said:
@@ -354,8 +432,34 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                         )
                     return
                 self._report(timings, run_params.get("project_path"))
+                self._log_trace(timings, events, succeeded=succeeded)
         finally:
             self._remove_spool()
+
+    def _log_trace(
+        self,
+        timings: list[NodeTiming],
+        events: list[DatasetEvent],
+        *,
+        succeeded: bool,
+    ) -> None:
+        if not (self.enable_mlflow and self.enable_trace):
+            return
+        run = self._find_run()
+        if run is None:
+            return
+        with warn_on_failure(self, "log the run's trace"):
+            spans = run_spans(
+                timings,
+                events,
+                self._run_params,
+                self._parent_pid,
+                succeeded=succeeded,
+            )
+            trace_id = log_trace(run, spans)
+            logger.info(
+                "Logged the run as MLflow trace %s (%d spans)", trace_id, len(spans)
+            )
 
     def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
         run = self._find_run() if self.enable_mlflow else None
@@ -379,13 +483,14 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         with warn_on_failure(self, "log the node timings"):
             run_logger = RunLogger(run)
             mine = set(map(id, own))
-            run_logger.log_metrics(
-                {
-                    sanitize_key(self.metric_name_prefix + task): timing.duration
-                    for timing, task in zip(timings, tasks, strict=True)
-                    if id(timing) in mine
-                }
-            )
+            metrics = {}
+            for timing, task in zip(timings, tasks, strict=True):
+                if id(timing) not in mine:
+                    continue
+                metrics[sanitize_key(self.metric_name_prefix + task)] = timing.duration
+                if self.enable_resource_metrics:
+                    metrics.update(_resource_metrics(timing, task))
+            run_logger.log_metrics(metrics)
             if shared and own:
                 run_logger.log_text(
                     json.dumps([asdict(t) for t in own]),
@@ -452,7 +557,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 local = download_artifact(run, path, folder.path)
                 for record in json.loads(local.read_text(encoding="utf-8")):
                     try:
-                        timings.append(NodeTiming(**record))
+                        timings.append(NodeTiming.from_record(record))
                     except TypeError as exc:
                         logger.debug("Skipping a malformed timing %s: %s", record, exc)
             return timings
@@ -480,6 +585,15 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         if self._spool is not None:
             self._spool.remove()
             self._spool = None
+
+
+def _resource_metrics(timing: NodeTiming, task: str) -> dict[str, float]:
+    found = {}
+    if timing.cpu_s is not None:
+        found[sanitize_key(CPU_METRIC_PREFIX + task)] = timing.cpu_s
+    if timing.peak_memory_mb is not None:
+        found[sanitize_key(MEMORY_METRIC_PREFIX + task)] = timing.peak_memory_mb
+    return found
 
 
 def _step_name(timings: list[NodeTiming]) -> str:

@@ -129,6 +129,7 @@ from pipelinex_mlflow.tracking.stores import (
     run_view_lines,
     warm_up,
 )
+from pipelinex_mlflow.tracking.traces import SpanRecord, log_trace, run_traces
 from pipelinex_mlflow.tracking.values import (
     AUTO,
     STRICT,
@@ -181,6 +182,7 @@ __all__ = [
     "RunRef",
     "RunStatus",
     "SendReport",
+    "SpanRecord",
     "TrackingError",
     "UnloggableValueError",
     "ValueKind",
@@ -215,6 +217,7 @@ __all__ = [
     "is_number",
     "iter_leaves",
     "list_artifact_files",
+    "log_trace",
     "normalize_tracking_uri",
     "open_run",
     "open_shared_run",
@@ -226,6 +229,7 @@ __all__ = [
     "replay_all",
     "resume_run",
     "run_set_in_this_process",
+    "run_traces",
     "run_view_hint",
     "run_view_lines",
     "sanitize_key",

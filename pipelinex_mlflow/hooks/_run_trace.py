@@ -1,0 +1,119 @@
+"""The spans of a Kedro run's trace: the run, a span per node, its loads and saves.
+
+Built from what ``MLflowTimeLoggerHook`` recorded (in this process, its threads
+and ParallelRunner's workers), not from a tracer's thread-local context.
+A node's span runs from its first load to its last save; its function's own
+time is ``kedro.duration_s``.
+
+Examples:
+    >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+    >>> timing = NodeTiming(
+    ...     "train", "train -- model", 1.0, 2.0, 1.0, "completed", 7, "MainThread"
+    ... )
+    >>> [span.name for span in run_spans([timing], [], {"pipeline_names": ["dt"]}, 7)]
+    ['kedro run dt', 'train']
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from pipelinex_mlflow.hooks._run_context import runner_name
+from pipelinex_mlflow.tracking import SpanRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
+
+#: Most names listed in one span attribute (a node with a thousand inputs).
+MAX_LISTED_NAMES = 50
+
+
+def _names(names: Sequence[str]) -> list[str]:
+    if len(names) <= MAX_LISTED_NAMES:
+        return list(names)
+    return [*names[:MAX_LISTED_NAMES], f"... {len(names) - MAX_LISTED_NAMES} more"]
+
+
+def _root_error(failed: Sequence[NodeTiming], succeeded: bool) -> str | None:
+    if failed:
+        return f"node {failed[0].node} failed: {failed[0].error}"
+    return None if succeeded else "the pipeline failed"
+
+
+def run_spans(
+    timings: Sequence[NodeTiming],
+    events: Sequence[DatasetEvent],
+    run_params: Mapping[str, Any],
+    main_pid: int,
+    *,
+    succeeded: bool = True,
+) -> list[SpanRecord]:
+    """The root span, then each node's span followed by its loads and saves.
+
+    The root span fails when the pipeline did (a node, a save, a hook), naming
+    the first failed node if there is one.
+    """
+    by_node: dict[str, list[DatasetEvent]] = defaultdict(list)
+    for event in events:
+        by_node[event.node].append(event)
+    starts = [t.start for t in timings] + [e.start for e in events]
+    ends = [t.end for t in timings] + [e.end for e in events]
+    pipelines = list(run_params.get("pipeline_names") or ()) or ["__default__"]
+    failed = [t for t in timings if t.status == "failed"]
+    spans = [
+        SpanRecord(
+            name=f"kedro run {','.join(pipelines)}",
+            start=min(starts),
+            end=max(ends),
+            span_type="WORKFLOW",
+            attributes={
+                "kedro.pipelines": pipelines,
+                "kedro.runner": runner_name(dict(run_params)),
+                "kedro.session_id": str(run_params.get("run_id", "")),
+                "kedro.nodes": len(timings),
+            },
+            error=_root_error(failed, succeeded),
+        )
+    ]
+    for timing in timings:
+        own = sorted(by_node.get(timing.node, ()), key=lambda e: e.start)
+        index = len(spans)
+        spans.append(
+            SpanRecord(
+                name=timing.node,
+                start=min([timing.start, *(e.start for e in own)]),
+                end=max([timing.end, *(e.end for e in own)]),
+                parent=0,
+                span_type="TASK",
+                attributes={
+                    "kedro.task": timing.task,
+                    "kedro.inputs": _names(timing.inputs),
+                    "kedro.outputs": _names(timing.outputs),
+                    "kedro.worker": timing.thread
+                    if timing.pid == main_pid
+                    else f"process {timing.pid}",
+                    "kedro.duration_s": round(timing.duration, 6),
+                    "kedro.cpu_s": timing.cpu_s,
+                    "kedro.peak_memory_mb": timing.peak_memory_mb,
+                },
+                error=timing.error or ("failed" if timing.status == "failed" else None),
+            )
+        )
+        spans.extend(
+            SpanRecord(
+                name=f"{event.operation} {event.dataset}",
+                start=event.start,
+                end=event.end,
+                parent=index,
+                span_type="UNKNOWN",
+                attributes={
+                    "kedro.dataset": event.dataset,
+                    "kedro.operation": event.operation,
+                },
+            )
+            for event in own
+        )
+    return spans

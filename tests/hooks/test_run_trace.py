@@ -1,0 +1,130 @@
+"""Each Kedro run is one MLflow trace linked to its run, and each node has CPU and memory figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kedro.io import DatasetError
+
+from pipelinex_mlflow import MLflowDataSet, MLflowTimeLoggerHook
+from pipelinex_mlflow.hooks._node_timings import NodeTiming
+from pipelinex_mlflow.hooks._run_trace import MAX_LISTED_NAMES, run_spans
+from tests.hooks._pipeline import (
+    NODE_NAMES,
+    RUNNERS,
+    TASK_NAMES,
+    failing_pipeline,
+    inputs,
+    only_run,
+    run,
+)
+
+if TYPE_CHECKING:
+    from mlflow.entities import Trace
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow import MLflowBasicLoggerHook
+
+
+def _trace(client: MlflowClient, run_id: str) -> Trace:
+    experiment_id = client.get_run(run_id).info.experiment_id
+    (found,) = client.search_traces(locations=[experiment_id], run_id=run_id)
+    return client.get_trace(found.info.trace_id)
+
+
+def _spans_by_name(trace: Trace) -> dict[str, Any]:
+    return {span.name: span for span in trace.data.spans}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_one_trace_per_run_with_a_span_per_node_and_its_loads_and_saves(
+    basic_hook: MLflowBasicLoggerHook, client: MlflowClient, runner: str
+) -> None:
+    datasets = inputs(combined=MLflowDataSet(dataset="m"))
+    run((basic_hook, MLflowTimeLoggerHook()), runner, datasets=datasets)
+    logged = only_run(client)
+    trace = _trace(client, logged.info.run_id)
+    assert trace.info.request_metadata["mlflow.sourceRun"] == logged.info.run_id
+    assert trace.info.state == "OK"
+    spans = _spans_by_name(trace)
+    root = spans["kedro run __default__"]
+    assert root.parent_id is None
+    assert root.attributes["kedro.nodes"] == len(NODE_NAMES)
+    for name in NODE_NAMES:
+        span = spans[name]
+        assert span.parent_id == root.span_id
+        assert root.start_time_ns <= span.start_time_ns <= span.end_time_ns
+        assert span.end_time_ns <= root.end_time_ns
+    assert spans["combine"].attributes["kedro.inputs"] == ["doubled", "squared"]
+    assert spans["combine"].attributes["kedro.outputs"] == ["combined"]
+    workers = {spans[name].attributes["kedro.worker"] for name in NODE_NAMES}
+    if runner == "parallel":
+        assert all(worker.startswith("process ") for worker in workers)
+    # Loads and saves are children of the node that did them.
+    assert spans["load stats"].parent_id in {
+        spans["double"].span_id,
+        spans["square"].span_id,
+    }
+    assert spans["save combined"].parent_id == spans["combine"].span_id
+    assert spans["load params:model"].parent_id == spans["make"].span_id
+
+    metrics = logged.data.metrics
+    for name in NODE_NAMES:
+        assert metrics[f"_cpu_time {TASK_NAMES[name]}"] >= 0
+        assert metrics[f"_peak_memory_mb {TASK_NAMES[name]}"] > 10
+
+
+def test_a_failed_nodes_span_carries_the_error(
+    basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+) -> None:
+    with pytest.raises(ValueError, match="node exploded"):
+        run((basic_hook, MLflowTimeLoggerHook()), pipe=failing_pipeline())
+    logged = only_run(client)
+    trace = _trace(client, logged.info.run_id)
+    assert trace.info.state == "ERROR"
+    spans = _spans_by_name(trace)
+    assert spans["boom"].status.status_code == "ERROR"
+    assert spans["boom"].status.description == "ValueError: node exploded"
+    assert spans["double"].status.status_code == "OK"
+
+
+def test_trace_and_resource_metrics_can_be_switched_off(
+    basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+) -> None:
+    hook = MLflowTimeLoggerHook(enable_trace=False, enable_resource_metrics=False)
+    run((basic_hook, hook))
+    logged = only_run(client)
+    experiment_id = logged.info.experiment_id
+    assert client.search_traces(locations=[experiment_id]) == []
+    assert not [k for k in logged.data.metrics if k.startswith(("_cpu_time", "_peak"))]
+    assert f"_time_to_run {TASK_NAMES['make']}" in logged.data.metrics
+
+
+def test_huge_nodes_keep_their_attributes_small() -> None:
+    names = tuple(f"input_{i}" for i in range(1000))
+    timing = NodeTiming(
+        "n", "n", 1.0, 2.0, 1.0, "completed", 1, "MainThread", inputs=names
+    )
+    (_, span) = run_spans([timing], [], {}, 1)
+    listed = span.attributes["kedro.inputs"]
+    assert len(listed) == MAX_LISTED_NAMES + 1
+    assert listed[-1] == f"... {1000 - MAX_LISTED_NAMES} more"
+
+
+def test_a_run_that_fails_outside_its_nodes_has_a_failed_trace(
+    basic_hook: MLflowBasicLoggerHook, client: MlflowClient
+) -> None:
+    """A run whose save fails still gets its trace, marked failed."""
+    bad = MLflowDataSet(dataset="m")
+    with pytest.raises(DatasetError, match="can log numbers"):
+        run(
+            (basic_hook, MLflowTimeLoggerHook()),
+            datasets=inputs(stats=bad),
+        )
+    trace = _trace(client, only_run(client).info.run_id)
+    root = _spans_by_name(trace)["kedro run __default__"]
+    assert root.status.description == "the pipeline failed"
+    assert trace.info.state == "ERROR"
+    root = _spans_by_name(trace)["kedro run __default__"]
+    assert root.status.description == "the pipeline failed"
