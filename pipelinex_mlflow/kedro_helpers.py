@@ -2,7 +2,7 @@
 
 The only module of the package that reads private path attributes of Kedro datasets
 (``_filepath``, ``_path``, ``_protocol``, ``_version``, ``_get_versioned_path``,
-``_get_load_path``), to find the local file a dataset wrote. A contract test per
+``_get_load_path``), to find the local file a dataset wrote and where its data lives. A contract test per
 supported dataset type (``tests/test_kedro_helpers.py``) fails by name when a
 kedro-datasets release changes them.
 
@@ -152,6 +152,43 @@ def dataset_local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
         return saved if saved.exists() else Path(dataset._get_load_path())  # type: ignore[attr-defined]
     except (DatasetError, AttributeError, TypeError):
         return None
+
+
+def dataset_uri(dataset: AbstractDataset[Any, Any]) -> str | None:
+    """Where a file dataset keeps its data: a local path or a remote URI.
+
+    ``None`` for datasets with no file or folder (databases, APIs, memory).
+
+    Examples:
+        >>> from kedro_datasets.pandas import CSVDataset
+        >>> dataset_uri(CSVDataset(filepath="memory:///data/x.csv"))
+        'memory:///data/x.csv'
+    """
+    local = dataset_base_path(dataset)
+    if local is not None:
+        return str(local.resolve())
+    protocol = getattr(dataset, "_protocol", None)
+    for attribute in _PATH_ATTRIBUTES:
+        value = getattr(dataset, attribute, None)
+        if value is not None and protocol:
+            text = os.fspath(value)
+            return text if "://" in text else f"{protocol}://{text}"
+    return None
+
+
+def dataset_version(dataset: AbstractDataset[Any, Any], *, saved: bool) -> str | None:
+    """The Kedro version a versioned dataset loaded (or, ``saved``, wrote) in this run.
+
+    ``None`` for an unversioned dataset, or one with no version yet.
+    """
+    if getattr(dataset, "_version", None) is None:
+        return None
+    resolve = "resolve_save_version" if saved else "resolve_load_version"
+    try:
+        version = getattr(dataset, resolve)()
+    except (DatasetError, AttributeError, TypeError):
+        return None
+    return str(version) if version else None
 
 
 def dataset_config(dataset: AbstractDataset[Any, Any]) -> dict[str, Any]:

@@ -163,6 +163,12 @@ class ParamsSection(_Section):
     secret_names: Names = Field(default_factory=list)
 
 
+class LineageSection(_Section):
+    """The datasets a run reads and writes, as its MLflow dataset inputs."""
+
+    enabled: StrictBool = True
+
+
 class TimeSection(_Section):
     """The run's begin, end and duration."""
 
@@ -230,6 +236,7 @@ class TrackingSection(_Section):
     experiment: ExperimentSection = Field(default_factory=ExperimentSection)
     run: RunSection = Field(default_factory=RunSection)
     params: ParamsSection = Field(default_factory=ParamsSection)
+    lineage: LineageSection = Field(default_factory=LineageSection)
     time: TimeSection = Field(default_factory=TimeSection)
     nodes: NodesSection = Field(default_factory=NodesSection)
     env_vars: EnvVarsSection = Field(default_factory=EnvVarsSection)
@@ -294,6 +301,7 @@ HOOK_KEYS: dict[str, tuple[_Key, ...]] = {
         (("tracking", "params", "max_length"), "max_param_length", None),
         (("tracking", "params", "kedro_run_params"), "logging_kedro_run_params", None),
         (("tracking", "params", "secret_names"), "secret_names", None),
+        (("tracking", "lineage", "enabled"), "log_datasets", None),
         (("tracking", "time", "log_begin"), "enable_logging_time_begin", None),
         (("tracking", "time", "log_end"), "enable_logging_time_end", None),
         (("tracking", "time", "log_duration"), "enable_logging_time", None),

@@ -121,6 +121,7 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
         "enable_logging_time",
         "enable_mlflow",
         "log_parameters",
+        "log_datasets",
     ):
         check_bool(hook, name, arguments[name])
     check_optional_mapping(hook, "tags", arguments["tags"])

@@ -20,6 +20,7 @@ from pipelinex_mlflow.hooks._configurable import (
 )
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
+from pipelinex_mlflow.hooks._lineage import RunLineage
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -56,6 +57,7 @@ from pipelinex_mlflow.tracking import (
     flatten_dict,
     get_experiment_id,
     get_start_time,
+    log_dataset_records,
     normalize_tracking_uri,
     open_run,
     open_shared_run,
@@ -155,6 +157,7 @@ class MLflowBasicLoggerHook:
         secret_names: Sequence[str] | str | None = None,
         disabled_pipelines: Sequence[str] | str | None = None,
         experiment_tags: Mapping[str, Any] | None = None,
+        log_datasets: bool = True,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -203,6 +206,9 @@ class MLflowBasicLoggerHook:
                 pipelines is left untracked only when all of them are listed.
             experiment_tags: Tags set on the experiment (when it is created, and
                 on an existing one whose value differs).
+            log_datasets: Log the catalog datasets the run reads and writes as
+                the run's MLflow dataset inputs, with digests of their data
+                (:mod:`pipelinex_mlflow.hooks._lineage`): one request at the end.
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -238,6 +244,7 @@ class MLflowBasicLoggerHook:
             disabled_pipelines = [disabled_pipelines]
         self.disabled_pipelines = list(disabled_pipelines or ())
         self.experiment_tags = dict(experiment_tags or {})
+        self.log_datasets = log_datasets
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
@@ -254,6 +261,8 @@ class MLflowBasicLoggerHook:
         self._previous_run: RunRef | None = None
         # pipeline_ml_factory models this run logs when it succeeds.
         self._run_models = RunModels([])
+        self._lineage: RunLineage | None = None
+        self._catalog: CatalogProtocol[Any, Any] | None = None
 
     # ----------------------------------------------------------------------------------
     # Hook implementations
@@ -441,6 +450,10 @@ class MLflowBasicLoggerHook:
             prepare_workers(self, catalog, run_params)
         with warn_on_failure(self, "end the runs left RUNNING by processes now gone"):
             end_dead_runs(uri, [experiment_id], found_by=f"run {run.run_id}")
+        if self.log_datasets:
+            with warn_on_failure(self, "digest the run's input datasets"):
+                self._catalog = catalog
+                self._lineage = RunLineage.plan(pipeline, catalog)
         try:
             self._log_start(run_params, pipeline, catalog)
         except BaseException:
@@ -587,6 +600,7 @@ class MLflowBasicLoggerHook:
         run, run_logger = self.run, self._logger
         if run is None or run_logger is None:
             return
+        self._log_lineage(run)
         with warn_on_failure(self, "log the run's end time"):
             if not self._shared:
                 # A shared run's end is the orchestrator's (kedro mlflow end-run).
@@ -629,6 +643,16 @@ class MLflowBasicLoggerHook:
         self._exit_guard.disarm()
         set_current_run(self._previous_run)
         self._reset()
+
+    def _log_lineage(self, run: RunRef) -> None:
+        lineage, self._lineage = self._lineage, None
+        if lineage is None:
+            return
+        with warn_on_failure(self, "log the run's datasets"):
+            records = lineage.records(self._catalog)
+            if records:
+                log_dataset_records(run, records)
+                logger.debug("Logged %d datasets of run %s", len(records), run.run_id)
 
     def _end_at_exit(self) -> None:
         if self.run is not None:

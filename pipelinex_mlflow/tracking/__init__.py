@@ -37,6 +37,11 @@ from pipelinex_mlflow.tracking.keys import (
     sanitize_key,
     sanitize_keys,
 )
+from pipelinex_mlflow.tracking.lineage import (
+    DatasetContext,
+    DatasetRecord,
+    log_dataset_records,
+)
 from pipelinex_mlflow.tracking.liveness import (
     ENDED_BECAUSE_TAG,
     HEARTBEAT_EVERY_S,
@@ -172,6 +177,8 @@ __all__ = [
     "STRICT",
     "TRACKING_URI_ENV_VAR",
     "UNLOGGED_TAG",
+    "DatasetContext",
+    "DatasetRecord",
     "DeadRun",
     "LoggableValues",
     "LongParamPolicy",
@@ -217,6 +224,7 @@ __all__ = [
     "is_number",
     "iter_leaves",
     "list_artifact_files",
+    "log_dataset_records",
     "log_trace",
     "normalize_tracking_uri",
     "open_run",
