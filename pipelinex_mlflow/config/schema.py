@@ -169,6 +169,13 @@ class LineageSection(_Section):
     enabled: StrictBool = True
 
 
+class SystemMetricsSection(_Section):
+    """CPU, memory, disk, network and GPU use, sampled during the run."""
+
+    enabled: StrictBool = True
+    interval: Seconds = Field(default=10.0, gt=0)
+
+
 class TimeSection(_Section):
     """The run's begin, end and duration."""
 
@@ -237,6 +244,7 @@ class TrackingSection(_Section):
     run: RunSection = Field(default_factory=RunSection)
     params: ParamsSection = Field(default_factory=ParamsSection)
     lineage: LineageSection = Field(default_factory=LineageSection)
+    system_metrics: SystemMetricsSection = Field(default_factory=SystemMetricsSection)
     time: TimeSection = Field(default_factory=TimeSection)
     nodes: NodesSection = Field(default_factory=NodesSection)
     env_vars: EnvVarsSection = Field(default_factory=EnvVarsSection)
@@ -302,6 +310,12 @@ HOOK_KEYS: dict[str, tuple[_Key, ...]] = {
         (("tracking", "params", "kedro_run_params"), "logging_kedro_run_params", None),
         (("tracking", "params", "secret_names"), "secret_names", None),
         (("tracking", "lineage", "enabled"), "log_datasets", None),
+        (("tracking", "system_metrics", "enabled"), "log_system_metrics", None),
+        (
+            ("tracking", "system_metrics", "interval"),
+            "system_metrics_interval",
+            None,
+        ),
         (("tracking", "time", "log_begin"), "enable_logging_time_begin", None),
         (("tracking", "time", "log_end"), "enable_logging_time_end", None),
         (("tracking", "time", "log_duration"), "enable_logging_time", None),

@@ -122,6 +122,7 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
         "enable_mlflow",
         "log_parameters",
         "log_datasets",
+        "log_system_metrics",
     ):
         check_bool(hook, name, arguments[name])
     check_optional_mapping(hook, "tags", arguments["tags"])
@@ -129,7 +130,7 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
     check_names(hook, "disabled_pipelines", arguments["disabled_pipelines"])
     check_optional_mapping(hook, "experiment_tags", arguments["experiment_tags"])
     check_number(hook, "offset_hours", arguments["offset_hours"])
-    for name in ("server_timeout", "flush_timeout"):
+    for name in ("server_timeout", "flush_timeout", "system_metrics_interval"):
         check_seconds(hook, name, arguments[name])
     check_names(hook, "logging_kedro_run_params", arguments["logging_kedro_run_params"])
     check_text(

@@ -46,6 +46,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     RunStatus,
     SendReport,
+    SystemMetricsSampler,
     TrackingError,
     callers_active_run,
     check_reachable,
@@ -158,6 +159,8 @@ class MLflowBasicLoggerHook:
         disabled_pipelines: Sequence[str] | str | None = None,
         experiment_tags: Mapping[str, Any] | None = None,
         log_datasets: bool = True,
+        log_system_metrics: bool = True,
+        system_metrics_interval: float = 10.0,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -209,6 +212,11 @@ class MLflowBasicLoggerHook:
             log_datasets: Log the catalog datasets the run reads and writes as
                 the run's MLflow dataset inputs, with digests of their data
                 (:mod:`pipelinex_mlflow.hooks._lineage`): one request at the end.
+            log_system_metrics: Sample CPU, memory, disk, network (and GPU)
+                during the run as MLflow's ``system/`` metrics
+                (:mod:`pipelinex_mlflow.tracking.system_metrics`; needs psutil).
+            system_metrics_interval: Seconds between samples; six are averaged
+                into each logged point, and the run's end logs the rest.
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -245,6 +253,8 @@ class MLflowBasicLoggerHook:
         self.disabled_pipelines = list(disabled_pipelines or ())
         self.experiment_tags = dict(experiment_tags or {})
         self.log_datasets = log_datasets
+        self.log_system_metrics = log_system_metrics
+        self.system_metrics_interval = system_metrics_interval
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
@@ -262,6 +272,7 @@ class MLflowBasicLoggerHook:
         # pipeline_ml_factory models this run logs when it succeeds.
         self._run_models = RunModels([])
         self._lineage: RunLineage | None = None
+        self._system_metrics: SystemMetricsSampler | None = None
         self._catalog: CatalogProtocol[Any, Any] | None = None
 
     # ----------------------------------------------------------------------------------
@@ -450,10 +461,7 @@ class MLflowBasicLoggerHook:
             prepare_workers(self, catalog, run_params)
         with warn_on_failure(self, "end the runs left RUNNING by processes now gone"):
             end_dead_runs(uri, [experiment_id], found_by=f"run {run.run_id}")
-        if self.log_datasets:
-            with warn_on_failure(self, "digest the run's input datasets"):
-                self._catalog = catalog
-                self._lineage = RunLineage.plan(pipeline, catalog)
+        self._start_observing(run, pipeline, catalog)
         try:
             self._log_start(run_params, pipeline, catalog)
         except BaseException:
@@ -466,6 +474,23 @@ class MLflowBasicLoggerHook:
             return False
         names = list(run_params.get("pipeline_names") or ()) or ["__default__"]
         return set(names) <= set(self.disabled_pipelines)
+
+    def _start_observing(
+        self,
+        run: RunRef,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
+    ) -> None:
+        """Sample the machine's use, and digest the inputs before any node runs."""
+        if self.log_system_metrics:
+            with warn_on_failure(self, "start sampling system metrics"):
+                self._system_metrics = SystemMetricsSampler.start_for(
+                    run, self.system_metrics_interval
+                )
+        if self.log_datasets:
+            with warn_on_failure(self, "digest the run's input datasets"):
+                self._catalog = catalog
+                self._lineage = RunLineage.plan(pipeline, catalog)
 
     def _switch_off(
         self,
@@ -600,6 +625,10 @@ class MLflowBasicLoggerHook:
         run, run_logger = self.run, self._logger
         if run is None or run_logger is None:
             return
+        sampler, self._system_metrics = self._system_metrics, None
+        if sampler is not None:
+            with warn_on_failure(self, "log the last system metrics"):
+                sampler.stop()
         self._log_lineage(run)
         with warn_on_failure(self, "log the run's end time"):
             if not self._shared:

@@ -134,6 +134,7 @@ from pipelinex_mlflow.tracking.stores import (
     run_view_lines,
     warm_up,
 )
+from pipelinex_mlflow.tracking.system_metrics import SystemMetricsSampler
 from pipelinex_mlflow.tracking.traces import SpanRecord, log_trace, run_traces
 from pipelinex_mlflow.tracking.values import (
     AUTO,
@@ -190,6 +191,7 @@ __all__ = [
     "RunStatus",
     "SendReport",
     "SpanRecord",
+    "SystemMetricsSampler",
     "TrackingError",
     "UnloggableValueError",
     "ValueKind",
