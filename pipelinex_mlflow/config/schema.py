@@ -169,6 +169,12 @@ class LineageSection(_Section):
     enabled: StrictBool = True
 
 
+class PipelineStructureSection(_Section):
+    """``pipeline.json`` and ``pipeline.svg`` of each run."""
+
+    enabled: StrictBool = True
+
+
 class SystemMetricsSection(_Section):
     """CPU, memory, disk, network and GPU use, sampled during the run."""
 
@@ -245,6 +251,9 @@ class TrackingSection(_Section):
     params: ParamsSection = Field(default_factory=ParamsSection)
     lineage: LineageSection = Field(default_factory=LineageSection)
     system_metrics: SystemMetricsSection = Field(default_factory=SystemMetricsSection)
+    pipeline_structure: PipelineStructureSection = Field(
+        default_factory=PipelineStructureSection
+    )
     time: TimeSection = Field(default_factory=TimeSection)
     nodes: NodesSection = Field(default_factory=NodesSection)
     env_vars: EnvVarsSection = Field(default_factory=EnvVarsSection)
@@ -311,6 +320,11 @@ HOOK_KEYS: dict[str, tuple[_Key, ...]] = {
         (("tracking", "params", "secret_names"), "secret_names", None),
         (("tracking", "lineage", "enabled"), "log_datasets", None),
         (("tracking", "system_metrics", "enabled"), "log_system_metrics", None),
+        (
+            ("tracking", "pipeline_structure", "enabled"),
+            "log_pipeline_structure",
+            None,
+        ),
         (
             ("tracking", "system_metrics", "interval"),
             "system_metrics_interval",

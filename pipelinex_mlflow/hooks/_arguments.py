@@ -123,6 +123,7 @@ def check_basic_logger_arguments(arguments: dict[str, Any]) -> None:
         "log_parameters",
         "log_datasets",
         "log_system_metrics",
+        "log_pipeline_structure",
     ):
         check_bool(hook, name, arguments[name])
     check_optional_mapping(hook, "tags", arguments["tags"])

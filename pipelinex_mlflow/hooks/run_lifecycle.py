@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
+from pipelinex_mlflow.dag_picture import dag_svg
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._configurable import (
     configure_from_project,
@@ -21,6 +24,7 @@ from pipelinex_mlflow.hooks._configurable import (
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._lineage import RunLineage
+from pipelinex_mlflow.hooks._pipeline_structure import dag_layers, pipeline_structure
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -161,6 +165,7 @@ class MLflowBasicLoggerHook:
         log_datasets: bool = True,
         log_system_metrics: bool = True,
         system_metrics_interval: float = 10.0,
+        log_pipeline_structure: bool = True,
     ) -> None:
         """Configure the run to start for each Kedro run.
 
@@ -217,6 +222,10 @@ class MLflowBasicLoggerHook:
                 (:mod:`pipelinex_mlflow.tracking.system_metrics`; needs psutil).
             system_metrics_interval: Seconds between samples; six are averaged
                 into each logged point, and the run's end logs the rest.
+            log_pipeline_structure: Upload ``pipeline.json`` (the run's nodes
+                and datasets, :mod:`pipelinex_mlflow.hooks._pipeline_structure`)
+                and, with matplotlib installed, ``pipeline.svg``, a picture of
+                its DAG.
 
         Raises:
             ValueError: For an argument of the wrong type, an unknown
@@ -255,6 +264,7 @@ class MLflowBasicLoggerHook:
         self.log_datasets = log_datasets
         self.log_system_metrics = log_system_metrics
         self.system_metrics_interval = system_metrics_interval
+        self.log_pipeline_structure = log_pipeline_structure
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
 
@@ -568,6 +578,9 @@ class MLflowBasicLoggerHook:
         run_logger.set_tags({**run_tags(run_params), **process, **yours})
         if self.enable_logging_time_begin and self._created:
             self._log_time("__time_begin", run_logger)
+        if self.log_pipeline_structure:
+            with warn_on_failure(self, "describe the pipeline"):
+                _queue_structure(run_logger, pipeline, catalog, run_params)
         try:
             if self.log_parameters:
                 run_logger.log_params(
@@ -742,6 +755,25 @@ def _print_view_lines(run: RunRef, experiment_id: str) -> None:
     sys.stderr.write(
         "".join(["View the MLflow run:\n", *(f"    {x}\n" for x in lines)])
     )
+
+
+PIPELINE_JSON = "pipeline.json"
+PIPELINE_SVG = "pipeline.svg"
+
+
+def _queue_structure(
+    run_logger: RunLogger,
+    pipeline: Pipeline,
+    catalog: CatalogProtocol[Any, Any],
+    run_params: Mapping[str, Any],
+) -> None:
+    """Queue ``pipeline.json`` and, where matplotlib draws it, ``pipeline.svg``."""
+    root = run_params.get("project_path")
+    structure = pipeline_structure(pipeline, catalog, Path(root) if root else None)
+    run_logger.log_text(json.dumps(structure, indent=2), PIPELINE_JSON)
+    svg = dag_svg(*dag_layers(pipeline))
+    if svg is not None:
+        run_logger.log_text(svg, PIPELINE_SVG)
 
 
 def relog_command(run_params: Mapping[str, Any], run_id: str) -> str:

@@ -1,0 +1,139 @@
+"""The run's pipeline as data: ``pipeline.json``, and the layers of its DAG picture.
+
+The fields are those of Kedro's inspection API (``kedro.inspection``:
+``NodeSnapshot`` and ``DatasetSnapshot``), read from the pipeline and catalog of
+this run rather than from a second load of the project: a filtered run
+(``--tags``, ``--from-nodes``) shows the nodes it ran. Credentials never appear:
+a dataset is its type, its data's location (URL passwords masked) and the
+factory pattern it came from.
+
+Examples:
+    >>> from kedro.io import DataCatalog
+    >>> from kedro.pipeline import Pipeline, node
+    >>> structure = pipeline_structure(
+    ...     Pipeline([node(len, "raw", "n", name="count")]), DataCatalog(), None
+    ... )
+    >>> structure["nodes"][0]["name"], structure["nodes"][0]["inputs"]
+    ('count', ['raw'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelinex_mlflow.hooks._lineage import dataset_type_name
+from pipelinex_mlflow.kedro_helpers import dataset_uri, is_parameter
+from pipelinex_mlflow.masking import mask_url_passwords
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+
+#: Bump when a field changes meaning.
+SCHEMA_VERSION = 1
+
+
+def pipeline_structure(
+    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any], project_path: Path | None
+) -> dict[str, Any]:
+    """``pipeline.json``: nodes in run order, datasets, the pipeline's inputs and outputs."""
+    nodes = [_node(node, project_path) for node in pipeline.nodes]
+    datasets = {
+        name: _dataset(name, catalog)
+        for name in sorted(pipeline.datasets())
+        if not is_parameter(name)
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "nodes": nodes,
+        "datasets": datasets,
+        "parameters": sorted(n for n in pipeline.datasets() if is_parameter(n)),
+        "inputs": sorted(pipeline.inputs()),
+        "outputs": sorted(pipeline.outputs()),
+    }
+
+
+def _node(node: Node, project_path: Path | None) -> dict[str, Any]:
+    func = inspect.unwrap(node.func)
+    return {
+        "name": node.name,
+        "func_name": getattr(func, "__qualname__", type(func).__name__),
+        "module": getattr(func, "__module__", None),
+        "namespace": node.namespace,
+        "tags": sorted(node.tags),
+        "inputs": list(node.inputs),
+        "outputs": list(node.outputs),
+        "source": _source(func, project_path),
+    }
+
+
+def _source(func: Any, project_path: Path | None) -> dict[str, Any] | None:
+    try:
+        filepath = Path(inspect.getsourcefile(func) or "")
+        lines, line_start = inspect.getsourcelines(func)
+    except (OSError, TypeError):
+        return None
+    if project_path is not None:
+        # A function of an installed package keeps its absolute path.
+        with contextlib.suppress(ValueError):
+            filepath = filepath.resolve().relative_to(project_path.resolve())
+    return {
+        "filepath": filepath.as_posix(),
+        "line_start": line_start,
+        "line_end": line_start + len(lines) - 1,
+    }
+
+
+def _dataset(name: str, catalog: CatalogProtocol[Any, Any]) -> dict[str, Any]:
+    resolver = getattr(catalog, "config_resolver", None)
+    pattern = None
+    if resolver is not None:
+        try:
+            pattern = resolver.match_dataset_pattern(name)
+        except Exception:  # a resolver without patterns
+            pattern = None
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # an entry that no longer resolves
+        dataset = None
+    if dataset is None:
+        return {
+            "type": "MemoryDataset (made by Kedro)",
+            "filepath": None,
+            "factory": None,
+        }
+    uri = dataset_uri(dataset)
+    return {
+        "type": dataset_type_name(dataset),
+        "filepath": mask_url_passwords(uri) if uri else None,
+        "factory": pattern,
+    }
+
+
+def dag_layers(pipeline: Pipeline) -> tuple[list[list[str]], list[tuple[str, str]]]:
+    """The nodes by topological layer, and the edges producer -> consumer.
+
+    Examples:
+        >>> from kedro.pipeline import Pipeline, node
+        >>> def f(x):
+        ...     return x
+        >>> dag_layers(
+        ...     Pipeline([node(f, "a", "b", name="one"), node(f, "b", "c", name="two")])
+        ... )
+        ([['one'], ['two']], [('one', 'two')])
+    """
+    layers = [sorted(n.name for n in group) for group in pipeline.grouped_nodes]
+    producers = {out: n.name for n in pipeline.nodes for out in n.outputs}
+    edges = sorted(
+        {
+            (producers[name], node.name)
+            for node in pipeline.nodes
+            for name in node.inputs
+            if name in producers
+        }
+    )
+    return layers, edges
