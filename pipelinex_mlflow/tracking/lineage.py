@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.tracking.senders import call_directly
 from pipelinex_mlflow.tracking.stores import get_client
 
 if TYPE_CHECKING:
@@ -72,8 +73,14 @@ class DatasetRecord:
 def log_dataset_records(run: RunRef, records: Sequence[DatasetRecord]) -> int:
     """Log ``records`` as ``run``'s dataset inputs, in as few requests as MLflow takes.
 
+    Not while the store is away, and never for minutes
+    (:func:`~pipelinex_mlflow.tracking.senders.call_directly`).
+
     Returns:
         How many were logged.
+
+    Raises:
+        TrackingError: If the store is away or does not answer in time.
     """
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
@@ -95,8 +102,12 @@ def log_dataset_records(run: RunRef, records: Sequence[DatasetRecord]) -> int:
         for record in records
     ]
     client = get_client(run.tracking_uri)
-    for start in range(0, len(inputs), MAX_DATASETS_PER_REQUEST):
-        client.log_inputs(
-            run.run_id, datasets=inputs[start : start + MAX_DATASETS_PER_REQUEST]
-        )
-    return len(inputs)
+
+    def send() -> int:
+        for start in range(0, len(inputs), MAX_DATASETS_PER_REQUEST):
+            client.log_inputs(
+                run.run_id, datasets=inputs[start : start + MAX_DATASETS_PER_REQUEST]
+            )
+        return len(inputs)
+
+    return call_directly(run, f"The run's {len(inputs)} datasets", send)

@@ -255,6 +255,12 @@ class RunSender:
     # Taking values
     # ----------------------------------------------------------------------------------
     @property
+    def store_away(self) -> bool:
+        """Whether the store failed the latest request and has not answered since."""
+        with self._lock:
+            return self._away_since is not None
+
+    @property
     def pending(self) -> int:
         """How many values wait to be sent or are being sent."""
         with self._lock:

@@ -28,16 +28,18 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 # Imported first so that its exit hook (removing temporary folders) runs after ours
 # (sending what they hold): exit hooks run in reverse order.
 import pipelinex_mlflow.scratch  # noqa: F401
-from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.sender import RunSender, SendReport
+from pipelinex_mlflow.tracking.stores import check_reachable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from pipelinex_mlflow.tracking.run_ref import RunRef
@@ -47,6 +49,7 @@ FLUSH_TIMEOUT_ENV_VAR = "PIPELINEX_MLFLOW_FLUSH_TIMEOUT"
 DEFAULT_FLUSH_TIMEOUT_S = 60.0
 
 logger = get_logger(__name__)
+T = TypeVar("T")
 
 
 def flush_timeout() -> float:
@@ -95,6 +98,62 @@ def sender_for(run: RunRef) -> RunSender:
                     sender, _close_in_worker, args=(sender,), exitpriority=10
                 )
         return sender
+
+
+#: The longest a direct call (a trace, the datasets) may take before it is given up.
+DIRECT_CALL_TIMEOUT_S = 20.0
+#: How long the server may take to answer the check before a direct call.
+DIRECT_CALL_PROBE_S = 3.0
+
+
+def call_directly(run: RunRef, what: str, call: Callable[[], T]) -> T:
+    """Make a call outside the batches (``log_inputs``, a trace), never for minutes.
+
+    MLflow's client retries a lost server for minutes. The call is not made
+    while the run's sender finds the store away, and is given up after
+    ``DIRECT_CALL_TIMEOUT_S`` (or the flush timeout, if shorter); the thread
+    making it is a daemon, so it never holds the process at exit.
+
+    Raises:
+        TrackingError: Naming ``what`` was not logged, and why; or the call's
+            own error.
+    """
+    shown = mask_url_passwords(run.tracking_uri)
+    if sender_for(run).store_away:
+        raise TrackingError(
+            f"{what} was not logged to MLflow run {run.run_id}: the tracking store "
+            f"at {shown} is away."
+        )
+    try:
+        # A server that went away since the last batch: known in milliseconds.
+        check_reachable(run.tracking_uri, timeout_s=DIRECT_CALL_PROBE_S)
+    except TrackingError as exc:
+        raise TrackingError(
+            f"{what} was not logged to MLflow run {run.run_id}: {exc}"
+        ) from None
+    timeout = min(DIRECT_CALL_TIMEOUT_S, flush_timeout())
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(
+        target=target, name="pipelinex_mlflow-direct", daemon=True
+    )
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TrackingError(
+            f"{what} was not logged to MLflow run {run.run_id}: the tracking store at "
+            f"{shown} did not answer within {timeout:.0f} s."
+        )
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def drain_run(run: RunRef) -> SendReport:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets
 from pipelinex_mlflow.tracking.reads import get_experiment_id
+from pipelinex_mlflow.tracking.senders import call_directly
 from pipelinex_mlflow.tracking.stores import get_client
 
 if TYPE_CHECKING:
@@ -81,9 +82,23 @@ def log_trace(
 ) -> str:
     """Log ``spans`` (the root first) as one trace linked to ``run``.
 
+    Not while the store is away, and never for minutes
+    (:func:`~pipelinex_mlflow.tracking.senders.call_directly`).
+
     Returns:
         The trace's id.
+
+    Raises:
+        TrackingError: If the store is away or does not answer in time.
     """
+    return call_directly(run, "The run's trace", lambda: _log_trace(run, spans, tags))
+
+
+def _log_trace(
+    run: RunRef,
+    spans: Sequence[SpanRecord],
+    tags: Mapping[str, str] | None,
+) -> str:
     from mlflow.entities import TraceData, TraceInfo, TraceLocation, TraceState
     from mlflow.tracing.client import TracingClient
     from mlflow.tracing.constant import TraceMetadataKey

@@ -154,6 +154,7 @@ class TestSuccessfulRun:
             enable_logging_time_end=False,
             enable_logging_time=False,
             log_parameters=False,
+            log_system_metrics=False,
         )
         run_with_hooks(_pipeline(), _catalog(), (hook,))
         (run,) = _runs(client)

@@ -21,10 +21,13 @@ from tests.hooks._pipeline import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow.entities import Trace
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow import MLflowBasicLoggerHook
+    from tests.conftest import MlflowServer
 
 
 def _trace(client: MlflowClient, run_id: str) -> Trace:
@@ -128,3 +131,38 @@ def test_a_run_that_fails_outside_its_nodes_has_a_failed_trace(
     assert trace.info.state == "ERROR"
     root = _spans_by_name(trace)["kedro run __default__"]
     assert root.status.description == "the pipeline failed"
+
+
+@pytest.mark.server
+def test_trace_lineage_and_system_metrics_cost_three_requests_over_http(
+    mlflow_server_process: MlflowServer, tmp_path: Path
+) -> None:
+    """The trace (2 requests), the datasets (1); system metrics share the batches."""
+    from kedro_datasets.json import JSONDataset
+    from mlflow.tracking import MlflowClient
+
+    from pipelinex_mlflow import MLflowBasicLoggerHook
+
+    uri = mlflow_server_process.url
+    datasets = inputs(combined=JSONDataset(filepath=str(tmp_path / "combined.json")))
+    hooks = (
+        MLflowBasicLoggerHook(
+            uri=uri, experiment_name="http", log_pipeline_structure=False
+        ),
+        MLflowTimeLoggerHook(enable_plotly=False),
+    )
+    offset = mlflow_server_process.log_offset()
+    run(hooks, datasets=datasets)
+    requests = mlflow_server_process.requests_since(offset)
+    traces = [r for r in requests if "traces" in r]
+    assert len(traces) == 2, requests
+    assert len([r for r in requests if "log-inputs" in r]) == 1, requests
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("http")
+    assert experiment is not None
+    (logged,) = client.search_runs([experiment.experiment_id])
+    trace = _trace(client, logged.info.run_id)
+    assert {s.name for s in trace.data.spans} >= set(NODE_NAMES)
+    assert "system/cpu_utilization_percentage" in logged.data.metrics
+    (dataset,) = client.get_run(logged.info.run_id).inputs.dataset_inputs
+    assert dataset.dataset.name == "combined"

@@ -7,8 +7,10 @@ The run happens once per module; the model it registers is then served with
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -358,6 +360,55 @@ def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
         assert linked in model_page
     assert "demo-regressor/versions/1" in model_page
     assert "model.ridge_alpha" in model_page  # the run's params on the model
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
+def test_the_mlflow_ui_shows_the_trace_timeline_datasets_and_system_metrics(
+    example_run: ExampleRun, tmp_path: Path
+) -> None:
+    """The run's trace opens as MLflow's own span tree; its datasets are on the run."""
+    assert CHROMIUM is not None, "Chromium is missing: apt-get install chromium"
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    (trace,) = client.search_traces(
+        locations=[experiment.experiment_id], run_id=run.info.run_id
+    )
+    server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
+    server.start()
+    try:
+        base = f"{server.url}/#/experiments/{experiment.experiment_id}"
+        run_page = _text(
+            _rendered(f"{base}/runs/{run.info.run_id}", tmp_path / "profile")
+        )
+        trace_page = _text(
+            _rendered(
+                f"{base}/traces?selectedEvaluationId={trace.info.trace_id}",
+                tmp_path / "profile",
+            )
+        )
+    finally:
+        server.stop()
+    digests = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+    first = sorted(digests)[0]
+    assert f"Datasets | {first} ({digests[first]}) | intermediate" in run_page
+    assert "System metrics (" in run_page
+    assert "system/cpu_utilization_percentage" in run_page
+    # The span tree: the run, its nodes, their loads and saves, each with a time.
+    assert "Spans | kedro run __default__ | " in trace_page
+    for span in ("make_data", "load params:data", "save feature_scaler"):
+        assert re.search(rf"\| {re.escape(span)}\w* \| [0-9.]+m?s \|", trace_page), span
+
+
+def _text(dom: str) -> str:
+    """The page's visible text, one ``|`` between elements."""
+    text = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
+    text = re.sub(r"<[^>]+>", " | ", text)
+    return html.unescape(re.sub(r"(\s*\|\s*)+", " | ", text))
 
 
 def _rendered(url: str, profile: Path) -> str:
