@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
+from kedro.io import SharedMemoryCatalogProtocol
 
 from pipelinex_mlflow.dag_picture import dag_svg
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
@@ -26,7 +27,7 @@ from pipelinex_mlflow.hooks._guard import warn_on_failure
 from pipelinex_mlflow.hooks._lineage import RunLineage
 from pipelinex_mlflow.hooks._pipeline_structure import dag_layers, pipeline_structure
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
-from pipelinex_mlflow.hooks._workers import prepare_workers
+from pipelinex_mlflow.hooks._workers import prepare_workers, start_method
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.masking import (
@@ -76,6 +77,7 @@ from pipelinex_mlflow.tracking import (
     set_flush_timeout,
     set_spool_dir,
     set_tracking_off,
+    settle_before_fork,
     validate_long_param_policy,
     warm_up,
 )
@@ -339,11 +341,14 @@ class MLflowBasicLoggerHook:
         else:
             self._switch_off(pipeline, catalog, run_params)
         try:
-            return (yield)
+            result = yield
         except BaseException:
             # Kedro calls neither on_pipeline_error nor after_pipeline_run here.
             self._finish("FAILED")
             raise
+        # After every hook's before_pipeline_run: what they queued is sent.
+        self._settle_before_fork(catalog)
+        return result
 
     @hook_impl(wrapper=True)
     def after_pipeline_run(
@@ -477,6 +482,15 @@ class MLflowBasicLoggerHook:
         except BaseException:
             self._finish("FAILED")
             raise
+
+    def _settle_before_fork(self, catalog: CatalogProtocol[Any, Any]) -> None:
+        """Before ParallelRunner forks its workers, let the sending threads go idle."""
+        if self.run is None or not isinstance(catalog, SharedMemoryCatalogProtocol):
+            return
+        if start_method() != "fork":
+            return
+        with warn_on_failure(self, "send the run's start before the workers fork"):
+            settle_before_fork(self.run)
 
     def _disabled_for(self, run_params: Mapping[str, Any]) -> bool:
         """Whether every pipeline of this run is in ``disabled_pipelines``."""

@@ -112,6 +112,7 @@ from pipelinex_mlflow.tracking.senders import (
     flush_timeout,
     sender_for,
     set_flush_timeout,
+    settle_before_fork,
     wait_for_uploads_of,
 )
 from pipelinex_mlflow.tracking.spool import (
@@ -249,6 +250,7 @@ __all__ = [
     "set_flush_timeout",
     "set_spool_dir",
     "set_tracking_off",
+    "settle_before_fork",
     "short_repr",
     "split_by_kind",
     "spool_dir",

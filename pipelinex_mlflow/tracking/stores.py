@@ -158,6 +158,13 @@ def warm_up(tracking_uri: str | None = None) -> None:
     _warm_up_thread.start()
 
 
+def wait_for_warm_up(timeout_s: float = 60.0) -> None:
+    """Wait (bounded) until the background import of :func:`warm_up` is over."""
+    thread = _warm_up_thread
+    if thread is not None and thread.is_alive():
+        thread.join(timeout_s)
+
+
 def _prepare_client(tracking_uri: str | None) -> None:
     try:
         import mlflow.entities
