@@ -373,7 +373,9 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             with self._lock:
                 here.append(item)
 
-    def _io_started(self, dataset: str, node: Node, operation: str) -> None:
+    def _io_started(
+        self, dataset: str, node: Node, operation: DatasetOperation
+    ) -> None:
         if not self.enable_trace:
             return
         key = (dataset, node.name, operation, threading.get_ident())
@@ -431,23 +433,21 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                             len(pipeline.nodes),
                         )
                     return
-                self._report(timings, run_params.get("project_path"))
-                self._log_trace(timings, events, succeeded=succeeded)
+                run = self._find_run() if self.enable_mlflow else None
+                self._report(timings, run_params.get("project_path"), run)
+                if run is not None and self.enable_trace:
+                    self._log_trace(run, timings, events, succeeded=succeeded)
         finally:
             self._remove_spool()
 
     def _log_trace(
         self,
+        run: RunRef,
         timings: list[NodeTiming],
         events: list[DatasetEvent],
         *,
         succeeded: bool,
     ) -> None:
-        if not (self.enable_mlflow and self.enable_trace):
-            return
-        run = self._find_run()
-        if run is None:
-            return
         with warn_on_failure(self, "log the run's trace"):
             spans = run_spans(
                 timings,
@@ -461,8 +461,12 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 "Logged the run as MLflow trace %s (%d spans)", trace_id, len(spans)
             )
 
-    def _report(self, timings: list[NodeTiming], project_path: str | None) -> None:
-        run = self._find_run() if self.enable_mlflow else None
+    def _report(
+        self,
+        timings: list[NodeTiming],
+        project_path: str | None,
+        run: RunRef | None,
+    ) -> None:
         own = timings
         shared = run is not None and bool(os.environ.get(RUN_KEY_ENV_VAR))
         if shared and run is not None:

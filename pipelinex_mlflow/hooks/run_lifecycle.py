@@ -303,13 +303,8 @@ class MLflowBasicLoggerHook:
         """
         if not running_a_pipeline():
             return
-        if self.run is not None:
-            logger.warning(
-                "MLflow run %s of an earlier Kedro run was never ended; marking it "
-                "FAILED.",
-                self.run.run_id,
-            )
-            self._finish("FAILED")
+        # Rebuilding the hook from mlflow.yml forgets its run: end that run first.
+        self._end_stale_run()
         configure_from_project(self, context)
         if not self.enable_mlflow or disabled_by_environment():
             return
@@ -390,13 +385,7 @@ class MLflowBasicLoggerHook:
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> None:
-        if self.run is not None:
-            logger.warning(
-                "MLflow run %s of an earlier Kedro run was never ended; marking it "
-                "FAILED before starting a new one.",
-                self.run.run_id,
-            )
-            self._finish("FAILED")
+        self._end_stale_run()
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         name_mlflow_datasets(pipeline, catalog)
@@ -482,6 +471,17 @@ class MLflowBasicLoggerHook:
         except BaseException:
             self._finish("FAILED")
             raise
+
+    def _end_stale_run(self) -> None:
+        """Mark FAILED the run of an earlier Kedro run that was never ended."""
+        if self.run is None:
+            return
+        logger.warning(
+            "MLflow run %s of an earlier Kedro run was never ended; marking it "
+            "FAILED before starting a new one.",
+            self.run.run_id,
+        )
+        self._finish("FAILED")
 
     def _settle_before_fork(self, catalog: CatalogProtocol[Any, Any]) -> None:
         """Before ParallelRunner forks its workers, let the sending threads go idle."""

@@ -126,8 +126,7 @@ def _log_trace(
         trace_metadata={TraceMetadataKey.SOURCE_RUN: run.run_id},
         tags={"mlflow.traceName": root.name, **(tags or {})},
     )
-    # The client is made for the run's store: its URI is explicit, never global.
-    get_client(run.tracking_uri)
+    # Made for the run's store: its URI is explicit, never the process-wide one.
     client = TracingClient(run.tracking_uri)
     returned = client.start_trace(info)
     try:

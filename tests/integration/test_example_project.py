@@ -18,6 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -29,6 +30,9 @@ from tests.conftest import (
     _free_port,
     _stop_group,
 )
+
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment, Run
 
 #: `mlflow models serve` answers /ping after 6 to 15 s on this machine.
 SERVE_START_TIMEOUT_S = 120
@@ -316,39 +320,34 @@ def _wait_for_ping(url: str, server: subprocess.Popen[bytes], log: Path) -> None
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="Chromium is not installed (apt-get install chromium)",
 )
+
+
+@needs_chromium
 def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
     example_run: ExampleRun, tmp_path: Path
 ) -> None:
     """What the README's "What lands where in the MLflow UI" says, in a real browser."""
-    assert CHROMIUM is not None, "Chromium is missing: apt-get install chromium"
-    client = MlflowClient(tracking_uri=example_run.tracking_uri)
-    experiment = client.get_experiment_by_name("demo_project")
-    assert experiment is not None
-    (run,) = client.search_runs([experiment.experiment_id])
+    client, experiment, run = _the_run(example_run)
     (model,) = client.search_logged_models(
         [experiment.experiment_id], filter_string="name = 'regressor'"
     )
     (pipeline_model,) = client.search_logged_models(
         [experiment.experiment_id], filter_string="name = 'inference_pipeline'"
     )
-
-    server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
-    server.start()
-    try:
-        base = f"{server.url}/#/experiments/{experiment.experiment_id}"
-        run_page = _rendered(f"{base}/runs/{run.info.run_id}", tmp_path / "profile")
-        model_page = _rendered(f"{base}/models/{model.model_id}", tmp_path / "profile")
-        pipeline_page = _rendered(
-            f"{base}/models/{pipeline_model.model_id}", tmp_path / "profile"
-        )
-    finally:
-        server.stop()
+    run_page, model_page, pipeline_page = _rendered_pages(
+        example_run,
+        tmp_path,
+        experiment.experiment_id,
+        [
+            f"runs/{run.info.run_id}",
+            f"models/{model.model_id}",
+            f"models/{pipeline_model.model_id}",
+        ],
+    )
     assert "Logged models (2)" in run_page
     assert ">regressor<" in run_page
     assert ">inference_pipeline<" in run_page
@@ -362,37 +361,27 @@ def test_the_mlflow_ui_shows_the_model_on_the_run_and_its_metrics_on_its_page(
     assert "model.ridge_alpha" in model_page  # the run's params on the model
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="Chromium is not installed (apt-get install chromium)",
-)
+@needs_chromium
 def test_the_mlflow_ui_shows_the_trace_timeline_datasets_and_system_metrics(
     example_run: ExampleRun, tmp_path: Path
 ) -> None:
     """The run's trace opens as MLflow's own span tree; its datasets are on the run."""
-    assert CHROMIUM is not None, "Chromium is missing: apt-get install chromium"
-    client = MlflowClient(tracking_uri=example_run.tracking_uri)
-    experiment = client.get_experiment_by_name("demo_project")
-    assert experiment is not None
-    (run,) = client.search_runs([experiment.experiment_id])
+    client, experiment, run = _the_run(example_run)
     (trace,) = client.search_traces(
         locations=[experiment.experiment_id], run_id=run.info.run_id
     )
-    server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
-    server.start()
-    try:
-        base = f"{server.url}/#/experiments/{experiment.experiment_id}"
-        run_page = _text(
-            _rendered(f"{base}/runs/{run.info.run_id}", tmp_path / "profile")
-        )
-        trace_page = _text(
-            _rendered(
-                f"{base}/traces?selectedEvaluationId={trace.info.trace_id}",
-                tmp_path / "profile",
-            )
-        )
-    finally:
-        server.stop()
+    run_page, trace_page = map(
+        _text,
+        _rendered_pages(
+            example_run,
+            tmp_path,
+            experiment.experiment_id,
+            [
+                f"runs/{run.info.run_id}",
+                f"traces?selectedEvaluationId={trace.info.trace_id}",
+            ],
+        ),
+    )
     digests = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
     first = sorted(digests)[0]
     assert f"Datasets | {first} ({digests[first]}) | intermediate" in run_page
@@ -402,6 +391,29 @@ def test_the_mlflow_ui_shows_the_trace_timeline_datasets_and_system_metrics(
     assert "Spans | kedro run __default__ | " in trace_page
     for span in ("make_data", "load params:data", "save feature_scaler"):
         assert re.search(rf"\| {re.escape(span)}\w* \| [0-9.]+m?s \|", trace_page), span
+
+
+def _the_run(example_run: ExampleRun) -> tuple[MlflowClient, Experiment, Run]:
+    """The example's client, experiment and its one run."""
+    assert CHROMIUM is not None, "Chromium is missing: apt-get install chromium"
+    client = MlflowClient(tracking_uri=example_run.tracking_uri)
+    experiment = client.get_experiment_by_name("demo_project")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    return client, experiment, run
+
+
+def _rendered_pages(
+    example_run: ExampleRun, tmp_path: Path, experiment_id: str, paths: list[str]
+) -> list[str]:
+    """Each experiment page ``paths`` names, rendered by the MLflow UI on the example."""
+    server = ServerProcess(tmp_path, store_uri=example_run.tracking_uri)
+    server.start()
+    try:
+        base = f"{server.url}/#/experiments/{experiment_id}"
+        return [_rendered(f"{base}/{path}", tmp_path / "profile") for path in paths]
+    finally:
+        server.stop()
 
 
 def _text(dom: str) -> str:
