@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from pipelinex_mlflow.config.schema import MlflowConfig, key_path
-from pipelinex_mlflow.masking import declare_secret_names, get_logger
+from pipelinex_mlflow.masking import (
+    declare_secret_names,
+    get_logger,
+    is_secret_name,
+    mask_secrets,
+)
 
 if TYPE_CHECKING:
     from kedro.config import AbstractConfigLoader
@@ -109,16 +114,31 @@ def _problem(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(path[:-1])
         return f"{where}: unknown key; the keys here are: {', '.join(allowed)}"
-    shown = _shown_input(error.get("input"))
+    shown = _shown_input(path, error.get("input"))
     return f"{where}: {error['msg']} (it is {shown})"
 
 
-def _shown_input(value: Any) -> str:
-    """A value for an error message: never a whole secret, never a long one."""
-    text = repr(value)
+def _shown_input(path: tuple[str, ...], value: Any) -> str:
+    """A value for an error message: never a secret, never a long one.
+
+    Only the type of a mapping or a list (an inline credentials entry would hold
+    tokens), and ``*****`` for a value under a secret-looking or credentials key.
+
+    Examples:
+        >>> _shown_input(("server", "credentials"), "tok-123")
+        'str *****'
+        >>> _shown_input(("server", "timeout"), {"token": "tok-123"})
+        'dict'
+    """
+    kind = type(value).__name__
+    if isinstance(value, (dict, list, tuple, set)):
+        return kind
+    if any(part == "credentials" or is_secret_name(part) for part in path):
+        return f"{kind} *****"
+    text = mask_secrets(repr(value))
     if len(text) > _SHOWN_INPUT_LENGTH:
         text = text[: _SHOWN_INPUT_LENGTH - 3] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{kind} {text}"
 
 
 def _allowed_keys(path: tuple[str, ...]) -> list[str]:

@@ -478,3 +478,26 @@ def test_spawned_parallel_workers_get_the_files_settings(
     # Logged by the worker's catalog hook as the file says: a param, not a metric.
     assert run.data.params["note"] == "7.0"
     assert "note" not in run.data.metrics
+
+
+def test_a_wrongly_typed_credentials_value_is_not_echoed(
+    make_project: Callable[..., ProjectMetadata],
+) -> None:
+    project = make_project(
+        files={
+            "conf/base/mlflow.yml": f"""
+                server:
+                  credentials: {{MLFLOW_TRACKING_TOKEN: {TOKEN}}}
+                  mlflow_tracking_uri: [{TOKEN}]
+            """
+        }
+    )
+    with pytest.raises(MlflowConfigError, match=r"server\.credentials") as caught:
+        kedro_run(project)
+    message = str(caught.value)
+    assert "server.credentials: Input should be a valid string (it is dict)" in message
+    assert (
+        "server.mlflow_tracking_uri: Input should be a valid string (it is list)"
+        in (message)
+    )
+    assert TOKEN not in message
