@@ -79,7 +79,6 @@ from pipelinex_mlflow.tracking import (
     set_tracking_off,
     settle_before_fork,
     validate_long_param_policy,
-    warm_up,
 )
 from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
 
@@ -292,11 +291,15 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Apply ``mlflow.yml``, then start importing MLflow while Kedro loads.
+        """Apply ``mlflow.yml`` before anything else reads the hook's settings.
 
         Only for ``kedro run`` (or a session opened from Python): ``kedro catalog
         ...``, ``kedro registry ...`` and other commands load a context too, and
-        must neither import MLflow nor touch the store because of us.
+        must neither import MLflow nor touch the store because of us. MLflow is
+        imported when the run starts, in the main thread: a background import
+        raced the project's own imports of MLflow (a circular import seen half
+        done) and, on a 2-core machine, won no time against Kedro's start-up,
+        which holds the GIL as much as an import does.
 
         Raises:
             MlflowConfigError: If ``mlflow.yml`` is invalid: before any run.
@@ -306,13 +309,6 @@ class MLflowBasicLoggerHook:
         # Rebuilding the hook from mlflow.yml forgets its run: end that run first.
         self._end_stale_run()
         configure_from_project(self, context)
-        if not self.enable_mlflow or disabled_by_environment():
-            return
-        try:
-            uri: str | None = self.tracking_uri(context.project_path)
-        except TrackingError:
-            uri = None  # reported when the run starts
-        warm_up(uri)
 
     @hook_impl(wrapper=True)
     def before_pipeline_run(
@@ -388,7 +384,12 @@ class MLflowBasicLoggerHook:
         self._end_stale_run()
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
-        name_mlflow_datasets(pipeline, catalog)
+        name_mlflow_datasets(
+            pipeline,
+            catalog,
+            save_version=run_params.get("run_id"),
+            load_versions=run_params.get("load_versions"),
+        )
         run_models = RunModels.plan(pipeline, catalog)
         root = project_root(run_params.get("project_path"))
         key = os.environ.get(RUN_KEY_ENV_VAR)
@@ -526,7 +527,12 @@ class MLflowBasicLoggerHook:
         self._reset()
         # File codes still need a name for their local file; a bad name fails
         # here, before tracking is switched off for the process.
-        name_mlflow_datasets(pipeline, catalog)
+        name_mlflow_datasets(
+            pipeline,
+            catalog,
+            save_version=run_params.get("run_id"),
+            load_versions=run_params.get("load_versions"),
+        )
         set_tracking_off(True)
         self._switched_off = True
         logger.info(

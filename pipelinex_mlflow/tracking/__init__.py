@@ -133,7 +133,6 @@ from pipelinex_mlflow.tracking.stores import (
     normalize_tracking_uri,
     run_view_hint,
     run_view_lines,
-    warm_up,
 )
 from pipelinex_mlflow.tracking.system_metrics import SystemMetricsSampler
 from pipelinex_mlflow.tracking.traces import SpanRecord, log_trace, run_traces
@@ -259,5 +258,4 @@ __all__ = [
     "tracking_is_off",
     "validate_long_param_policy",
     "wait_for_uploads_of",
-    "warm_up",
 ]

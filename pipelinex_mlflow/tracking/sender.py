@@ -219,7 +219,9 @@ class RunSender:
 
     def __init__(self, run: RunRef) -> None:
         self.run = run
-        self._lock = threading.Lock()
+        # Reentrant: an upload that is already done when its callback is added
+        # runs the callback (which takes the lock) in the thread holding it.
+        self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._pending = _Pending()
         self._in_flight: _Pending | None = None

@@ -36,7 +36,7 @@ import pipelinex_mlflow.scratch  # noqa: F401
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.sender import RunSender, SendReport
-from pipelinex_mlflow.tracking.stores import check_reachable, wait_for_warm_up
+from pipelinex_mlflow.tracking.stores import check_reachable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -161,14 +161,13 @@ def settle_before_fork(run: RunRef) -> SendReport:
 
     A process forked while another of its threads holds a lock (an import lock
     while a module loads, a client's) gives the child that lock held forever:
-    a ParallelRunner worker then hangs on its first MLflow call. The warm-up
-    import is waited for, and everything queued and uploading is sent (bounded by
-    the flush timeout), so the threads sleep when Kedro forks.
+    a ParallelRunner worker then hangs on its first MLflow call. Everything
+    queued and uploading is sent (bounded by the flush timeout), so the threads
+    sleep when Kedro forks.
 
     Returns:
         What the store rejected meanwhile, if anything.
     """
-    wait_for_warm_up()
     return drain_run(run)
 
 

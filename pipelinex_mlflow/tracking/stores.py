@@ -133,49 +133,6 @@ def _first_line(exc: BaseException) -> str:
     return text if len(text) <= _DETAIL_CHARS else f"{text[: _DETAIL_CHARS - 3]}..."
 
 
-_warm_up_thread: threading.Thread | None = None
-
-
-def warm_up(tracking_uri: str | None = None) -> None:
-    """Start importing MLflow's client in the background (it takes 1.5-2.5 s).
-
-    Called when a Kedro session loads its context, so the import overlaps with
-    Kedro's own start-up (loading the pipelines and the catalog) instead of
-    adding to it. For a SQLite store the client is made too (its database
-    engine and schema check cost another second); a server is not contacted.
-    Idempotent; the run's first client waits for it (the import lock, the
-    clients' lock). Errors are left for the run's start to report.
-    """
-    global _warm_up_thread  # noqa: PLW0603 - one warm-up per process
-    if _warm_up_thread is not None:
-        return
-    _warm_up_thread = threading.Thread(
-        target=_prepare_client,
-        args=(tracking_uri,),
-        name="pipelinex_mlflow-warm-up",
-        daemon=True,
-    )
-    _warm_up_thread.start()
-
-
-def wait_for_warm_up(timeout_s: float = 60.0) -> None:
-    """Wait (bounded) until the background import of :func:`warm_up` is over."""
-    thread = _warm_up_thread
-    if thread is not None and thread.is_alive():
-        thread.join(timeout_s)
-
-
-def _prepare_client(tracking_uri: str | None) -> None:
-    try:
-        import mlflow.entities
-        import mlflow.tracking  # noqa: F401
-
-        if tracking_uri and tracking_uri.startswith("sqlite:"):
-            get_client(tracking_uri)
-    except Exception:
-        return
-
-
 def default_tracking_uri(root: Path) -> str:
     """Return ``MLFLOW_TRACKING_URI`` if set, else the SQLite store in ``root``.
 

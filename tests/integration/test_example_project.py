@@ -464,7 +464,7 @@ print("MLFLOW_IMPORTED" if "mlflow" in sys.modules else "NO_MLFLOW", code)
 def test_other_kedro_commands_neither_import_mlflow_nor_touch_the_store(
     tmp_path: Path, command: list[str]
 ) -> None:
-    """Only `kedro run` warms MLflow up; a server that is down is not even tried."""
+    """Only `kedro run` imports MLflow; a server that is down is not even tried."""
     project = tmp_path / "demo_project"
     shutil.copytree(
         EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns(*_EXAMPLE_LEFTOVERS)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -214,3 +215,37 @@ def test_two_leaves_that_flatten_to_one_key_are_refused(run: RunRef) -> None:
         RunLogger(run).log_params({"a": {"b": 1}, "a.b": 2})
     with pytest.raises(TrackingError, match=r"'a\|b' and 'a_b' would both"):
         RunLogger(run).log_metrics({"a|b": 1, "a_b": 2})
+
+
+class TestUploadsThatFinishAtOnce:
+    def test_an_upload_done_before_its_callback_is_added_does_not_hang(
+        self, client: MlflowClient, run: RunRef, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """At exit no pool thread can start, so an upload runs in the caller's thread.
+
+        Its future is done before the sender adds its callback, which then runs at
+        once in the thread that holds the sender's lock: it hung there once.
+        """
+        from concurrent.futures import Future
+
+        from pipelinex_mlflow.tracking import daemon_pool
+
+        def run_here(
+            self: daemon_pool.DaemonPool, call: Any, *args: Any
+        ) -> Future[Any]:
+            future: Future[Any] = Future()
+            future.set_running_or_notify_cancel()
+            daemon_pool._run(future, call, args)
+            return future
+
+        monkeypatch.setattr(daemon_pool.DaemonPool, "submit", run_here)
+        logger = RunLogger(run)
+        logger.log_text("hello", "notes/hello.txt")
+        logger.log_params({"depth": 3})
+        flushing = threading.Thread(target=logger.flush, kwargs={"wait": True})
+        flushing.start()
+        flushing.join(60)
+        assert not flushing.is_alive(), "the flush hung"
+        assert client.get_run(run.run_id).data.params == {"depth": "3"}
+        local = client.download_artifacts(run.run_id, "notes/hello.txt")
+        assert Path(local).read_text() == "hello"

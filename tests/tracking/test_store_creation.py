@@ -22,7 +22,6 @@ from pipelinex_mlflow.tracking.store_creation import (
     sqlite_db_path,
     store_is_ready,
 )
-from pipelinex_mlflow.tracking.stores import _prepare_client
 
 PROCESSES = 4
 # Each worker imports everything first, says it is ready, and waits for the go file,
@@ -279,16 +278,6 @@ class TestCreationFailures:
             TrackingError, match=r"Cannot create the lock file .*TMPDIR\) is writable"
         ):
             get_client(f"sqlite:///{db}")
-
-    def test_a_failed_warm_up_leaves_the_error_to_the_run_start(
-        self, tmp_path: Path
-    ) -> None:
-        db = tmp_path / "broken.db"
-        db.write_bytes(b"garbage" * 1000)
-        uri = f"sqlite:///{db}"
-        _prepare_client(uri)  # the background warm-up: swallows the failure
-        with pytest.raises(TrackingError, match="file is not a database"):
-            get_client(uri)
 
     def test_a_password_in_the_uri_is_not_shown(self) -> None:
         with pytest.raises(TrackingError, match=r"bob:\*\*\*\*\*@") as err:
