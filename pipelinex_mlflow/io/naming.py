@@ -22,7 +22,11 @@ logger = get_logger(__name__)
 
 
 def name_mlflow_datasets(
-    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+    pipeline: Pipeline,
+    catalog: CatalogProtocol[Any, Any],
+    *,
+    save_version: str | None = None,
+    load_versions: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Give every ``MLflowDataSet`` the pipeline uses its catalog entry's name.
 
