@@ -65,25 +65,100 @@ def parameter_key(dataset_name: str) -> str:
 def used_parameters(
     pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
 ) -> dict[str, Any]:
-    """Return the parameters the pipeline's nodes read, keyed by their path.
+    """Return the parameters the pipeline's nodes read, nested as in ``parameters``.
 
-    ``params:model.depth`` becomes ``{"model.depth": value}``; a node reading the
-    whole ``parameters`` dict brings in every parameter. Values already hold the
+    ``params:model.depth`` becomes ``{"model": {"depth": value}}``, where Kedro's
+    ``parameters`` holds it that way (a top-level key written ``model.depth``
+    stays one key); a node reading the whole ``parameters`` dict brings in every
+    parameter. The same value reached two ways (``params:model`` in one node,
+    ``params:model.alpha`` in another) is there once. Values already hold the
     runtime ``--params`` overrides: Kedro merged them into the catalog.
+
+    Examples:
+        >>> from kedro.io import DataCatalog
+        >>> from kedro.pipeline import node, pipeline
+        >>> catalog = DataCatalog()
+        >>> catalog["parameters"] = {"model": {"alpha": 0.5, "depth": 3}}
+        >>> catalog["params:model"] = {"alpha": 0.5, "depth": 3}
+        >>> catalog["params:model.alpha"] = 0.5
+        >>> used_parameters(
+        ...     pipeline(
+        ...         [
+        ...             node(min, "params:model", "a", name="a"),
+        ...             node(min, "params:model.alpha", "b", name="b"),
+        ...         ]
+        ...     ),
+        ...     catalog,
+        ... )
+        {'model': {'alpha': 0.5, 'depth': 3}}
     """
+    names = sorted(name for name in pipeline.inputs() if is_parameter(name))
+    everything = _parameter_value(catalog, PARAMETERS) if names else None
     used: dict[str, Any] = {}
-    for name in sorted(pipeline.inputs()):
-        if not is_parameter(name):
+    for name in names:
+        value = _parameter_value(catalog, name)
+        if value is _MISSING:
             continue
-        dataset = catalog.get(name)
-        if dataset is None:
-            continue
-        value = dataset.load()
         if name == PARAMETERS:
-            used.update(value if isinstance(value, dict) else {name: value})
+            path: tuple[str, ...] = () if isinstance(value, dict) else (name,)
         else:
-            used[parameter_key(name)] = value
+            path = _parameter_path(parameter_key(name), value, everything)
+        _put_parameter(used, path, value)
     return used
+
+
+_MISSING = object()
+
+
+def _parameter_value(catalog: CatalogProtocol[Any, Any], name: str) -> Any:
+    dataset = catalog.get(name)
+    return _MISSING if dataset is None else dataset.load()
+
+
+def _parameter_path(key: str, value: Any, everything: Any) -> tuple[str, ...]:
+    """Where ``params:<key>`` sits in ``parameters``: nested, else one dotted key.
+
+    Kedro makes ``params:a.b`` both for ``{"a": {"b": ...}}`` and for a
+    top-level key ``"a.b"``; the one holding this value is the parameter read.
+    """
+    parts = tuple(key.split("."))
+    node = everything
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return (key,)
+        node = node[part]
+    return parts if node is value or _equal(node, value) else (key,)
+
+
+def _equal(first: Any, second: Any) -> bool:
+    try:
+        return bool(first == second)
+    except (TypeError, ValueError):  # arrays compare elementwise
+        return False
+
+
+def _put_parameter(used: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Merge ``value`` in at ``path``, copying dicts so the catalog's stay as they are.
+
+    A path that runs into a value that is not a dict keeps its own dotted key.
+    """
+    if not path:
+        for key, item in value.items():
+            _put_parameter(used, (str(key),), item)
+        return
+    target = used
+    for part in path[:-1]:
+        inner = target.setdefault(part, {})
+        if not isinstance(inner, dict):
+            used[".".join(path)] = deepcopy(value)
+            return
+        target = inner
+    last = path[-1]
+    if isinstance(value, dict) and isinstance(target.get(last), dict):
+        for key, item in value.items():
+            _put_parameter(target[last], (str(key),), item)
+    else:
+        target[last] = deepcopy(value)
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,16 +25,15 @@ from pipelinex_mlflow.tracking import (
     RunData,
     RunLogger,
     RunRef,
-    TrackingError,
     UnloggableValueError,
     classify,
+    distinct_keys,
+    flat_leaves,
     get_metric_history,
     get_run_data,
     is_number,
-    iter_leaves,
     read_json_tags,
     sanitize_key,
-    sanitize_keys,
     short_repr,
 )
 
@@ -67,13 +65,28 @@ class Encoded:
     ) -> None:
         """Queue everything, and the layout of ``name``, on ``run_logger``.
 
-        Metrics are linked to the logged models ``model_ids``.
+        Metrics are linked to the logged models ``model_ids``. A param the run
+        already holds with another value is queued under a key of its own, which
+        the layout records, so loading still finds it.
         """
-        run_logger.log_params(self.params)
+        queued = run_logger.log_params(self.params)
         run_logger.log_metrics(self.metrics, model_ids=model_ids)
         for key, values in self.histories.items():
             run_logger.log_metric_history(key, values, model_ids=model_ids)
-        run_logger.add_json_tag_entry(LAYOUTS_TAG, name, self.layout)
+        run_logger.add_json_tag_entry(LAYOUTS_TAG, name, _renamed(self.layout, queued))
+
+
+def _renamed(layout: dict[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """``layout`` with each param key replaced by the key it was queued under."""
+    if all(key == queued for key, queued in keys.items()):
+        return layout
+    if layout["shape"] != "tree":
+        return {**layout, "key": next(iter(keys.values()))}
+    leaves = [
+        [path, keys.get(key, key) if kind == "param" else key, kind, type_name]
+        for path, key, kind, type_name in layout["leaves"]
+    ]
+    return {**layout, "leaves": leaves}
 
 
 def layout_tag_key(name: str) -> str:
@@ -100,12 +113,14 @@ def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
     encoded = Encoded()
     if isinstance(data, Mapping):
         leaves = []
-        tree = list(iter_leaves(data))
-        keys = _distinct_keys([sep.join([name, *map(str, path)]) for path, _ in tree])
-        for (path, value), key in zip(tree, keys, strict=True):
-            kind, plain = _classify(code, key, value)
+        flat = flat_leaves(data, sep, name)
+        keys = distinct_keys(leaf.key for leaf in flat)
+        for leaf in flat:
+            key = keys[leaf.key]
+            kind, plain = _classify(code, key, leaf.value)
             _put(encoded, kind, key, plain)
-            leaves.append([list(map(str, path)), key, kind, type(plain).__name__])
+            path = list(leaf.path[1:])
+            leaves.append([path, key, kind, type(plain).__name__])
         encoded.layout = {"code": code, "shape": "tree", "leaves": leaves}
         return encoded
     key = sanitize_key(name)
@@ -151,23 +166,6 @@ def _finite(key: str, number: float) -> float:
             "with dataset='p'."
         )
     return number
-
-
-def _distinct_keys(raw_keys: list[str]) -> list[str]:
-    """The MLflow keys of ``raw_keys``, in order; two that would merge are an error."""
-    repeated = sorted(key for key, n in Counter(raw_keys).items() if n > 1)
-    if repeated:
-        raise DatasetError(
-            f"MLflowDataSet cannot save: two leaves of the dict flatten to the same "
-            f"key {repeated[0]!r} (a nested key and a key holding the separator, "
-            "such as {'a': {'b': 1}} and {'a.b': 2}), and one would replace the "
-            "other. Rename one, or set another flatten_separator."
-        )
-    try:
-        cleaned = sanitize_keys(raw_keys)
-    except TrackingError as exc:
-        raise DatasetError(f"MLflowDataSet cannot save: {exc}") from None
-    return [cleaned[key] for key in raw_keys]
 
 
 def _is_number_sequence(value: Any) -> bool:
@@ -216,7 +214,7 @@ def decode(
             value = _read(run_data, history, key, kind)
             _set_path(result, path, _rebuild(code, value, kind, type_name))
         return result
-    key = sanitize_key(name)
+    key = layout.get("key") or sanitize_key(name)
     value = _read(run_data, history, key, layout["shape"])
     return _rebuild(code, value, layout["shape"], layout.get("type", "str"))
 

@@ -19,8 +19,9 @@ from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
+    distinct_keys,
     sanitize_key,
-    sanitize_keys,
+    suffixed_key,
 )
 from pipelinex_mlflow.tracking.senders import flush_timeout, sender_for
 from pipelinex_mlflow.tracking.values import (
@@ -107,6 +108,7 @@ class RunLogger:
         >>> from pipelinex_mlflow.tracking import RunRef
         >>> logger = RunLogger(RunRef("sqlite:///mlflow.db", "0123abcd"))
         >>> logger.log_params({"model": {"depth": 3}})
+        {'model.depth': 'model.depth'}
         >>> logger.pending
         {'params': 1, 'metrics': 0, 'tags': 0, 'texts': 0, 'artifacts': 0}
     """
@@ -153,36 +155,51 @@ class RunLogger:
     # ----------------------------------------------------------------------------------
     def log_params(
         self, params: Mapping[str, Any], sep: str = ".", *, enforce_limit: bool = True
-    ) -> None:
+    ) -> dict[str, str]:
         """Queue params; nested dicts are flattened with ``sep``, values stringified.
 
         ``enforce_limit=False`` exempts short values of our own (timestamps) from
-        the long-param policy.
+        the long-param policy. A value is never dropped for its key: MLflow params
+        cannot change, so a key this run already holds with another value (given
+        by this process), or two values that would become one key, keep each
+        value under a key of its own (:func:`~pipelinex_mlflow.tracking.keys.
+        suffixed_key`), with a warning naming both.
+
+        Returns:
+            The MLflow key each flattened key was queued under.
 
         Raises:
-            TrackingError: For an over-long value under the ``fail`` policy, one
-                key given two different values before a flush, or two keys that
-                would become one MLflow key.
+            TrackingError: For an over-long value under the ``fail`` policy.
         """
         flat = flatten_dict(params, sep=sep)
-        keys = sanitize_keys(flat)
+        keys = distinct_keys(flat)
+        queued: dict[str, str] = {}
         with self._lock:
             for raw_key, value in flat.items():
-                key = keys[raw_key]
                 text = _masked_param(raw_key, param_text(value))
-                self._queue_param(key, text, enforce_limit)
+                queued[raw_key] = self._queue_param(keys[raw_key], text, enforce_limit)
+        return queued
 
-    def _queue_param(self, key: str, text: str, enforce_limit: bool) -> None:
+    def _queue_param(self, key: str, text: str, enforce_limit: bool) -> str:
         if enforce_limit and len(text) > self._max_param_length:
             text = self._shorten_param(key, text)
-        previous = self._buffer.params.get(key)
-        if previous is not None and previous != text:
-            raise TrackingError(
-                f"MLflow param {key!r} was given two values in one run ({previous!r} "
-                f"and {text!r}); MLflow params cannot change. Log the value as a "
-                "metric, or give the second one another name."
+        if not self._check_existing_params:
+            # Claimed for the whole run (in this process), so another save's value
+            # keeps a key of its own; a resumed run's changed params become tags
+            # when they are sent instead.
+            key = sender_for(self.run).claim_param(key, text)
+        elif self._buffer.params.get(key, text) != text:
+            changed = suffixed_key(key, f"{key}\x1f{text}")
+            logger.warning(
+                "MLflow param %r was given two values in one save; %s is logged as "
+                "param %r.",
+                key,
+                short_repr(text, 60),
+                changed,
             )
+            key = changed
         self._buffer.params[key] = text
+        return key
 
     def _shorten_param(self, key: str, text: str) -> str:
         limit = self._max_param_length
@@ -234,7 +251,7 @@ class RunLogger:
         """
         now = _now_ms()
         flat = flatten_dict(metrics, sep=sep)
-        keys = sanitize_keys(flat)
+        keys = distinct_keys(flat)
         entries = [(keys[k], _metric_value(k, v), step, now) for k, v in flat.items()]
         self._queue_metrics(entries, model_ids)
 
@@ -321,29 +338,23 @@ class RunLogger:
                 been sent, and raise if anything could not be.
 
         Raises:
-            TrackingError: If a param was given another value earlier in this run,
-                or, with ``wait``, if values or files could not be sent.
+            TrackingError: With ``wait``, if values or files could not be sent.
         """
         with self._lock:
             buffer, self._buffer = self._buffer, _Buffer()
         sender = sender_for(self.run)
-        # Files first: values refused below must not cost the run its files.
         for artifact_file, text in buffer.texts.items():
             sender.upload_text(text, artifact_file)
         for local, (artifact_path, keep_alive) in buffer.artifacts.items():
             sender.upload(local, artifact_path, keep_alive=keep_alive)
-        refused: TrackingError | None = None
         if buffer.params or buffer.metrics or buffer.tags or buffer.json_tag_entries:
-            try:
-                sender.submit(
-                    params=buffer.params,
-                    metrics=buffer.metrics,
-                    tags=buffer.tags,
-                    check_existing_params=self._check_existing_params,
-                    json_tag_entries=buffer.json_tag_entries,
-                )
-            except TrackingError as exc:
-                refused = exc
+            sender.submit(
+                params=buffer.params,
+                metrics=buffer.metrics,
+                tags=buffer.tags,
+                check_existing_params=self._check_existing_params,
+                json_tag_entries=buffer.json_tag_entries,
+            )
         if wait:
             report = sender.drain(time.monotonic() + flush_timeout())
             if sender.pending:
@@ -356,9 +367,7 @@ class RunLogger:
             if report:
                 raise TrackingError(
                     f"For MLflow run {self.run.run_id}, {report.summary()}"
-                ) from refused
-        if refused is not None:
-            raise refused
+                )
 
 
 _warned_secret_keys: set[str] = set()

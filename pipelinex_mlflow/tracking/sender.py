@@ -47,7 +47,7 @@ from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_password
 from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.json_tags import JsonTagPages, process_suffix
-from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key
+from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key, suffixed_key
 from pipelinex_mlflow.tracking.spool import (
     MetricEntry,
     RunEnd,
@@ -56,6 +56,7 @@ from pipelinex_mlflow.tracking.spool import (
     write_spool,
 )
 from pipelinex_mlflow.tracking.stores import get_client, server_address
+from pipelinex_mlflow.tracking.values import short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -286,16 +287,15 @@ class RunSender:
         tag of that base (:mod:`~pipelinex_mlflow.tracking.json_tags`).
 
         While the store is away the sender holds any number of values rather than
-        make a node wait for the network.
-
-        Raises:
-            TrackingError: If a param was already given another value in this run
-                (MLflow params cannot change); nothing of this call is queued then.
+        make a node wait for the network. A param this process already gave the
+        run with another value is queued under a key of its own (see
+        :meth:`claim_param`; ``RunLogger`` claims its keys when it queues, so this
+        only guards other callers); checked params may change on purpose: they
+        become tags when sent.
         """
         with self._changed:
             if not check_existing_params:
-                # Checked params may change on purpose: they become tags.
-                self._refuse_changed_params(params)
+                params = {self.claim_param(k, v): v for k, v in params.items()}
             while (
                 self._pending.count >= MAX_PENDING_VALUES
                 and self._away_since is None
@@ -323,15 +323,30 @@ class RunSender:
             self._ensure_thread()
             self._changed.notify_all()
 
-    def _refuse_changed_params(self, params: Mapping[str, str]) -> None:
-        for key, text in params.items():
-            previous = self._params_given.get(key)
-            if previous is not None and previous != text:
-                raise TrackingError(
-                    f"MLflow param {key!r} was given two values in one run "
-                    f"({previous!r} and {text!r}); MLflow params cannot change. Log "
-                    "the value as a metric, or give the second one another name."
-                )
+    def claim_param(self, key: str, text: str) -> str:
+        """Reserve the key param ``text`` is logged under in this run, and return it.
+
+        ``key``, unless this process gave the run another value under it: MLflow
+        params cannot change, so the value gets a key of its own
+        (:func:`~pipelinex_mlflow.tracking.keys.suffixed_key`), the same one for
+        the same value, with a warning the first time.
+        """
+        with self._lock:
+            claimed = key
+            while self._params_given.get(claimed, text) != text:
+                claimed = suffixed_key(claimed, f"{key}\x1f{text}")
+            new = claimed not in self._params_given
+            self._params_given[claimed] = text
+        if claimed != key and new:
+            logger.warning(
+                "MLflow param %r of run %s already holds another value, and MLflow "
+                "params cannot change, so %s is logged as param %r.",
+                key,
+                self.run.run_id,
+                short_repr(text, 60),
+                claimed,
+            )
+        return claimed
 
     def upload(
         self, local: str, artifact_path: str | None, *, keep_alive: object = None

@@ -18,7 +18,7 @@ from kedro.pipeline import Pipeline, node
 
 from pipelinex_mlflow import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
-from pipelinex_mlflow.tracking import RunRef, drain_run, set_current_run
+from pipelinex_mlflow.tracking import RunLogger, RunRef, drain_run, set_current_run
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -123,21 +123,43 @@ class TestValuesComeBackUnchanged:
         warned = [r for r in caplog.records if "is NaN" in r.getMessage()]
         assert len(warned) == 1
 
-    def test_keys_that_would_merge_are_refused_naming_both(
-        self, run: RunRef, client: MlflowClient
+    def test_values_whose_keys_would_merge_are_kept_apart_and_load_back(
+        self, run: RunRef, client: MlflowClient, caplog: pytest.LogCaptureFixture
     ) -> None:
-        with pytest.raises(DatasetError, match=r"'coll.a\|b' and 'coll.a_b'"):
-            MLflowDataSet(dataset="a", dataset_name="coll").save(
-                {"a|b": 1, "a_b": 2, "a?b": 3}
-            )
-        with pytest.raises(DatasetError, match=r"flatten to the same key 'cfg\.a\.b'"):
-            MLflowDataSet(dataset="p", dataset_name="cfg").save(
-                {"a": {"b": 1}, "a.b": 2}
-            )
+        MLflowDataSet(dataset="a", dataset_name="coll").save(
+            {"a|b": 1, "a_b": 2, "a?b": 3}
+        )
+        MLflowDataSet(dataset="p", dataset_name="cfg").save({"a": {"b": 1}, "a.b": 2})
         drain_run(run)
         data = client.get_run(run.run_id).data
-        assert data.metrics == {}
-        assert data.params == {}
+        assert sorted(data.metrics.values()) == [1.0, 2.0, 3.0]
+        assert "coll.a_b" in data.metrics
+        assert sorted(data.params.values()) == ["1", "2"]
+        assert "cfg.a.b" in data.params
+        assert _reload("coll", run, dataset="a") == {"a|b": 1, "a_b": 2, "a?b": 3}
+        assert _reload("cfg", run, dataset="p") == {"a": {"b": "1"}, "a.b": "2"}
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("'coll.a|b'" in m and "'coll.a_b'" in m for m in messages)
+        assert any(
+            "['cfg']['a']['b'] = 1 and ['cfg']['a.b'] = 2" in m for m in messages
+        )
+
+    def test_a_value_the_run_holds_under_its_key_is_kept_under_another(
+        self, run: RunRef, client: MlflowClient
+    ) -> None:
+        """The hook logged ``model.alpha``; a dataset named ``model`` saves another."""
+        hook_params = RunLogger(run)
+        hook_params.log_params({"model": {"alpha": 0.5}})
+        hook_params.flush()
+        MLflowDataSet(dataset="p", dataset_name="model").save({"alpha": 0.9})
+        drain_run(run)
+        params = client.get_run(run.run_id).data.params
+        assert params["model.alpha"] == "0.5"
+        assert sorted(params.values()) == ["0.5", "0.9"]
+        assert _reload("model", run, dataset="p") == {"alpha": "0.9"}
+        MLflowDataSet(dataset="p", dataset_name="model.alpha").save(0.7)
+        drain_run(run)
+        assert _reload("model.alpha", run, dataset="p") == "0.7"
 
     def test_two_catalog_entries_that_would_share_a_key_are_refused(self) -> None:
         catalog = DataCatalog(

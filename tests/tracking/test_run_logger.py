@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,11 +91,22 @@ class TestRunLogger:
         with pytest.raises(TrackingError, match="must be a number, got str 'high'"):
             RunLogger(run).log_metrics({"level": "high"})
 
-    def test_param_given_two_values_in_one_batch(self, run: RunRef) -> None:
+    def test_a_param_given_two_values_keeps_both_with_a_warning(
+        self, client: MlflowClient, run: RunRef, caplog: pytest.LogCaptureFixture
+    ) -> None:
         logger = RunLogger(run)
-        logger.log_params({"p": 1})
-        with pytest.raises(TrackingError, match="two values in one run"):
-            logger.log_params({"p": 2})
+        assert logger.log_params({"p": 1}) == {"p": "p"}
+        queued = logger.log_params({"p": 2})
+        second = queued["p"]
+        assert second.startswith("p-")
+        assert logger.log_params({"p": 2}) == {"p": second}  # the same value: one key
+        logger.flush(wait=True)
+        assert client.get_run(run.run_id).data.params == {"p": "1", second: "2"}
+        warned = [
+            r.getMessage() for r in caplog.records if "cannot change" in r.getMessage()
+        ]
+        assert len(warned) == 1
+        assert f"logged as param {second!r}" in warned[0]
 
     def test_changed_params_of_a_resumed_run_become_tags(
         self, client: MlflowClient, run: RunRef
@@ -168,21 +180,20 @@ class TestRunLogger:
         data = client.get_run(run.run_id).data
         assert (data.params, data.metrics) == ({"p": "1"}, {"m": 1.0})
 
-    def test_a_param_changed_by_a_later_flush_is_refused_at_once(
+    def test_a_param_changed_by_a_later_flush_keeps_both(
         self, client: MlflowClient, run: RunRef, tmp_path: Path
     ) -> None:
+        """Another save of the run (a dataset after the hook's params) loses nothing."""
         report = tmp_path / "report.txt"
         report.write_text("ok")
         first = RunLogger(run)
         first.log_params({"p": 1})
         first.flush()
         second = RunLogger(run)
-        second.log_params({"p": 2})
+        key = second.log_params({"p": 2})["p"]
         second.log_artifact(report)
-        with pytest.raises(TrackingError, match="'p' was given two values in one run"):
-            second.flush()
-        first.flush(wait=True)
-        assert client.get_run(run.run_id).data.params == {"p": "1"}
+        second.flush(wait=True)
+        assert client.get_run(run.run_id).data.params == {"p": "1", key: "2"}
         assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
 
 
@@ -210,11 +221,38 @@ def test_values_still_queued_at_exit_are_sent_first(
     assert [a.path for a in client.list_artifacts(run.run_id)] == ["report.txt"]
 
 
-def test_two_leaves_that_flatten_to_one_key_are_refused(run: RunRef) -> None:
-    with pytest.raises(TrackingError, match=r"flatten to the same key 'a\.b'"):
-        RunLogger(run).log_params({"a": {"b": 1}, "a.b": 2})
-    with pytest.raises(TrackingError, match=r"'a\|b' and 'a_b' would both"):
-        RunLogger(run).log_metrics({"a|b": 1, "a_b": 2})
+def test_two_values_under_one_key_are_both_kept_with_one_warning(
+    client: MlflowClient, run: RunRef, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = RunLogger(run)
+    params = logger.log_params({"a": {"b": 1}, "a.b": 2})
+    metrics = {"a|b": 1, "a_b": 2}
+    logger.log_metrics(metrics)
+    logger.flush(wait=True)
+    data = client.get_run(run.run_id).data
+    assert sorted(data.params.values()) == ["1", "2"]
+    assert set(data.params) == set(params.values())
+    assert "a.b" in data.params
+    assert sorted(data.metrics.values()) == [1.0, 2.0]
+    assert "a_b" in data.metrics
+    flattened = [r for r in caplog.records if "flatten to one key" in r.getMessage()]
+    merged = [r for r in caplog.records if "under one key" in r.getMessage()]
+    assert len(flattened) == 1
+    assert len(merged) == 1
+    assert "['a']['b'] = 1 and ['a.b'] = 2" in flattened[0].getMessage()
+    assert "'a|b' and 'a_b'" in merged[0].getMessage()
+
+
+def test_the_same_value_reached_two_ways_is_one_param(
+    client: MlflowClient, run: RunRef, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``params:model`` in one node and ``params:model.alpha`` in another."""
+    logger = RunLogger(run)
+    logger.log_params({"model": {"alpha": 0.5, "depth": 3}, "model.alpha": 0.5})
+    logger.flush(wait=True)
+    params = client.get_run(run.run_id).data.params
+    assert params == {"model.alpha": "0.5", "model.depth": "3"}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 class TestUploadsThatFinishAtOnce:
