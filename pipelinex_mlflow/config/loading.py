@@ -32,6 +32,8 @@ from pipelinex_mlflow.masking import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kedro.config import AbstractConfigLoader
 
 logger = get_logger(__name__)
@@ -178,6 +180,22 @@ def _relative(path: Path, source: Path) -> str:
         return str(path)
 
 
+def _register_resolver(name: str, resolver: Callable[..., Any]) -> None:
+    """Register an OmegaConf resolver without a deprecation warning in every run.
+
+    omegaconf 2.4 deprecates ``register_new_resolver`` for ``register_resolver``,
+    which before 2.4 was the legacy API with other semantics.
+    """
+    import omegaconf
+    from omegaconf import OmegaConf
+    from packaging.version import Version
+
+    if Version(omegaconf.__version__) >= Version("2.4"):
+        OmegaConf.register_resolver(name, resolver)
+    else:  # pragma: no cover - omegaconf < 2.4
+        OmegaConf.register_new_resolver(name, resolver)
+
+
 class _environment_variables_allowed:
     """Lets ``${oc.env:...}`` resolve while ``mlflow.yml`` is read."""
 
@@ -187,7 +205,7 @@ class _environment_variables_allowed:
 
         self._registered_here = not OmegaConf.has_resolver("oc.env")
         if self._registered_here:
-            OmegaConf.register_new_resolver("oc.env", oc.env)
+            _register_resolver("oc.env", oc.env)
 
     def __exit__(self, *exc_info: object) -> None:
         from omegaconf import OmegaConf
