@@ -55,6 +55,7 @@ from pipelinex_mlflow.tracking import (
     start_run,
     tracking_is_off,
 )
+from pipelinex_mlflow.tracking.run_ref import mark_outside_kedro
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -328,6 +329,8 @@ def mlflow_start_run(  # noqa: PLR0917 - PipelineX's signature
             tags=texts,
         )
     _started_runs.append(run)
+    # Not a Kedro run's: nothing waits for its background sends, so saves do.
+    mark_outside_kedro(run)
     set_current_run(run)
     logger.info("Started MLflow run %s", run.run_id)
 
@@ -343,6 +346,7 @@ def mlflow_end_run(enable_mlflow: bool = True) -> None:
         run = _started_runs.pop()
         report = close_run(run, RunEnd.now("FINISHED"))
         set_current_run(_started_runs[-1] if _started_runs else None)
+        mark_outside_kedro(run, False)
         if report:
             logger.warning("MLflow run %s ended, but %s", run.run_id, report.summary())
         else:

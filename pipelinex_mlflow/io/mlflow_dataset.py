@@ -344,8 +344,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         # Refuse before writing anything when there is no run to upload to.
         self._target.check_can_save(self.name)
         local, artifact_dir = files.write(data, self._file_name(files))
-        with self._target.logger(self.name) as run_logger:
-            run_logger.log_artifact(local, artifact_dir, keep_alive=files.scratch)
+        self._target.log_file(self.name, local, artifact_dir, keep_alive=files.scratch)
 
     def _file_name(self, files: FileBackend) -> str:
         # A nested dataset or a user's filepath names the file itself.

@@ -6,6 +6,12 @@ node hooks find it from any thread or process without MLflow's thread-local acti
 run. Without one, a run the caller opened with ``mlflow.start_run()`` is the
 current run (read, never created: only when the caller imported MLflow).
 
+A current run is either a Kedro run's (set by ``MLflowBasicLoggerHook``, inherited by
+its worker processes) or one opened outside any Kedro run (PipelineX's
+``mlflow_start_run`` in a notebook or script, marked with :func:`mark_outside_kedro`):
+:func:`in_kedro_run` tells them apart, so that a save outside a Kedro run waits until
+it has landed.
+
 Tracking can also be *off* for a run (``MLflowBasicLoggerHook(enable_mlflow=False)``
 or ``PIPELINEX_MLFLOW_DISABLE=1``): then there is no current run, and datasets
 keep their data locally.
@@ -31,6 +37,9 @@ TRACKING_URI_ENV_VAR = "PIPELINEX_MLFLOW_TRACKING_URI"
 DISABLE_ENV_VAR = "PIPELINEX_MLFLOW_DISABLE"
 # Tells worker processes that this run is not tracked.
 _OFF_ENV_VAR = "PIPELINEX_MLFLOW_TRACKING_OFF"
+# Holds the current run's id when that run was opened outside any Kedro run, so
+# that child processes know it too.
+_OUTSIDE_KEDRO_ENV_VAR = "PIPELINEX_MLFLOW_RUN_OUTSIDE_KEDRO"
 _TRUE_TEXTS = frozenset({"1", "true", "yes", "on"})
 
 
@@ -48,6 +57,9 @@ class RunRef:
 
 
 _current_run: RunRef | None = None
+# Runs opened outside any Kedro run (mlflow_start_run); a Kedro run's hook that
+# ends makes such a run current again, and it stays outside.
+_runs_outside_kedro: set[RunRef] = set()
 
 
 def set_current_run(run: RunRef | None) -> None:
@@ -60,6 +72,61 @@ def set_current_run(run: RunRef | None) -> None:
     else:
         os.environ[RUN_ID_ENV_VAR] = run.run_id
         os.environ[TRACKING_URI_ENV_VAR] = run.tracking_uri
+    if run is not None and run in _runs_outside_kedro:
+        os.environ[_OUTSIDE_KEDRO_ENV_VAR] = run.run_id
+    else:
+        os.environ.pop(_OUTSIDE_KEDRO_ENV_VAR, None)
+
+
+def mark_outside_kedro(run: RunRef, outside: bool = True) -> None:
+    """Record that ``run`` was opened outside any Kedro run, or (``False``) forget it.
+
+    PipelineX's ``mlflow_start_run`` marks the runs it opens: saves to them wait
+    until they have landed (see :func:`in_kedro_run`), whoever makes them current
+    again later (a Kedro run's hook, when it ends, makes the run current that was
+    current before it).
+    """
+    if outside:
+        _runs_outside_kedro.add(run)
+    else:
+        _runs_outside_kedro.discard(run)
+    if run == _current_run:
+        set_current_run(run)  # mirror the change for child processes
+
+
+def in_kedro_run() -> bool:
+    """Whether this process works for a Kedro run that ``MLflowBasicLoggerHook`` tracks.
+
+    True while the hook's run is current here (any thread; the run's start and
+    end are the hook's, and its end waits for everything sent in the
+    background), and in the worker processes of such a run: ParallelRunner's,
+    forked (the current run is inherited) or spawned (it comes in the
+    environment), and the steps of an orchestrated run (each a ``kedro run``
+    whose hook joins the shared run).
+
+    False in a plain process (a notebook, a script) with no current run, with the
+    caller's own ``mlflow.start_run()`` run, or with a run opened by
+    ``mlflow_start_run`` (:func:`mark_outside_kedro`): nothing there would wait
+    for the background sender before the process ends, so saves must wait.
+
+    Examples:
+        >>> set_current_run(RunRef("sqlite:///mlflow.db", "0123abcd"))
+        >>> in_kedro_run()
+        True
+        >>> mark_outside_kedro(RunRef("sqlite:///mlflow.db", "0123abcd"))
+        >>> in_kedro_run()
+        False
+        >>> mark_outside_kedro(RunRef("sqlite:///mlflow.db", "0123abcd"), False)
+        >>> set_current_run(None)
+        >>> in_kedro_run()
+        False
+    """
+    if _current_run is not None:
+        return _current_run not in _runs_outside_kedro
+    run_id = os.environ.get(RUN_ID_ENV_VAR)
+    if not (run_id and os.environ.get(TRACKING_URI_ENV_VAR)):
+        return False  # no run, or only the caller's mlflow.start_run() run
+    return os.environ.get(_OUTSIDE_KEDRO_ENV_VAR) != run_id
 
 
 def run_set_in_this_process() -> RunRef | None:

@@ -106,20 +106,30 @@ DIRECT_CALL_TIMEOUT_S = 20.0
 DIRECT_CALL_PROBE_S = 3.0
 
 
-def call_directly(run: RunRef, what: str, call: Callable[[], T]) -> T:
+def call_directly(
+    run: RunRef, what: str, call: Callable[[], T], *, even_if_away: bool = False
+) -> T:
     """Make a call outside the batches (``log_inputs``, a trace), never for minutes.
 
     MLflow's client retries a lost server for minutes. The call is not made
-    while the run's sender finds the store away, and is given up after
-    ``DIRECT_CALL_TIMEOUT_S`` (or the flush timeout, if shorter); the thread
-    making it is a daemon, so it never holds the process at exit.
+    while the run's sender finds the store away (unless ``even_if_away``), and is
+    given up after ``DIRECT_CALL_TIMEOUT_S`` (or the flush timeout, if shorter);
+    the thread making it is a daemon, so it never holds the process at exit.
+
+    Args:
+        run: The run the call is about.
+        what: What the call logs or checks, for the message.
+        call: The call.
+        even_if_away: Make the call even while the sender finds the store away
+            (the store may be back without a batch having told the sender: a
+            check that files landed, say); the server is still probed first.
 
     Raises:
         TrackingError: Naming ``what`` was not logged, and why; or the call's
             own error.
     """
     shown = mask_url_passwords(run.tracking_uri)
-    if sender_for(run).store_away:
+    if not even_if_away and sender_for(run).store_away:
         raise TrackingError(
             f"{what} was not logged to MLflow run {run.run_id}: the tracking store "
             f"at {shown} is away."
