@@ -302,6 +302,33 @@ def test_a_store_that_refuses_the_save_is_an_error_naming_it(
         dataset.save(1.0)
 
 
+def test_saving_experiment_name_says_when_its_values_were_only_spooled(
+    client: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its run is closed at once (flush timeout 0): what went to the spool is named,
+    with the replay that sends it, and the replay lands it."""
+    from pipelinex_mlflow.tracking import replay
+
+    monkeypatch.setenv("PIPELINEX_MLFLOW_FLUSH_TIMEOUT", "0")
+    monkeypatch.setenv("PIPELINEX_MLFLOW_SPOOL_DIR", str(tmp_path / "spool"))
+    dataset = MLflowDataset(
+        dataset="m", dataset_name="side", saving_experiment_name="side_exp"
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"MLflowDataSet 'side' did not land in MLflow run \w+: the tracking "
+        r"store did not take .* send them with `kedro mlflow replay .*\.zip`",
+    ):
+        dataset.save(0.5)
+    (spool,) = (tmp_path / "spool").iterdir()
+    replay(spool)
+    experiment = client.get_experiment_by_name("side_exp")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.metrics == {"side": 0.5}
+    assert run.info.status == "FINISHED"
+
+
 # --------------------------------------------------------------------------------------
 # A store that never answers: outside a Kedro run the save waits for it (and says
 # what did not land); inside one it does not wait at all.
