@@ -29,6 +29,7 @@ from pipelinex_mlflow.config import (
     load_project_config,
     set_current_config,
 )
+from pipelinex_mlflow.hooks._guard import guarded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -136,6 +137,7 @@ class ConfigurableHook:
     """
 
     @hook_impl
+    @guarded("read mlflow.yml", stops_for=(MlflowConfigError,))
     def after_context_created(self, context: KedroContext) -> None:
         """Apply the project's ``mlflow.yml`` to this hook, for ``kedro run`` only.
 

@@ -17,7 +17,7 @@ from pipelinex_mlflow.hooks._configurable import (
 from pipelinex_mlflow.hooks._credential_files import (
     filter_uploads,
 )
-from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import (
     dataset_base_path,
     dataset_local_path,
@@ -207,6 +207,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         self._find_run = RunFinder(self)
 
     @hook_impl
+    @guarded("upload files before the pipeline")
     def before_pipeline_run(
         self, run_params: dict[str, Any], catalog: CatalogProtocol[Any, Any]
     ) -> None:
@@ -217,6 +218,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         self._upload_paths(self.filepaths_before_pipeline_run, "before the pipeline")
 
     @hook_impl
+    @guarded("keep the catalog in a worker")
     def before_node_run(self, catalog: CatalogProtocol[Any, Any]) -> None:
         """Keep the catalog in a spawned ParallelRunner worker, which got no pipeline hook.
 
@@ -226,6 +228,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
             self._catalog = catalog
 
     @hook_impl
+    @guarded("upload a dataset's file")
     def after_dataset_saved(self, dataset_name: str) -> None:
         """Upload the file of a dataset listed in ``datasets_after_node_run``.
 
@@ -266,12 +269,14 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
             run_logger.flush()
 
     @hook_impl
+    @guarded("upload files after the pipeline")
     def after_pipeline_run(self) -> None:
         """Upload ``filepaths_after_pipeline_run``."""
         self._catalog = None
         self._upload_paths(self.filepaths_after_pipeline_run, "after the pipeline")
 
     @hook_impl
+    @guarded("upload files after the pipeline")
     def on_pipeline_error(self) -> None:
         """Upload ``filepaths_after_pipeline_run`` of a failed pipeline too."""
         self._catalog = None

@@ -14,7 +14,7 @@ from pipelinex_mlflow.hooks._configurable import (
     remembers_given_arguments,
 )
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
-from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
@@ -204,6 +204,7 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
     # Hook implementations
     # ----------------------------------------------------------------------------------
     @hook_impl
+    @guarded("prepare to log node values")
     def before_pipeline_run(
         self,
         run_params: dict[str, Any],
@@ -230,6 +231,7 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
                 workers.spools[VALUES_SPOOL] = self._spool
 
     @hook_impl
+    @guarded("log a node's values")
     def after_node_run(
         self,
         node: Node,
@@ -272,11 +274,13 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
                 spool.put({"values": [_as_record(split) for split in splits]})
 
     @hook_impl
+    @guarded("send the node values")
     def after_pipeline_run(self) -> None:
         """Send the values logged in this process."""
         self._flush()
 
     @hook_impl
+    @guarded("send the node values")
     def on_pipeline_error(self) -> None:
         """Send the values of the nodes that ran before the failure."""
         self._flush()

@@ -18,7 +18,7 @@ from pipelinex_mlflow.hooks._configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
-from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.masking import MASK, get_logger, is_secret_name, mask_value
 from pipelinex_mlflow.tracking import RunLogger
 
@@ -210,6 +210,7 @@ class MLflowEnvVarsLoggerHook(ConfigurableHook):
         self.enable_mlflow = enable_mlflow
 
     @hook_impl
+    @guarded("log environment variables")
     def before_pipeline_run(self) -> None:
         """Log the variables, in one batch."""
         if not self.enable_mlflow or not (self.param_env_vars or self.metric_env_vars):

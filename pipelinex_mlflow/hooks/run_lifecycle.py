@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import SharedMemoryCatalogProtocol
+from kedro.io import DatasetError, SharedMemoryCatalogProtocol
 
+from pipelinex_mlflow.config import MlflowConfigError
 from pipelinex_mlflow.dag_picture import dag_svg
 from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._configurable import (
@@ -23,7 +24,7 @@ from pipelinex_mlflow.hooks._configurable import (
     running_a_pipeline,
 )
 from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
-from pipelinex_mlflow.hooks._guard import warn_on_failure
+from pipelinex_mlflow.hooks._guard import guarded, mark_guarded, warn_on_failure
 from pipelinex_mlflow.hooks._lineage import RunLineage
 from pipelinex_mlflow.hooks._pipeline_structure import dag_layers, pipeline_structure
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
@@ -36,7 +37,7 @@ from pipelinex_mlflow.masking import (
     mask_url_passwords,
     mask_value,
 )
-from pipelinex_mlflow.pipeline_ml import RunModels
+from pipelinex_mlflow.pipeline_ml import PipelineModelError, RunModels
 from pipelinex_mlflow.tracking import (
     DEFAULT_FLUSH_TIMEOUT_S,
     DISABLE_ENV_VAR,
@@ -45,6 +46,7 @@ from pipelinex_mlflow.tracking import (
     PROCESS_TAG,
     RUN_KEY_ENV_VAR,
     SERVER_TIMEOUT_S,
+    LongParamError,
     LongParamPolicy,
     RunEnd,
     RunLogger,
@@ -90,6 +92,14 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
 ALL_RUN_PARAMS = "__ALL__"
+#: What may stop a Kedro run as it starts: the package's own configuration errors,
+#: each saying what is wrong and how to fix it (see :mod:`._guard`).
+_CONFIGURATION_ERRORS = (
+    TrackingError,
+    DatasetError,
+    MlflowConfigError,
+    PipelineModelError,
+)
 #: MLflow's own variable for the experiment, below ``experiment_name`` and mlflow.yml.
 EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
 RUN_PARAM_PREFIX = "___"
@@ -290,6 +300,7 @@ class MLflowBasicLoggerHook:
     # Hook implementations
     # ----------------------------------------------------------------------------------
     @hook_impl
+    @guarded("read mlflow.yml", stops_for=(MlflowConfigError,))
     def after_context_created(self, context: KedroContext) -> None:
         """Apply ``mlflow.yml`` before anything else reads the hook's settings.
 
@@ -311,6 +322,7 @@ class MLflowBasicLoggerHook:
         configure_from_project(self, context)
 
     @hook_impl(wrapper=True)
+    @mark_guarded
     def before_pipeline_run(
         self,
         run_params: dict[str, Any],
@@ -320,7 +332,9 @@ class MLflowBasicLoggerHook:
         """Start the run before any other hook's ``before_pipeline_run`` runs.
 
         With ``enable_mlflow=False`` or ``PIPELINEX_MLFLOW_DISABLE=1``, switch
-        tracking off for this Kedro run instead.
+        tracking off for this Kedro run instead. Only the package's own
+        configuration errors stop the Kedro run here (see :mod:`._guard`); if
+        starting fails otherwise, the pipeline runs untracked, with a warning.
         """
         if (
             self.enable_mlflow
@@ -328,7 +342,7 @@ class MLflowBasicLoggerHook:
             and not self._disabled_for(run_params)
         ):
             set_tracking_off(False)
-            self._start(run_params, pipeline, catalog)
+            self._start_or_run_untracked(run_params, pipeline, catalog)
         else:
             self._switch_off(pipeline, catalog, run_params)
         try:
@@ -342,6 +356,7 @@ class MLflowBasicLoggerHook:
         return result
 
     @hook_impl(wrapper=True)
+    @mark_guarded
     def after_pipeline_run(
         self, run_params: dict[str, Any], catalog: CatalogProtocol[Any, Any]
     ) -> Generator[None, Any, Any]:
@@ -355,11 +370,13 @@ class MLflowBasicLoggerHook:
         except BaseException:
             self._finish("FAILED")
             raise
-        self._log_run_models(run_params, catalog)
+        with warn_on_failure(self, "log the run's pipeline models"):
+            self._log_run_models(run_params, catalog)
         self._finish("FINISHED")
         return result
 
     @hook_impl(wrapper=True)
+    @mark_guarded
     def on_pipeline_error(self, error: BaseException) -> Generator[None, Any, Any]:
         """End the run FAILED once every other ``on_pipeline_error`` has run."""
         try:
@@ -375,6 +392,42 @@ class MLflowBasicLoggerHook:
     # ----------------------------------------------------------------------------------
     # Start and end
     # ----------------------------------------------------------------------------------
+    def _start_or_run_untracked(
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        catalog: CatalogProtocol[Any, Any],
+    ) -> None:
+        """Start the run; a failure that is not a configuration error runs untracked.
+
+        Raises:
+            TrackingError: The store cannot be used as configured (its URI, its
+                reachability, a run to resume), or a param refused by
+                ``long_param_policy="fail"``.
+            DatasetError: A catalog entry the package refuses (names that clash).
+            PipelineModelError: A ``pipeline_ml_factory`` model that cannot be
+                built from this catalog.
+        """
+        try:
+            self._start(run_params, pipeline, catalog)
+        except _CONFIGURATION_ERRORS:
+            # Before any node runs: the run, if it exists, ends FAILED with it.
+            with warn_on_failure(self, "end the run"):
+                self._finish("FAILED")
+            raise
+        except Exception as exc:
+            logger.warning(
+                "MLflowBasicLoggerHook could not start tracking this Kedro run (%s: "
+                "%s); the pipeline runs untracked: nothing of it is recorded in "
+                "MLflow, and MLflowDataSet values stay in memory.",
+                type(exc).__name__,
+                exc,
+            )
+            with warn_on_failure(self, "end the run it had started"):
+                self._finish("FAILED")
+            with warn_on_failure(self, "switch tracking off"):
+                self._switch_off(pipeline, catalog, run_params, quiet=True)
+
     def _start(
         self,
         run_params: dict[str, Any],
@@ -431,6 +484,7 @@ class MLflowBasicLoggerHook:
                 # At creation: a process killed in its first second is known too.
                 tags={PROCESS_TAG: process_tag()},
             )
+        # The run exists: from here on, each step only warns when it fails.
         self.run = run
         self._run_models = run_models
         self._logger = RunLogger(
@@ -467,11 +521,7 @@ class MLflowBasicLoggerHook:
         with warn_on_failure(self, "end the runs left RUNNING by processes now gone"):
             end_dead_runs(uri, [experiment_id], found_by=f"run {run.run_id}")
         self._start_observing(run, pipeline, catalog)
-        try:
-            self._log_start(run_params, pipeline, catalog)
-        except BaseException:
-            self._finish("FAILED")
-            raise
+        self._log_start(run_params, pipeline, catalog)
 
     def _end_stale_run(self) -> None:
         """Mark FAILED the run of an earlier Kedro run that was never ended."""
@@ -522,6 +572,8 @@ class MLflowBasicLoggerHook:
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
         run_params: Mapping[str, Any],
+        *,
+        quiet: bool = False,
     ) -> None:
         """Run as if tracking did not exist: no MLflow call, datasets keep data local."""
         self._reset()
@@ -535,6 +587,8 @@ class MLflowBasicLoggerHook:
         )
         set_tracking_off(True)
         self._switched_off = True
+        if quiet:
+            return
         logger.info(
             "MLflow tracking is off for this Kedro run (%s): nothing is sent to "
             "MLflow; MLflowDataSet values stay in memory and files stay local.",
@@ -591,23 +645,31 @@ class MLflowBasicLoggerHook:
         """
         run_logger = self._logger
         assert run_logger is not None  # noqa: S101 - set by _start just before
-        # The caller's run is the caller's process's: no process tag for liveness.
-        process = {} if self._adopted else {PROCESS_TAG: process_tag()}
-        # Your tags pass the name rule too: a tag named api_token is masked whole.
-        yours = {k: mask_value(k, param_text(v)) for k, v in self.tags.items()}
-        run_logger.set_tags({**run_tags(run_params), **process, **yours})
+        with warn_on_failure(self, "log the run's tags"):
+            # The caller's run is the caller's process's: no process tag for liveness.
+            process = {} if self._adopted else {PROCESS_TAG: process_tag()}
+            # Your tags pass the name rule too: a tag named api_token is masked whole.
+            yours = {k: mask_value(k, param_text(v)) for k, v in self.tags.items()}
+            run_logger.set_tags({**run_tags(run_params), **process, **yours})
         if self.enable_logging_time_begin and self._created:
-            self._log_time("__time_begin", run_logger)
+            with warn_on_failure(self, "log the run's start time"):
+                self._log_time("__time_begin", run_logger)
         if self.log_pipeline_structure:
             with warn_on_failure(self, "describe the pipeline"):
                 _queue_structure(run_logger, pipeline, catalog, run_params)
         try:
             if self.log_parameters:
-                run_logger.log_params(
-                    used_parameters(pipeline, catalog), sep=self.flatten_separator
-                )
-            run_logger.log_params(self._chosen_run_params(run_params))
-        except TrackingError:
+                with warn_on_failure(
+                    self, "log the run's parameters", stops_for=(LongParamError,)
+                ):
+                    run_logger.log_params(
+                        used_parameters(pipeline, catalog), sep=self.flatten_separator
+                    )
+            with warn_on_failure(
+                self, "log the chosen run_params", stops_for=(LongParamError,)
+            ):
+                run_logger.log_params(self._chosen_run_params(run_params))
+        except LongParamError:
             with warn_on_failure(self, "log the run's tags"):
                 run_logger.flush()
             raise
@@ -652,12 +714,23 @@ class MLflowBasicLoggerHook:
         )
 
     def _finish(self, status: RunStatus) -> None:
+        """End the run ``status``; never raises: a failure is a warning."""
         if self._switched_off:
             set_tracking_off(False)
             self._switched_off = False
         run, run_logger = self.run, self._logger
         if run is None or run_logger is None:
             return
+        try:
+            self._send_the_end(run, run_logger, status)
+        finally:
+            self._exit_guard.disarm()
+            set_current_run(self._previous_run)
+            self._reset()
+
+    def _send_the_end(
+        self, run: RunRef, run_logger: RunLogger, status: RunStatus
+    ) -> None:
         sampler, self._system_metrics = self._system_metrics, None
         if sampler is not None:
             with warn_on_failure(self, "log the last system metrics"):
@@ -674,7 +747,13 @@ class MLflowBasicLoggerHook:
                     )
             run_logger.flush()
         end = None if self._shared or self._adopted else RunEnd.now(status)
-        reports = close_all({run: end} if end is not None else {})
+        reports: dict[RunRef, SendReport] = {}
+        with warn_on_failure(
+            self,
+            f"end MLflow run {run.run_id} {status} (it stays RUNNING until the next "
+            "run of the project marks it FAILED)",
+        ):
+            reports = close_all({run: end} if end is not None else {})
         for unsent_run, report in reports.items():
             # Each report names what was rejected, and the spool of what was not sent.
             if unsent_run == run:
@@ -702,9 +781,6 @@ class MLflowBasicLoggerHook:
             )
         elif not (run in reports and reports[run].spooled_end):
             logger.info("MLflow run %s ended %s", run.run_id, status)
-        self._exit_guard.disarm()
-        set_current_run(self._previous_run)
-        self._reset()
 
     def _log_lineage(self, run: RunRef) -> None:
         lineage, self._lineage = self._lineage, None

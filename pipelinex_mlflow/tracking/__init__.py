@@ -28,7 +28,7 @@ Examples:
     'params:model_depth'
 """
 
-from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.errors import LongParamError, TrackingError
 from pipelinex_mlflow.tracking.json_tags import read_json_tags
 from pipelinex_mlflow.tracking.keys import (
     MAX_KEY_LENGTH,
@@ -187,6 +187,7 @@ __all__ = [
     "DeadRun",
     "FlatLeaf",
     "LoggableValues",
+    "LongParamError",
     "LongParamPolicy",
     "ReplayResult",
     "RunData",

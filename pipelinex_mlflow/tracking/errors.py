@@ -20,3 +20,11 @@ class TrackingError(Exception):
 
     def __init__(self, message: str = "", *args: Any) -> None:
         super().__init__(mask_secrets(str(message)), *args)
+
+
+class LongParamError(TrackingError):
+    """A param longer than ``max_param_length`` under ``long_param_policy="fail"``.
+
+    The one value problem that may stop a Kedro run: the user asked for it, and
+    the run's own params are logged before any node runs.
+    """

@@ -15,7 +15,7 @@ from pipelinex_mlflow.masking import (
     mask_secrets,
     mask_url_passwords,
 )
-from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.errors import LongParamError, TrackingError
 from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -169,7 +169,7 @@ class RunLogger:
             The MLflow key each flattened key was queued under.
 
         Raises:
-            TrackingError: For an over-long value under the ``fail`` policy.
+            LongParamError: For an over-long value under the ``fail`` policy.
         """
         flat = flatten_dict(params, sep=sep)
         keys = distinct_keys(flat)
@@ -204,7 +204,7 @@ class RunLogger:
     def _shorten_param(self, key: str, text: str) -> str:
         limit = self._max_param_length
         if self._long_param_policy == "fail":
-            raise TrackingError(
+            raise LongParamError(
                 f"The value of MLflow param {key!r} has {len(text)} characters, more "
                 f"than max_param_length={limit}. Shorten it, raise max_param_length "
                 "if your server allows it, or set long_param_policy to 'truncate' or "
