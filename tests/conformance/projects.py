@@ -312,6 +312,8 @@ def tracked_run(
         + output_of(result)
     )
     assert_no_run_running(project, result)
+    # Never MLflow's legacy file store, in the project or where it ran.
+    assert not (project / "mlruns").exists(), output_of(result)
     (run,) = new
     assert run.info.status == status, output_of(result)
     return Tracked(result, run, client_of(project))

@@ -118,13 +118,16 @@ def test_two_sessions_in_one_process_make_two_runs(
         """
         from pathlib import Path
 
+        import mlflow
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
+        from kedro.runner import ParallelRunner, SequentialRunner
 
         bootstrap_project(Path.cwd())
-        for rate in (0.1, 0.25):
+        for rate, runner in ((0.1, SequentialRunner()), (0.25, ParallelRunner())):
             with KedroSession.create(runtime_params={"rate": rate}) as session:
-                session.run()
+                session.run(runner=runner)
+            assert mlflow.active_run() is None
         """,
         cwd=project,
     )
@@ -132,10 +135,13 @@ def test_two_sessions_in_one_process_make_two_runs(
     runs = store_runs(project)
     assert len(runs) == 2, output_of(result)
     assert_no_run_running(project, result)
-    for run, rate in zip(runs, (0.1, 0.25), strict=True):
+    for run, rate, runner in zip(
+        runs, (0.1, 0.25), ("SequentialRunner", "ParallelRunner"), strict=True
+    ):
         tracked = tracked_run(project, result, run_ids(project) - {run.info.run_id})
         assert tracked.run_id == run.info.run_id
         _check_entry(tracked, rate)
+        assert tracked.tags["kedro.runner"] == runner
     first, second = runs
     assert first.data.tags["kedro.session_id"] != second.data.tags["kedro.session_id"]
     assert warnings_in(result) == [], output_of(result)
@@ -152,20 +158,23 @@ def test_a_session_opened_from_another_folder(
         f"""
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
+        from kedro.runner import ParallelRunner
 
         project = {str(project)!r}
         bootstrap_project(project)
         with KedroSession.create(
             project_path=project, runtime_params={{"rate": 0.5}}
         ) as session:
-            session.run(runner=__import__("kedro.runner").runner.ThreadRunner())
+            session.run(runner=ParallelRunner())
         """,
         cwd=elsewhere,
+        # Spawned workers start in the current folder, outside the project.
+        env={"KEDRO_MP_CONTEXT": "spawn"},
     )
     # The run is in the project's store, not one made in the current folder.
     tracked = tracked_run(project, result, before)
     _check_entry(tracked, 0.5)
-    assert tracked.tags["kedro.runner"] == "ThreadRunner"
+    assert tracked.tags["kedro.runner"] == "ParallelRunner"
     assert sorted(p.name for p in elsewhere.iterdir()) == []
     assert warnings_in(result) == [], output_of(result)
 
@@ -174,7 +183,14 @@ def test_kedro_run_from_a_subfolder_of_the_project(
     tmp_path: Path, migrated_db: Path
 ) -> None:
     project = write_logbook(tmp_path / "logbook", migrated_db)
-    tracked = track(project, "--params", "rate=0.75", cwd=project / "src")
+    tracked = track(
+        project,
+        "--params",
+        "rate=0.75",
+        "--runner",
+        "ThreadRunner",
+        cwd=project / "src",
+    )
     _check_entry(tracked, 0.75)
     assert not (project / "src" / "mlflow.db").exists()
     assert warnings_in(tracked.result) == [], tracked.output
