@@ -19,7 +19,7 @@ import re
 from copy import deepcopy
 from typing import Any, Literal
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import AbstractDataset, DatasetError, Version
 
 from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS, check_installed
 from pipelinex_mlflow.tracking import (
@@ -67,8 +67,11 @@ DEFAULTS: dict[str, Any] = {
     "max_param_length": MLFLOW_MAX_PARAM_LENGTH,
     "long_param_policy": "truncate",
     "metadata": None,
+    "version": None,
     **MODEL_ARGUMENTS,
 }
+#: The name Kedro gives the nested dataset in its messages.
+INNER_NAME = "mlflow_inner"
 
 
 def check_arguments(arguments: dict[str, Any]) -> None:
@@ -96,6 +99,14 @@ def check_arguments(arguments: dict[str, Any]) -> None:
         arguments["metadata"], dict
     ):
         _fail("metadata", "a dict or None", arguments["metadata"])
+    if arguments["version"] is not None and not isinstance(
+        arguments["version"], Version
+    ):
+        _fail(
+            "version",
+            "a kedro.io.Version or None (set versioned: true on the catalog entry)",
+            arguments["version"],
+        )
     if arguments["copy_mode"] not in (None, *COPY_MODES):
         raise DatasetError(
             f"Invalid copy_mode {arguments['copy_mode']!r}. Must be one of: "
@@ -173,12 +184,25 @@ def _fail(name: str, expected: str, value: Any) -> None:
 
 def parse_dataset(
     dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None,
+    version: Version | None = None,
 ) -> tuple[str | None, AbstractDataset[Any, Any] | None, dict[str, Any] | None]:
     """The code, the nested dataset and its config, from the ``dataset`` argument.
 
+    Args:
+        dataset: The ``dataset`` argument.
+        version: The versions Kedro passes for ``versioned: true`` on the entry;
+            only a nested dataset given as a config dict takes them.
+
     Raises:
-        DatasetError: For an unknown code, a missing extra, or another type.
+        DatasetError: For an unknown code, a missing extra, another type, or a
+            version for anything but a nested dataset's config.
     """
+    if version is not None and not isinstance(dataset, dict):
+        raise DatasetError(
+            "MLflowDataSet versioned: true versions a nested Kedro dataset given as "
+            f"a config, not dataset: {_shown(dataset)}. Nest the dataset (dataset: "
+            "{type: pandas.CSVDataset, filepath: data/x.csv}), or remove versioned."
+        )
     if dataset is None:
         return None, None, None
     if isinstance(dataset, str):
@@ -194,10 +218,41 @@ def parse_dataset(
         return code, None, None
     if isinstance(dataset, dict):
         config = deepcopy(dataset)
-        return None, AbstractDataset.from_config("mlflow_inner", dataset), config
+        return None, nested_dataset(config, version), config
     if isinstance(dataset, AbstractDataset):
         return None, dataset, None
     raise DatasetError(
         f"MLflowDataSet dataset must be a code string, a dict or a Kedro "
         f"dataset, not {type(dataset).__name__}."
     )
+
+
+def nested_dataset(
+    config: dict[str, Any], version: Version | None = None
+) -> AbstractDataset[Any, Any]:
+    """Build the nested dataset of ``config``; with ``version``, versioned by it.
+
+    As Kedro's ``CachedDataset`` does for the dataset it wraps: ``version`` (from
+    ``versioned: true`` on the ``MLflowDataSet`` entry, or the run's versions,
+    see :meth:`~pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet.bind_versions`)
+    gives its load and save versions. Without it, a nested ``versioned: true``
+    gets what Kedro gives a dataset built alone: the latest version to load, and
+    a save version made now.
+
+    Examples:
+        >>> config = {"type": "json.JSONDataset", "filepath": "x.json"}
+        >>> nested_dataset(config, Version(None, "2026-01-02T03.04.05.678Z"))
+        kedro_datasets.json.json_dataset.JSONDataset(..., version=Version(load=None, save='2026-01-02T03.04.05.678Z'))
+    """
+    if version is None:
+        return AbstractDataset.from_config(INNER_NAME, config)
+    return AbstractDataset.from_config(
+        INNER_NAME, {**config, "versioned": True}, version.load, version.save
+    )
+
+
+def _shown(dataset: object) -> str:
+    # A dataset instance's repr may be long; its type says enough.
+    if isinstance(dataset, AbstractDataset):
+        return f"a {type(dataset).__name__} instance (version it with its own version=)"
+    return repr(dataset)

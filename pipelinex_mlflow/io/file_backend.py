@@ -89,6 +89,13 @@ class FileBackend:
         """Whether the file is named after the dataset (a file code's default file)."""
         return self._inner is None and not self._filepath
 
+    def replace_inner(self, inner: AbstractDataset[Any, Any]) -> None:
+        """Write and read through ``inner`` from now on (the nested dataset rebuilt).
+
+        Its config, which reads a downloaded copy, stays: only the versions differ.
+        """
+        self._inner = inner
+
     # ----------------------------------------------------------------------------------
     # Saving
     # ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from kedro.io import AbstractDataset, DatasetError, MemoryDataset
+from kedro.io import AbstractDataset, DatasetError, MemoryDataset, Version
 
 from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS
 from pipelinex_mlflow.io.dataset_arguments import (
@@ -15,6 +15,7 @@ from pipelinex_mlflow.io.dataset_arguments import (
     CopyMode,
     check_arguments,
     check_contained_name,
+    nested_dataset,
     parse_dataset,
 )
 from pipelinex_mlflow.io.file_backend import FileBackend
@@ -26,6 +27,7 @@ from pipelinex_mlflow.io.value_codec import (
     read_values,
     values_exist,
 )
+from pipelinex_mlflow.kedro_helpers import dataset_version
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
@@ -60,7 +62,11 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
       back with the flavor's loader, from this run, ``loading_run_id`` or
       ``model_uri`` (:class:`~pipelinex_mlflow.io.model_backend.ModelBackend`);
     - a Kedro dataset (config dict or instance): saved through it, and its file
-      or folder uploaded (versioned and partitioned datasets included);
+      or folder uploaded (versioned and partitioned datasets included). A
+      versioned one (``versioned: true`` in its config, or on this entry, as
+      for Kedro's ``CachedDataset``) saves under the Kedro run's save version,
+      as every versioned catalog entry does, and ``kedro run --load-versions
+      <entry>:<version>`` pins the version it loads;
     - ``None``: kept in memory only; MLflow is never called.
 
     The MLflow key is the catalog entry's name, set by the package's hooks, or
@@ -89,6 +95,12 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             score:
               type: pipelinex_mlflow.MLflowDataSet
               dataset: m
+            predictions:  # data/predictions.csv/<session id>/predictions.csv
+              type: pipelinex_mlflow.MLflowDataSet
+              versioned: true
+              dataset:
+                type: pandas.CSVDataset
+                filepath: data/predictions.csv
 
         >>> ds = MLflowDataSet(dataset="m", dataset_name="score")
         >>> ds
@@ -123,6 +135,7 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         max_param_length: int = MLFLOW_MAX_PARAM_LENGTH,
         long_param_policy: LongParamPolicy = "truncate",
         metadata: dict[str, Any] | None = None,
+        version: Version | None = None,
         flavor: str | None = None,
         registered_model_name: str | None = None,
         alias: str | None = None,
@@ -160,6 +173,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
             max_param_length: The longest param value sent to MLflow.
             long_param_policy: ``truncate``, ``tag`` or ``fail`` for longer values.
             metadata: Free-form information, kept for plugins such as kedro-viz.
+            version: The load and save versions of the nested dataset, which Kedro
+                passes for ``versioned: true`` on the catalog entry. Only a nested
+                dataset given as a config dict takes them.
             flavor: For ``dataset="model"``: the MLflow flavor (``sklearn``,
                 ``pyfunc``, ``xgboost``, ...; ``mlflow.sklearn`` works too).
             registered_model_name: For models: register each save as a new
@@ -181,7 +197,9 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         """
         check_arguments(locals())
         filepath = os.fspath(filepath) if filepath is not None else None
-        self._code, self._inner, inner_config = parse_dataset(dataset)
+        self._code, self._inner, inner_config = parse_dataset(dataset, version)
+        self._inner_config = inner_config
+        self._version = version
         if filepath is not None and self._code not in ARTIFACT_FORMATS:
             raise DatasetError(
                 f"MLflowDataSet(dataset={dataset!r}) does not write a local file, so "
@@ -260,6 +278,32 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         """
         check_contained_name("catalog entry", name)
         self._catalog_name = name
+
+    def bind_versions(self, save_version: str, load_version: str | None) -> None:
+        """Version the nested dataset as Kedro versions the run's catalog entries.
+
+        The package's hooks call this when a Kedro run starts, with the run's save
+        version (the session id, which Kedro gives every versioned entry of the
+        run's catalog) and the entry's ``--load-versions`` pin: so the run's files
+        sit in one version folder, in every thread and worker process (which get
+        the dataset as it is now). A nested dataset that is not versioned, or was
+        given as an instance (Kedro leaves the versions of dataset instances as
+        they are too), is left as it is.
+
+        Args:
+            save_version: The version to save under.
+            load_version: The version to load, ``None`` for the latest (or the one
+                Kedro passed with ``version``).
+        """
+        if self._inner is None or self._files is None or self._inner_config is None:
+            return
+        if dataset_version(self._inner, saved=True) is None:
+            return  # not versioned
+        if load_version is None and self._version is not None:
+            load_version = self._version.load
+        inner = nested_dataset(self._inner_config, Version(load_version, save_version))
+        self._inner = inner
+        self._files.replace_inner(inner)
 
     @property
     def logs_values(self) -> bool:

@@ -33,6 +33,21 @@ def name_mlflow_datasets(
     Entries from dataset factories (``"{name}_score"``) are resolved first, so
     they are named like explicit ones. A ``dataset_name`` set by the user wins.
 
+    With ``save_version``, a Kedro run starts: each entry's nested versioned
+    dataset (``dataset: {type: ..., versioned: true}``, or ``versioned: true`` on
+    the entry) saves under it, as Kedro's versioned entries do, and loads the
+    version ``load_versions`` pins for the entry, else the latest
+    (:meth:`~pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet.bind_versions`).
+
+    Args:
+        pipeline: The pipeline about to run.
+        catalog: Its catalog.
+        save_version: The run's save version: ``run_params["run_id"]``, the
+            session id, which Kedro makes the catalog's save version. ``None``
+            (naming outside a run's start) leaves versions as they are.
+        load_versions: ``run_params["load_versions"]``: entry name to the version
+            to load (``kedro run --load-versions <entry>:<version>``).
+
     Returns:
         The names of the datasets that were named, sorted.
 
@@ -48,6 +63,8 @@ def name_mlflow_datasets(
         dataset = catalog.get(name)
         if isinstance(dataset, MLflowDataSet):
             dataset.bind_catalog_name(name)
+            if save_version is not None:
+                dataset.bind_versions(save_version, (load_versions or {}).get(name))
             named[name] = dataset
             if dataset.logs_values and dataset.name:
                 value_keys.append(dataset.name)
