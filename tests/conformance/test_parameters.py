@@ -8,8 +8,9 @@ The project ``gauges`` has two pipelines:
 - ``whole``: a node reads all of ``parameters``, where a nested key and a key
   holding a dot hold *different* values under one flattened name
   (``window: {size: 4}`` and ``"window.size": 5``): both must be kept, under
-  distinct keys, with a warning naming them; and a node reads
-  ``params:model.alpha`` next to it.
+  distinct keys, with a warning naming them; a node reads
+  ``params:model.alpha`` next to it; and keys YAML allows that are no plain
+  identifiers (numbers, non-ASCII, ``/``, ``%``) and empty or null values.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ PARAMETERS = """
     window:
       size: 4
     "window.size": 5
+    thresholds:
+      1: 0.5
+      2: 0.7
+    empty: {}
+    nothing: null
+    items: []
+    "température": 21.5
+    "a/b": x
+    "ratio (%)": 12
 """
 
 
@@ -170,12 +180,22 @@ def test_different_values_under_one_flat_key_are_both_kept(
     # Both values, one under the plain key, the other under a distinct one.
     assert sorted(window.values()) == ["4", "5"], tracked.output
     assert "window.size" in window, tracked.output
-    assert {k: v for k, v in params.items() if k not in window} == {
+    # A key MLflow refuses ("%", parentheses) is logged under a key it takes.
+    (ratio,) = (k for k, v in params.items() if v == "12")
+    assert ratio.startswith("ratio"), tracked.output
+    assert {k: v for k, v in params.items() if k not in {*window, ratio}} == {
         "model.alpha": "0.5",
         "model.limits.low": "1",
         "model.limits.high": "9",
+        "thresholds.1": "0.5",
+        "thresholds.2": "0.7",
+        "empty": "{}",
+        "nothing": "None",
+        "items": "[]",
+        "température": "21.5",
+        "a/b": "x",
     }, tracked.output
-    assert tracked.metrics == {"n_parameters": 3.0, "doubled_again": 2.0}
+    assert tracked.metrics == {"n_parameters": 10.0, "doubled_again": 2.0}
     warnings = warnings_in(tracked.result)
     assert len(warnings) == 1, tracked.output
     assert "window.size" in warnings[0], tracked.output

@@ -314,16 +314,20 @@ def test_tags_with_conf_source_elsewhere(fleet: Path, tmp_path: Path) -> None:
     assert not (conf / "mlflow.db").exists()
 
 
-def test_nodes(fleet: Path) -> None:
-    """``--nodes featurize,south.fit``."""
-    tracked = track(fleet, "--nodes", "featurize,south.fit")
-    _ran(tracked, "featurize", "south.fit")
+def test_nodes_async(fleet: Path) -> None:
+    """``--nodes featurize,south.fit,south.score --async``."""
+    tracked = track(fleet, "--nodes", "featurize,south.fit,south.score", "--async")
+    _ran(tracked, "featurize", "south.fit", "south.score")
     assert tracked.params == {"features.window": "3", "south.alpha": "0.2"}
-    assert tracked.metrics == {}
+    assert _accuracies(tracked) == {
+        "south.accuracy": pytest.approx(0.2 * FEATURE_MEAN / 100)
+    }
     assert set(tracked.tags["kedro.node_names"].split(",")) == {
         "featurize",
         "south.fit",
+        "south.score",
     }
+    assert "Asynchronous mode is enabled" in tracked.output
 
 
 def test_from_to_nodes_with_load_versions(fleet: Path) -> None:
