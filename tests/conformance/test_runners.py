@@ -3,9 +3,9 @@
 The project ``relay`` has two nodes that save ``MLflowDataset`` entries of codes
 m (a number and a history), p, a, csv and json, and a node downstream that loads
 them all and writes what it got (values and Python types) to a JSON artifact.
-Under ``ParallelRunner`` the two producers run at once in the two worker
-processes, so the consumer, in one of them, reads what the other saved from the
-run.
+Under ``ParallelRunner`` the two producers wait for each other, so they run at
+once in the two worker processes, and the consumer, in one of them, reads what
+the other saved from the run.
 """
 
 from __future__ import annotations
@@ -39,18 +39,31 @@ SETTINGS = """
 LEGS = pipeline_package(
     "legs",
     """
+    import os
     import time
+    from pathlib import Path
 
     import pandas as pd
 
 
+    def _meet(name: str) -> None:
+        # Under a parallel runner, wait until the other producer runs too.
+        barrier = os.environ.get("RELAY_BARRIER")
+        if not barrier:
+            return
+        Path(barrier, name).touch()
+        deadline = time.monotonic() + 60
+        while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
     def produce_values(seed: int):
-        time.sleep(0.5)  # both producers run at once, in two workers
+        _meet("values")
         return seed * 1.5, [0.5, 0.25, 0.125], f"seed-{seed}"
 
 
     def produce_files(seed: int):
-        time.sleep(0.5)
+        _meet("files")
         return (
             {"count": seed, "name": "relay", "flags": [True, False]},
             pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}),
@@ -131,6 +144,9 @@ def test_a_node_loads_what_the_node_before_saved(
     )
     copy_store(migrated_db, project)
     args, env = runner_args(runner)
+    if runner != "SequentialRunner":
+        (tmp_path / "barrier").mkdir()
+        env["RELAY_BARRIER"] = str(tmp_path / "barrier")
     tracked = track(project, *args, env=env)
 
     assert tracked.artifact_json("receipt.json") == {

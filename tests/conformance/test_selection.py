@@ -315,8 +315,17 @@ def test_tags_with_conf_source_elsewhere(fleet: Path, tmp_path: Path) -> None:
 
 
 def test_nodes_async(fleet: Path) -> None:
-    """``--nodes featurize,south.fit,south.score --async``."""
-    tracked = track(fleet, "--nodes", "featurize,south.fit,south.score", "--async")
+    """``--nodes featurize,south.fit,south.score --runner-params is_async=True``.
+
+    (Kedro 1.7's spelling of the deprecated ``--async``.)
+    """
+    tracked = track(
+        fleet,
+        "--nodes",
+        "featurize,south.fit,south.score",
+        "--runner-params",
+        "is_async=True",
+    )
     _ran(tracked, "featurize", "south.fit", "south.score")
     assert tracked.params == {"features.window": "3", "south.alpha": "0.2"}
     assert _accuracies(tracked) == {
