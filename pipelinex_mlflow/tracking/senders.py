@@ -154,8 +154,15 @@ def call_directly(
     thread = threading.Thread(
         target=target, name="pipelinex_mlflow-direct", daemon=True
     )
-    thread.start()
-    thread.join(timeout)
+    try:
+        thread.start()
+    except RuntimeError:
+        # No thread starts in exit handlers on Python 3.12.0 and 3.12.1 (a run
+        # ended at exit logs its trace there): the call is made here, bounded by
+        # the store's own timeouts only, as DaemonPool does.
+        target()
+    else:
+        thread.join(timeout)
     if thread.is_alive():
         raise TrackingError(
             f"{what} was not logged to MLflow run {run.run_id}: the tracking store at "

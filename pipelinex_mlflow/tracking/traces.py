@@ -142,6 +142,7 @@ def _mlflow_spans(
 ) -> list[Any]:
     from mlflow.entities.span import create_mlflow_span
     from mlflow.tracing.constant import SpanAttributeKey
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
@@ -173,6 +174,10 @@ def _mlflow_spans(
             start_time=int(span.start * 1e9),
             end_time=int(max(span.end, span.start) * 1e9),
             status=status,
+            # Given, as MLflow does: by default OpenTelemetry runs its resource
+            # detectors on a ThreadPoolExecutor, which refuses work once the
+            # interpreter exits, so the trace of a run ended at exit was lost.
+            resource=Resource.get_empty(),
         )
         built.append(create_mlflow_span(readable, trace_id))
     return built
