@@ -112,6 +112,14 @@ class ExitGuard:
 
     def arm(self) -> None:
         """Start guarding: at exit, ``on_exit`` runs."""
+        # atexit, so after threading's own exit hooks (threading._register_atexit:
+        # concurrent.futures joins its executors' threads there, then refuses new
+        # futures). Not before them, though that private hook would allow it: a
+        # Ctrl-C'd ThreadRunner or ParallelRunner has waited for its running
+        # nodes by then, so they are timed too. Nothing run at exit may need a
+        # future: a trace's spans skip OpenTelemetry's resource detection
+        # (tracking/traces.py); uploads and direct calls run in this thread when
+        # no thread can start (DaemonPool, senders.call_directly).
         atexit.register(self._exit)
         if threading.current_thread() is not threading.main_thread():
             return

@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from pipelinex_mlflow.tracking import sanitize_key
 
-NodeStatus = Literal["completed", "failed"]
+#: ``interrupted``: the node started and never finished (the process exited mid-run,
+#: or its worker process died).
+NodeStatus = Literal["completed", "failed", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class NodeTiming:
         start: Wall-clock start, seconds since the epoch.
         end: Wall-clock end, seconds since the epoch.
         duration: Seconds, measured with ``time.perf_counter``.
-        status: ``completed``, or ``failed`` if the node raised.
+        status: ``completed``, ``failed`` if the node raised, ``interrupted`` if
+            it never finished (``end`` and ``duration`` are then when the run
+            gave up on it).
         pid: The process that ran the node.
         thread: The thread that ran the node.
         inputs: The node's inputs, by catalog name.
@@ -88,6 +92,7 @@ class DatasetEvent:
         start: Wall-clock start, seconds since the epoch.
         end: Wall-clock end.
         pid: The process it ran in.
+        interrupted: It never finished (``end`` is when the run gave up on it).
     """
 
     node: str
@@ -96,6 +101,7 @@ class DatasetEvent:
     start: float
     end: float
     pid: int
+    interrupted: bool = False
 
 
 def peak_memory_mb() -> float | None:

@@ -3,7 +3,9 @@
 Built from what ``MLflowTimeLoggerHook`` recorded (in this process, its threads
 and ParallelRunner's workers), not from a tracer's thread-local context.
 A node's span runs from its first load to its last save; its function's own
-time is ``kedro.duration_s``.
+time is ``kedro.duration_s``. A node, load or save that never finished (the
+process exited mid-run) is an error span whose ``kedro.status`` is
+``interrupted``, ending when the run gave up on it.
 
 Examples:
     >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
@@ -37,10 +39,25 @@ def _names(names: Sequence[str]) -> list[str]:
     return [*names[:MAX_LISTED_NAMES], f"... {len(names) - MAX_LISTED_NAMES} more"]
 
 
-def _root_error(failed: Sequence[NodeTiming], succeeded: bool) -> str | None:
-    if failed:
-        return f"node {failed[0].node} failed: {failed[0].error}"
+#: The root span's error when the process exited mid-run.
+INTERRUPTED_RUN = "interrupted: the process exited mid-run (Ctrl-C, SIGTERM)"
+
+
+def _root_error(
+    failed: Sequence[NodeTiming], *, succeeded: bool, interrupted: bool
+) -> str | None:
+    node_failed = f"node {failed[0].node} failed: {failed[0].error}" if failed else None
+    if interrupted:
+        return INTERRUPTED_RUN + (f"; {node_failed}" if node_failed else "")
+    if node_failed:
+        return node_failed
     return None if succeeded else "the pipeline failed"
+
+
+def _node_error(timing: NodeTiming) -> str | None:
+    if timing.status == "completed":
+        return timing.error
+    return timing.error or timing.status
 
 
 def run_spans(
@@ -50,11 +67,13 @@ def run_spans(
     main_pid: int,
     *,
     succeeded: bool = True,
+    interrupted: bool = False,
 ) -> list[SpanRecord]:
     """The root span, then each node's span followed by its loads and saves.
 
     The root span fails when the pipeline did (a node, a save, a hook), naming
-    the first failed node if there is one.
+    the first failed node if there is one, or when the run was ``interrupted``
+    (the process exited mid-run), saying so.
     """
     by_node: dict[str, list[DatasetEvent]] = defaultdict(list)
     for event in events:
@@ -75,7 +94,7 @@ def run_spans(
                 "kedro.session_id": str(run_params.get("run_id", "")),
                 "kedro.nodes": len(timings),
             },
-            error=_root_error(failed, succeeded),
+            error=_root_error(failed, succeeded=succeeded, interrupted=interrupted),
         )
     ]
     for timing in timings:
@@ -90,6 +109,7 @@ def run_spans(
                 span_type="TASK",
                 attributes={
                     "kedro.task": timing.task,
+                    "kedro.status": timing.status,
                     "kedro.inputs": _names(timing.inputs),
                     "kedro.outputs": _names(timing.outputs),
                     "kedro.worker": timing.thread
@@ -99,7 +119,7 @@ def run_spans(
                     "kedro.cpu_s": timing.cpu_s,
                     "kedro.peak_memory_mb": timing.peak_memory_mb,
                 },
-                error=timing.error or ("failed" if timing.status == "failed" else None),
+                error=_node_error(timing),
             )
         )
         spans.extend(
@@ -112,7 +132,11 @@ def run_spans(
                 attributes={
                     "kedro.dataset": event.dataset,
                     "kedro.operation": event.operation,
+                    **({"kedro.status": "interrupted"} if event.interrupted else {}),
                 },
+                error=f"interrupted: the {event.operation} never finished"
+                if event.interrupted
+                else None,
             )
             for event in own
         )

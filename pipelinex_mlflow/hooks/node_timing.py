@@ -9,10 +9,11 @@ import re
 import socket
 import threading
 import time
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import settings
 
 from pipelinex_mlflow.gantt import (
     PLOTLYJS_MODES,
@@ -34,7 +35,12 @@ from pipelinex_mlflow.hooks._configurable import (
     remembers_given_arguments,
 )
 from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
-from pipelinex_mlflow.hooks._guard import RunFinder, warn_on_failure
+from pipelinex_mlflow.hooks._guard import (
+    RunFinder,
+    guarded,
+    mark_guarded,
+    warn_on_failure,
+)
 from pipelinex_mlflow.hooks._node_timings import (
     DatasetEvent,
     DatasetOperation,
@@ -43,6 +49,7 @@ from pipelinex_mlflow.hooks._node_timings import (
     peak_memory_mb,
     unique_task_names,
 )
+from pipelinex_mlflow.hooks._run_context import runner_name
 from pipelinex_mlflow.hooks._run_trace import run_spans
 from pipelinex_mlflow.hooks._workers import (
     TIMING_SPOOL,
@@ -64,7 +71,7 @@ from pipelinex_mlflow.tracking import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Generator, Mapping
     from pathlib import Path
 
     from kedro.io import CatalogProtocol
@@ -76,6 +83,12 @@ CPU_METRIC_PREFIX = "_cpu_time "
 MEMORY_METRIC_PREFIX = "_peak_memory_mb "
 # Marks a worker's spooled dataset event among its node timings.
 EVENT_MARK = "dataset_event"
+# Marks a worker's record that a node started; its timing, once kept, replaces it.
+STARTED_MARK = "node_started"
+#: The error of a node that never finished, when the process exits mid-run.
+INTERRUPTED_AT_EXIT = "interrupted: the process exited before the node finished"
+#: The error of a node that never finished otherwise (its worker process died...).
+NEVER_FINISHED = "interrupted: the node never finished"
 GANTT_ARTIFACT = "gantt.html"
 TIME_LOG_ARTIFACT = "time_log.json"
 #: Where each orchestrated step of a shared run leaves its own timings.
@@ -88,6 +101,16 @@ logger = get_logger(__name__)
 _NOT_IN_TASK_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
 _TASK_NAME_LENGTH = 50
 _FUNC_NAME_LENGTH = 20
+
+
+class _Started(NamedTuple):
+    """When a node started, in the thread that runs it."""
+
+    perf: float
+    wall: float
+    cpu: float
+    thread: str
+    node: Node
 
 
 def default_task_name(node: Node) -> str:
@@ -126,14 +149,17 @@ class MLflowTimeLoggerHook(ConfigurableHook):
       (:func:`default_task_name`);
     - the artifact ``time_log.json``: ``{"nodes": [...]}``, one entry per node
       with ``node``, ``task``, ``start``/``end`` (ISO 8601, UTC),
-      ``duration_s``, ``status`` (``completed``/``failed``), ``pid`` and
-      ``thread``, in start order;
+      ``duration_s``, ``status`` (``completed``/``failed``, or ``interrupted``
+      for a node that never finished: no metric then), ``pid`` and ``thread``,
+      in start order;
     - the artifact ``gantt.html``: a plotly Gantt chart, one bar per node on a
       time axis (local time), colored by the thread or process that ran it. The
       page inlines plotly.js's partial bundle (1.2 MB), so the MLflow UI shows
       it offline (``gantt_plotlyjs``: ``full`` or ``cdn`` otherwise).
 
-    Everything is sent once, when the pipeline ends or fails. Timings are
+    Everything is sent once, when the pipeline ends or fails, or when the
+    process exits mid-run (Ctrl-C, ``SIGTERM``): then the nodes that finished
+    have their timings, and those running are ``interrupted``. Timings are
     complete under ``SequentialRunner``, ``ThreadRunner`` and ``ParallelRunner``:
     its workers leave their timings in a per-run temporary folder that the main
     process collects. Workers started with ``spawn`` or ``forkserver`` (macOS,
@@ -247,9 +273,9 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._parent_pid = os.getpid()
-        self._starts: dict[tuple[str, int], tuple[float, float, float]] = {}
+        self._starts: dict[tuple[str, int], _Started] = {}
         self._timings: list[NodeTiming] = []
-        self._io_starts: dict[tuple[str, str, str, int], float] = {}
+        self._io_starts: dict[tuple[str, str, DatasetOperation, int], float] = {}
         self._events: list[DatasetEvent] = []
         self._run_params: dict[str, Any] = {}
         self._active = False
@@ -260,6 +286,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     # Hook implementations
     # ----------------------------------------------------------------------------------
     @hook_impl
+    @guarded("prepare to time nodes")
     def before_pipeline_run(
         self,
         run_params: dict[str, Any],
@@ -272,7 +299,12 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._active = True
         self._run_params = dict(run_params)
         # Interrupted runs (Ctrl-C, SIGTERM) get no pipeline hook from Kedro.
-        flush_at_exit(self, lambda: self._finish(run_params, pipeline, succeeded=False))
+        flush_at_exit(
+            self,
+            lambda: self._finish(
+                run_params, pipeline, succeeded=False, interrupted=True
+            ),
+        )
         with warn_on_failure(self, "prepare to time nodes"):
             self._spool = WorkerSpool("pipelinex_mlflow-timing-")
             self._worker_setup = prepare_workers(self, catalog, run_params)
@@ -280,45 +312,78 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 self._worker_setup.spools[TIMING_SPOOL] = self._spool
 
     @hook_impl
+    @guarded("time a node")
     def before_node_run(self, node: Node) -> None:
-        """Note when the node starts, per thread, since nodes may run concurrently."""
+        """Note when the node starts, per thread, since nodes may run concurrently.
+
+        A ParallelRunner worker also leaves a record that the node started, so a
+        node its run is interrupted in still shows, ``interrupted``.
+        """
+        started = _Started(
+            time.perf_counter(),
+            time.time(),
+            time.thread_time(),
+            threading.current_thread().name,
+            node,
+        )
         with warn_on_failure(self, f"time node {node.name!r}"):
-            key = (node.name, threading.get_ident())
-            started = (time.perf_counter(), time.time(), time.thread_time())
             with self._lock:
-                self._starts[key] = started
+                self._starts[(node.name, threading.get_ident())] = started
+            spool = self._spool_in_worker()
+            if spool is not None:
+                timing = self._timing(
+                    started, "interrupted", perf_end=started.perf, wall_end=started.wall
+                )
+                spool.put({STARTED_MARK: True, **asdict(timing)})
 
-    @hook_impl
-    def after_node_run(self, node: Node) -> None:
-        """Record the finished node's timing."""
+    @hook_impl(wrapper=True)
+    @mark_guarded
+    def after_node_run(self, node: Node) -> Generator[None, Any, Any]:
+        """Record the finished node's timing, before any other ``after_node_run``.
+
+        First, because a Ctrl-C or ``SIGTERM`` while another hook's
+        ``after_node_run`` works (pluggy calls the hooks registered last first:
+        a project's hooks, ``MLflowCatalogLoggerHook`` logging the node's values)
+        would otherwise lose the timing of a node that finished.
+        """
         self._record(node, "completed")
+        return (yield)
+
+    @hook_impl(wrapper=True)
+    @mark_guarded
+    def on_node_error(
+        self, error: BaseException, node: Node
+    ) -> Generator[None, Any, Any]:
+        """Record the failed node's timing (how long it ran before it raised), first."""
+        self._record(node, "failed", error)
+        return (yield)
 
     @hook_impl
-    def on_node_error(self, error: BaseException, node: Node) -> None:
-        """Record the failed node's timing: how long it ran before it raised."""
-        self._record(node, "failed", f"{type(error).__name__}: {error}")
-
-    @hook_impl
+    @guarded("time a dataset load")
     def before_dataset_loaded(self, dataset_name: str, node: Node) -> None:
         """Note when a node's input starts loading (a child span of the trace)."""
         self._io_started(dataset_name, node, "load")
 
     @hook_impl
+    @guarded("time a dataset load")
     def after_dataset_loaded(self, dataset_name: str, node: Node) -> None:
         """Record a node's input load."""
         self._io_ended(dataset_name, node, "load")
 
     @hook_impl
+    @guarded("time a dataset save")
     def before_dataset_saved(self, dataset_name: str, node: Node) -> None:
         """Note when a node's output starts saving."""
         self._io_started(dataset_name, node, "save")
 
     @hook_impl
+    @guarded("time a dataset save")
     def after_dataset_saved(self, dataset_name: str, node: Node) -> None:
         """Record a node's output save."""
         self._io_ended(dataset_name, node, "save")
 
     @hook_impl
+    @guarded("log the node timings")
     def after_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline
     ) -> None:
@@ -326,6 +391,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._finish(run_params, pipeline, succeeded=True)
 
     @hook_impl
+    @guarded("log the node timings")
     def on_pipeline_error(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
         """Log the timings of the nodes that ran before the pipeline failed."""
         self._finish(run_params, pipeline, succeeded=False)
@@ -333,41 +399,75 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     # ----------------------------------------------------------------------------------
     # Recording
     # ----------------------------------------------------------------------------------
-    def _record(self, node: Node, status: NodeStatus, error: str | None = None) -> None:
+    def _record(
+        self, node: Node, status: NodeStatus, error: BaseException | None = None
+    ) -> None:
         perf_end, wall_end, cpu_end = (
             time.perf_counter(),
             time.time(),
             time.thread_time(),
         )
         with warn_on_failure(self, f"time node {node.name!r}"):
+            key = (node.name, threading.get_ident())
             with self._lock:
-                started = self._starts.pop((node.name, threading.get_ident()), None)
+                started = self._starts.get(key)
             if started is None:
                 return
-            perf_start, wall_start, cpu_start = started
-            timing = NodeTiming(
-                node=node.name,
-                task=str(self.task_name_func(node)),
-                start=wall_start,
-                end=wall_end,
-                duration=perf_end - perf_start,
-                status=status,
-                pid=os.getpid(),
-                thread=threading.current_thread().name,
-                inputs=tuple(node.inputs),
-                outputs=tuple(node.outputs),
-                error=error,
-                cpu_s=cpu_end - cpu_start,
-                peak_memory_mb=peak_memory_mb(),
+            text = None if error is None else f"{type(error).__name__}: {error}"
+            timing = self._timing(
+                started,
+                status,
+                perf_end=perf_end,
+                wall_end=wall_end,
+                cpu_end=cpu_end,
+                error=text,
             )
             self._keep(asdict(timing), timing, self._timings)
+            # Forgotten only once kept: a Ctrl-C in between leaves the node twice
+            # (the collection keeps its timing), never not at all.
+            with self._lock:
+                self._starts.pop(key, None)
 
-    def _keep(self, record: dict[str, Any], item: Any, here: list[Any]) -> None:
-        """Keep a record here, or in the spool the main process collects from workers."""
+    def _timing(
+        self,
+        started: _Started,
+        status: NodeStatus,
+        *,
+        perf_end: float,
+        wall_end: float,
+        cpu_end: float | None = None,
+        error: str | None = None,
+    ) -> NodeTiming:
+        """The node's timing; an ``interrupted`` one has no CPU or memory figures."""
+        node = started.node
+        finished = status != "interrupted" and cpu_end is not None
+        return NodeTiming(
+            node=node.name,
+            task=str(self.task_name_func(node)),
+            start=started.wall,
+            end=wall_end,
+            duration=perf_end - started.perf,
+            status=status,
+            pid=os.getpid(),
+            thread=started.thread,
+            inputs=tuple(node.inputs),
+            outputs=tuple(node.outputs),
+            error=error,
+            cpu_s=cpu_end - started.cpu if finished and cpu_end is not None else None,
+            peak_memory_mb=peak_memory_mb() if finished else None,
+        )
+
+    def _spool_in_worker(self) -> WorkerSpool | None:
+        """In a ParallelRunner worker, the main process's spool; else ``None``."""
         # A spawned worker's hook is new there: the main process's spool is
         # handed to the worker, not to the hook.
         spool = self._spool if self._spool is not None else worker_spool(TIMING_SPOOL)
-        if spool is not None and spool.in_worker():
+        return spool if spool is not None and spool.in_worker() else None
+
+    def _keep(self, record: dict[str, Any], item: Any, here: list[Any]) -> None:
+        """Keep a record here, or in the spool the main process collects from workers."""
+        spool = self._spool_in_worker()
+        if spool is not None:
             spool.put(record)
         else:
             with self._lock:
@@ -395,17 +495,47 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             event = DatasetEvent(node.name, dataset, operation, start, end, os.getpid())
             self._keep({EVENT_MARK: True, **asdict(event)}, event, self._events)
 
-    def _collect(self) -> tuple[list[NodeTiming], list[DatasetEvent]]:
+    def _collect(
+        self, *, at_exit: bool = False
+    ) -> tuple[list[NodeTiming], list[DatasetEvent]]:
+        """Every timing and load or save of the run, this process's and its workers'.
+
+        A node, load or save that started and never finished is ``interrupted``,
+        ending now.
+        """
+        perf_now, wall_now = time.perf_counter(), time.time()
+        reason = INTERRUPTED_AT_EXIT if at_exit else NEVER_FINISHED
         with self._lock:
             timings, events = list(self._timings), list(self._events)
+            starts = list(self._starts.values())
+            io_starts = list(self._io_starts.items())
+        timings += [
+            self._timing(
+                s, "interrupted", perf_end=perf_now, wall_end=wall_now, error=reason
+            )
+            for s in starts
+        ]
+        events += [
+            DatasetEvent(node, dataset, operation, start, wall_now, os.getpid(), True)
+            for (dataset, node, operation, _), start in io_starts
+        ]
         for record in self._spool.records() if self._spool is not None else []:
             try:
                 if record.pop(EVENT_MARK, False):
                     events.append(DatasetEvent(**record))
+                elif record.pop(STARTED_MARK, False):
+                    timing = NodeTiming.from_record(record)
+                    end = max(wall_now, timing.start)
+                    timings.append(
+                        replace(
+                            timing, end=end, duration=end - timing.start, error=reason
+                        )
+                    )
                 else:
                     timings.append(NodeTiming.from_record(record))
             except TypeError as exc:
                 logger.debug("Skipping a malformed timing record %s: %s", record, exc)
+        timings = _finished_over_started(timings)
         timings.sort(key=lambda timing: (timing.start, timing.node))
         return timings, events
 
@@ -413,7 +543,12 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     # Reporting
     # ----------------------------------------------------------------------------------
     def _finish(
-        self, run_params: dict[str, Any], pipeline: Pipeline, *, succeeded: bool
+        self,
+        run_params: dict[str, Any],
+        pipeline: Pipeline,
+        *,
+        succeeded: bool,
+        interrupted: bool = False,
     ) -> None:
         forget_exit_flush(self)
         if not self._active:
@@ -421,24 +556,54 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._active = False
         try:
             with warn_on_failure(self, "collect the node timings"):
-                timings, events = self._collect()
+                timings, events = self._collect(at_exit=interrupted)
                 if not timings:
-                    said = self._worker_setup is not None and self._worker_setup.warned
-                    if succeeded and pipeline.nodes and not said:
-                        logger.warning(
-                            "MLflowTimeLoggerHook timed none of the %d nodes: Kedro "
-                            "called none of its node hooks. ParallelRunner's workers "
-                            "run the hooks of the project's settings.HOOKS only: "
-                            "register it there.",
-                            len(pipeline.nodes),
-                        )
+                    self._say_why_none(run_params, pipeline, succeeded=succeeded)
                     return
                 run = self._find_run() if self.enable_mlflow else None
                 self._report(timings, run_params.get("project_path"), run)
                 if run is not None and self.enable_trace:
-                    self._log_trace(run, timings, events, succeeded=succeeded)
+                    self._log_trace(
+                        run,
+                        timings,
+                        events,
+                        succeeded=succeeded,
+                        interrupted=interrupted,
+                    )
         finally:
             self._remove_spool()
+
+    def _say_why_none(
+        self, run_params: dict[str, Any], pipeline: Pipeline, *, succeeded: bool
+    ) -> None:
+        """Say why a run that succeeded has no timing, unless it was said already."""
+        setup = self._worker_setup
+        if not succeeded or not pipeline.nodes or (setup is not None and setup.warned):
+            return
+        nodes = len(pipeline.nodes)
+        if setup is not None and not any(hook is self for hook in settings.HOOKS):
+            # The case it is meant for: a ParallelRunner's workers register only
+            # settings.HOOKS, so this instance's node hooks never ran anywhere.
+            logger.warning(
+                "MLflowTimeLoggerHook timed none of the %d nodes: Kedro called none "
+                "of its node hooks. ParallelRunner's workers run the hooks of the "
+                "project's settings.HOOKS only: register it there.",
+                nodes,
+            )
+        elif run_params.get("only_missing_outputs"):
+            # Its node hooks reach it: no node ran.
+            logger.info(
+                "MLflowTimeLoggerHook timed no node: Kedro ran none of the %d nodes "
+                "(--only-missing-outputs: every persisted output exists).",
+                nodes,
+            )
+        else:
+            logger.warning(
+                "MLflowTimeLoggerHook timed none of the %d nodes: %s called none of "
+                "its node hooks.",
+                nodes,
+                runner_name(run_params),
+            )
 
     def _log_trace(
         self,
@@ -447,6 +612,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         events: list[DatasetEvent],
         *,
         succeeded: bool,
+        interrupted: bool,
     ) -> None:
         with warn_on_failure(self, "log the run's trace"):
             spans = run_spans(
@@ -455,6 +621,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 self._run_params,
                 self._parent_pid,
                 succeeded=succeeded,
+                interrupted=interrupted,
             )
             trace_id = log_trace(run, spans)
             logger.info(
@@ -474,6 +641,11 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             with warn_on_failure(self, "read the timings of the run's other steps"):
                 timings = _merged(own, self._step_timings(run))
         tasks = unique_task_names(timings)
+        if run is not None:
+            with warn_on_failure(self, "log the node timings"):
+                # Queued before the chart is drawn: at exit, a second Ctrl-C
+                # while it is drawn exits at once, and the figures may be sent.
+                self._log_metrics(run, timings, tasks, own)
         time_log, html = self._render(timings, tasks)
         root = project_root(project_path)
         if self.time_log_filepath is not None:
@@ -484,17 +656,8 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 _write(root / self.gantt_filepath, html)
         if run is None:
             return
-        with warn_on_failure(self, "log the node timings"):
+        with warn_on_failure(self, "log the time log and the Gantt chart"):
             run_logger = RunLogger(run)
-            mine = set(map(id, own))
-            metrics = {}
-            for timing, task in zip(timings, tasks, strict=True):
-                if id(timing) not in mine:
-                    continue
-                metrics[sanitize_key(self.metric_name_prefix + task)] = timing.duration
-                if self.enable_resource_metrics:
-                    metrics.update(_resource_metrics(timing, task))
-            run_logger.log_metrics(metrics)
             if shared and own:
                 run_logger.log_text(
                     json.dumps([asdict(t) for t in own]),
@@ -504,11 +667,32 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             if html is not None:
                 run_logger.log_text(html, GANTT_ARTIFACT)
             run_logger.flush()
-            logger.info(
-                "Logged the timings of %d nodes to MLflow run %s",
-                len(own),
-                run.run_id,
-            )
+
+    def _log_metrics(
+        self,
+        run: RunRef,
+        timings: list[NodeTiming],
+        tasks: list[str],
+        own: list[NodeTiming],
+    ) -> None:
+        """Log this step's finished nodes' metrics, before the chart is drawn."""
+        mine = set(map(id, own))
+        metrics = {}
+        finished = 0
+        for timing, task in zip(timings, tasks, strict=True):
+            # An interrupted node's time so far is not its time to run.
+            if id(timing) not in mine or timing.status == "interrupted":
+                continue
+            finished += 1
+            metrics[sanitize_key(self.metric_name_prefix + task)] = timing.duration
+            if self.enable_resource_metrics:
+                metrics.update(_resource_metrics(timing, task))
+        run_logger = RunLogger(run)
+        run_logger.log_metrics(metrics)
+        run_logger.flush()
+        logger.info(
+            "Logged the timings of %d nodes to MLflow run %s", finished, run.run_id
+        )
 
     def rebuild_timeline(self, run: RunRef) -> int:
         """Log the time log and Gantt chart of every step of a shared run again.
@@ -579,7 +763,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 worker=timing.thread
                 if timing.pid == self._parent_pid
                 else f"process {timing.pid}",
-                failed=timing.status == "failed",
+                failed=timing.status != "completed",
                 duration=timing.duration,
             )
             for timing, task in zip(timings, tasks, strict=True)
@@ -598,6 +782,16 @@ def _resource_metrics(timing: NodeTiming, task: str) -> dict[str, float]:
     if timing.peak_memory_mb is not None:
         found[sanitize_key(MEMORY_METRIC_PREFIX + task)] = timing.peak_memory_mb
     return found
+
+
+def _finished_over_started(timings: list[NodeTiming]) -> list[NodeTiming]:
+    """Each node run once: its timing rather than its ``interrupted`` start record."""
+    kept: dict[tuple[str, int, float], NodeTiming] = {}
+    for timing in timings:
+        key = (timing.node, timing.pid, timing.start)
+        if key not in kept or kept[key].status == "interrupted":
+            kept[key] = timing
+    return list(kept.values())
 
 
 def _step_name(timings: list[NodeTiming]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from kedro.io import DatasetError
+from kedro.io import AbstractDataset, DatasetError
 
 from pipelinex_mlflow import MLflowDataSet, MLflowTimeLoggerHook
-from pipelinex_mlflow.hooks._node_timings import NodeTiming
+from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
 from pipelinex_mlflow.hooks._run_trace import MAX_LISTED_NAMES, run_spans
 from tests.hooks._pipeline import (
     NODE_NAMES,
@@ -38,6 +38,19 @@ def _trace(client: MlflowClient, run_id: str) -> Trace:
 
 def _spans_by_name(trace: Trace) -> dict[str, Any]:
     return {span.name: span for span in trace.data.spans}
+
+
+class _FullDisk(AbstractDataset[Any, Any]):
+    """A dataset whose saves fail: the pipeline fails outside its nodes."""
+
+    def load(self) -> Any:
+        raise DatasetError("nothing saved")
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("disk full")
+
+    def _describe(self) -> dict[str, Any]:
+        return {}
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
@@ -104,6 +117,30 @@ def test_trace_and_resource_metrics_can_be_switched_off(
     assert f"_time_to_run {TASK_NAMES['make']}" in logged.data.metrics
 
 
+def test_an_interrupted_run_marks_its_root_and_what_never_finished() -> None:
+    """Ctrl-C mid-run: the finished node is OK, the running one and its save are not."""
+    done = NodeTiming("first", "first -- a", 1.0, 2.0, 1.0, "completed", 1, "Main")
+    cut = NodeTiming(
+        "slow", "slow -- b", 2.0, 9.0, 7.0, "interrupted", 1, "Main", error=None
+    )
+    events = [
+        DatasetEvent("first", "a", "save", 2.0, 2.1, 1),
+        DatasetEvent("slow", "b", "save", 8.0, 9.0, 1, interrupted=True),
+    ]
+    spans = run_spans([done, cut], events, {}, 1, succeeded=False, interrupted=True)
+    by_name = {span.name: span for span in spans}
+    root = by_name["kedro run __default__"]
+    assert root.error is not None
+    assert root.error.startswith("interrupted: the process exited mid-run")
+    assert by_name["first"].error is None
+    assert by_name["first"].attributes["kedro.status"] == "completed"
+    assert by_name["save a"].error is None
+    assert by_name["slow"].error == "interrupted"
+    assert by_name["slow"].attributes["kedro.status"] == "interrupted"
+    assert by_name["save b"].error == "interrupted: the save never finished"
+    assert by_name["save b"].parent == spans.index(by_name["slow"])
+
+
 def test_huge_nodes_keep_their_attributes_small() -> None:
     names = tuple(f"input_{i}" for i in range(1000))
     timing = NodeTiming(
@@ -119,18 +156,18 @@ def test_a_run_that_fails_outside_its_nodes_has_a_failed_trace(
     basic_hook: MLflowBasicLoggerHook, client: MlflowClient
 ) -> None:
     """A run whose save fails still gets its trace, marked failed."""
-    bad = MLflowDataSet(dataset="m")
-    with pytest.raises(DatasetError, match="can log numbers"):
+    bad = _FullDisk()
+    with pytest.raises(DatasetError, match="disk full"):
         run(
             (basic_hook, MLflowTimeLoggerHook()),
             datasets=inputs(stats=bad),
         )
     trace = _trace(client, only_run(client).info.run_id)
-    root = _spans_by_name(trace)["kedro run __default__"]
-    assert root.status.description == "the pipeline failed"
     assert trace.info.state == "ERROR"
-    root = _spans_by_name(trace)["kedro run __default__"]
-    assert root.status.description == "the pipeline failed"
+    spans = _spans_by_name(trace)
+    assert spans["kedro run __default__"].status.description == "the pipeline failed"
+    # The node finished; the save after it failed.
+    assert spans["make"].attributes["kedro.status"] == "completed"
 
 
 @pytest.mark.server

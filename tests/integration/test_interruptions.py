@@ -1,19 +1,28 @@
 """Ctrl-C, SIGTERM and SIGKILL during a node, with real `kedro run` processes.
 
 Ctrl-C and SIGTERM: every hook's buffer is sent before the run is marked KILLED,
-no temporary folder stays, and a second Ctrl-C exits at once. SIGKILL leaves a
-RUNNING run, which the next `kedro run` or `kedro mlflow runs` marks FAILED, and
-never the run of a process that still lives.
+no temporary folder stays, and a second Ctrl-C exits at once. Wherever the
+signal lands (a node, a save, another hook's ``after_node_run``) and whatever the
+runner, every node that finished has its timing, and the run its trace, with
+the nodes it interrupted marked so. SIGKILL leaves a RUNNING run, which the next
+`kedro run` or `kedro mlflow runs` marks FAILED, and never the run of a process
+that still lives.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
+from tests import interruption_project
 from tests.reliability_project import (
     EXPERIMENT,
     generate,
@@ -26,9 +35,6 @@ from tests.reliability_project import (
 from tests.slow_proxy import SlowProxy
 
 if TYPE_CHECKING:
-    import subprocess
-    from pathlib import Path
-
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
@@ -140,3 +146,139 @@ def test_a_sigkilled_run_is_marked_failed_later_but_a_live_one_never(
     statuses = {r.info.run_id: r.info.status for r in _runs(client)}
     assert statuses[alive.info.run_id] == "FAILED"
     assert sorted(statuses.values()) == ["FAILED", "FAILED", "FINISHED"]
+
+
+class Interruption(NamedTuple):
+    """Where a run of ``tests/interruption_project.py`` is interrupted, and how."""
+
+    pause: str  # INTERRUPTION_ACTIONS: pauses "Pausing at <place>" logs first
+    finished: tuple[str, ...]  # the nodes whose timing must land
+    interrupted: tuple[str, ...] = ()  # the nodes whose span is interrupted
+    runner: tuple[str, ...] = ()
+    how: int = signal.SIGINT
+    # A terminal's Ctrl-C signals the whole process group: ParallelRunner's
+    # workers too. Otherwise only `kedro run` gets the signal.
+    group: bool = False
+    mp_context: str = "fork"
+
+
+_PARALLEL = ("--runner", "ParallelRunner")
+INTERRUPTIONS = {
+    "sequential, in a node": Interruption("slow=60", ("first",), ("slow",)),
+    "sequential, in another hook's after_node_run": Interruption(
+        "after:first=60", ("first",)
+    ),
+    "sequential, SIGTERM in another hook's after_node_run": Interruption(
+        "after:first=60", ("first",), how=signal.SIGTERM
+    ),
+    "sequential, in a save": Interruption("save:a=60", ("first",)),
+    "async, in a node": Interruption(
+        "slow=60", ("first",), ("slow",), runner=("--async",)
+    ),
+    # ThreadRunner and ParallelRunner wait for the nodes running (Kedro's
+    # executors are left with shutdown(wait=True)): they finish, and count.
+    "thread, in a node": Interruption(
+        "slow=2", ("first", "slow"), runner=("--runner", "ThreadRunner")
+    ),
+    "parallel, in a node": Interruption("slow=2", ("first", "slow"), runner=_PARALLEL),
+    "parallel, Ctrl-C in a terminal, in a node": Interruption(
+        "slow=60", ("first",), ("slow",), runner=_PARALLEL, group=True
+    ),
+    "parallel, Ctrl-C in a terminal, in another hook's after_node_run": Interruption(
+        "after:first=60", ("first",), runner=_PARALLEL, group=True
+    ),
+    "parallel spawn, Ctrl-C in a terminal, in a node": Interruption(
+        "slow=60",
+        ("first",),
+        ("slow",),
+        runner=_PARALLEL,
+        group=True,
+        mp_context="spawn",
+    ),
+}
+
+
+def _interrupt(
+    project: Path, tracking_uri: str, case: Interruption
+) -> subprocess.Popen[str]:
+    """Run ``kedro run`` until it pauses where ``case`` says, then signal it."""
+    env = kedro_env(
+        tracking_uri,
+        INTERRUPTION_ACTIONS=case.pause,
+        KEDRO_MP_CONTEXT=case.mp_context,
+    )
+    with (project / "out.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", *case.runner],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        place = case.pause.partition("=")[0]
+        _wait_for_line(project, f"Pausing at {place}")
+        if case.group:
+            os.killpg(process.pid, case.how)
+        else:
+            process.send_signal(case.how)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process
+
+
+@pytest.mark.parametrize("case", INTERRUPTIONS.values(), ids=list(INTERRUPTIONS))
+def test_an_interrupted_run_keeps_every_finished_nodes_timing_and_its_trace(
+    tmp_path: Path, tracking_uri: str, client: MlflowClient, case: Interruption
+) -> None:
+    project = interruption_project.generate(tmp_path / "project")
+    process = _interrupt(project, tracking_uri, case)
+    output = (project / "out.log").read_text(errors="replace")
+    assert process.returncode != 0, output
+    experiment = client.get_experiment_by_name(interruption_project.EXPERIMENT)
+    assert experiment is not None, output
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "KILLED", output
+    assert "could not" not in output
+
+    metrics = run.data.metrics
+    timed = {
+        name
+        for name in interruption_project.NODES
+        if f"_time_to_run {interruption_project.task_name(name)}" in metrics
+    }
+    assert timed == set(case.finished), output
+    for name in case.finished:
+        seconds = metrics[f"_time_to_run {interruption_project.task_name(name)}"]
+        pause = float(case.pause.partition("=")[2]) if name == "slow" else 0.0
+        assert pause <= seconds < pause + 5, (name, seconds)
+
+    (found,) = client.search_traces(
+        locations=[experiment.experiment_id], run_id=run.info.run_id
+    )
+    trace = client.get_trace(found.info.trace_id)
+    assert trace.info.state == "ERROR"
+    spans = {span.name: span for span in trace.data.spans}
+    assert spans["kedro run __default__"].status.description.startswith("interrupted")
+    nodes = {n for n in interruption_project.NODES if n in spans}
+    assert nodes == set(case.finished) | set(case.interrupted)
+    for name in case.finished:
+        assert spans[name].attributes["kedro.status"] == "completed"
+        assert spans[name].status.status_code == "OK"
+    for name in case.interrupted:
+        assert spans[name].attributes["kedro.status"] == "interrupted"
+        assert spans[name].status.status_code == "ERROR"
+    if case.pause.startswith("save:a"):
+        assert spans["save a"].attributes["kedro.status"] == "interrupted"
+
+    local = client.download_artifacts(run.info.run_id, "time_log.json", tmp_path)
+    logged = json.loads(Path(local).read_text(encoding="utf-8"))["nodes"]
+    assert {entry["node"]: entry["status"] for entry in logged} == {
+        **dict.fromkeys(case.finished, "completed"),
+        **dict.fromkeys(case.interrupted, "interrupted"),
+    }
