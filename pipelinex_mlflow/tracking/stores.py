@@ -16,9 +16,16 @@ from pipelinex_mlflow.masking import (
     mask_url_passwords,
 )
 from pipelinex_mlflow.tracking.errors import TrackingError
-from pipelinex_mlflow.tracking.server_probe import probe_server
+from pipelinex_mlflow.tracking.server_probe import (
+    DEFAULT_DATABASE_PORTS,
+    database_scheme,
+    probe_database,
+    probe_server,
+)
 from pipelinex_mlflow.tracking.store_creation import (
+    check_sqlite_location,
     creation_lock,
+    prepare_store,
     sqlite_db_path,
     store_is_ready,
 )
@@ -30,7 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DB_NAME = "mlflow.db"
 DEFAULT_ARTIFACTS_DIR = "mlartifacts"
-#: How long :func:`check_reachable` waits for a server to connect and answer.
+#: How long :func:`check_reachable` waits for a store to connect and answer.
 SERVER_TIMEOUT_S = 10.0
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SERVER_SCHEMES = ("http", "https")
@@ -51,10 +58,19 @@ def get_client(tracking_uri: str) -> MlflowClient:
 
     The client is passed the URI explicitly, as its tracking and its registry URI,
     so MLflow's process-wide tracking and registry URIs (``MLFLOW_REGISTRY_URI``)
-    are never read or changed: models register in the store of their run. A database store is opened here (a server is
-    not contacted); a SQLite store that is missing or unfinished is created holding
-    a lock shared by every process (:mod:`~pipelinex_mlflow.tracking.store_creation`),
-    so runs started together do not race MLflow's schema creation.
+    are never read or changed: models register in the store of their run. A
+    database store is opened here, after one bounded connection attempt
+    (:func:`check_reachable`: MLflow's own engine retries for about 100 s); a
+    server is not contacted. A SQLite store that is missing is created complete
+    aside and published whole, holding a lock shared by every process, and one an
+    older version left half-made is set aside and made anew
+    (:mod:`~pipelinex_mlflow.tracking.store_creation`): runs started together do
+    not race MLflow's schema creation, and a process killed meanwhile leaves no
+    broken store.
+
+    Every MLflow object of the package that reaches a store (``TracingClient``,
+    the model registry, artifact downloads) is made after this client, in the same
+    process: MLflow's own cache then hands it the store opened here.
 
     For a URI that holds credentials, MLflow's own "View run ... at:" line is
     turned off for the process: MLflow prints the URI as it is, password included
@@ -80,11 +96,16 @@ def get_client(tracking_uri: str) -> MlflowClient:
 
 
 def _open_client(tracking_uri: str) -> MlflowClient:
-    """A new client, its store opened: under the lock when opening may create it."""
+    """A new client, its store opened: made whole under the lock if it is not."""
     from mlflow.tracking import MlflowClient
 
     db_path = sqlite_db_path(tracking_uri)
-    if db_path is not None and store_is_ready(db_path):
+    if db_path is None:
+        if database_scheme(tracking_uri) is not None:
+            # Before MLflow's engine, which would retry for about 100 s.
+            check_reachable(tracking_uri)
+        return _checked_client(tracking_uri)
+    if store_is_ready(db_path):
         try:
             return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         except Exception:  # opened again under the lock, then reported
@@ -93,9 +114,9 @@ def _open_client(tracking_uri: str) -> MlflowClient:
                 mask_url_passwords(tracking_uri),
                 exc_info=True,
             )
-    if db_path is None:
-        return _checked_client(tracking_uri)
+    check_sqlite_location(db_path, tracking_uri)
     with creation_lock(db_path, tracking_uri):
+        prepare_store(db_path, tracking_uri)
         return _checked_client(tracking_uri)
 
 
@@ -119,9 +140,9 @@ def _checked_client(tracking_uri: str) -> MlflowClient:
             mask_url_passwords(
                 f"Cannot open the MLflow store at {shown!r} ({type(exc).__name__}: "
                 f"{_first_line(exc)}). Check that the URI is right and that its "
-                "database is an MLflow store this MLflow can use (`mlflow db upgrade "
-                "<uri>` migrates an older one; one left half-created by a crash can "
-                "be deleted); for a SQLite file, that its folder is writable."
+                "database is an MLflow store this MLflow can use (back it up, then "
+                "`mlflow db upgrade <uri>` migrates an older one); for a SQLite "
+                "file, that its folder is writable."
             )
         ) from None
     return client
@@ -220,14 +241,23 @@ def server_address(tracking_uri: str) -> tuple[str, int] | None:
 
 
 def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
-    """Fail fast unless an HTTP tracking server connects and answers in ``timeout_s``.
+    """Fail fast unless the tracking store can be used, within ``timeout_s``.
 
-    MLflow retries with back-off for minutes, and a server that accepts connections
-    but never answers would hold a run for as long before any node runs. One
-    ``GET /health`` (:mod:`~pipelinex_mlflow.tracking.server_probe`) must get an
-    answer, any HTTP status, within ``timeout_s`` seconds, connecting included;
-    against a healthy server on the same machine it costs a few milliseconds.
-    Other stores (SQLite) are not checked.
+    MLflow retries with back-off for minutes against a server, about 100 s against
+    a database, and a server or database that accepts connections but never
+    answers would hold a run for as long before any node runs. So, bounded by
+    ``timeout_s`` seconds, connecting included:
+
+    - an HTTP(S) server must answer one ``GET /health``, any status
+      (:func:`~pipelinex_mlflow.tracking.server_probe.probe_server`); against a
+      healthy server on the same machine it costs a few milliseconds;
+    - a database (PostgreSQL, MySQL, SQL Server) must accept one connection,
+      credentials and database name included
+      (:func:`~pipelinex_mlflow.tracking.server_probe.probe_database`);
+    - a SQLite file must be readable and writable, in a folder that is (or can
+      be made) writable (no network: file checks only).
+
+    Other stores (Databricks, plug-ins) are not checked.
 
     Args:
         tracking_uri: The tracking URI.
@@ -235,12 +265,12 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
             ``server_timeout``).
 
     Raises:
-        TrackingError: In one line: the server (its password masked), what went
-            wrong, what to check.
+        TrackingError: In one line: the store (its password masked), what went
+            wrong, what to do.
         ValueError: If ``timeout_s`` is not a positive number.
 
     Examples:
-        >>> check_reachable("sqlite:///mlflow.db")  # not a server: nothing to check
+        >>> check_reachable("sqlite:////tmp/mlflow.db")  # a writable folder: fine
         >>> check_reachable("http://127.0.0.1:9", timeout_s=2)
         Traceback (most recent call last):
         ...
@@ -252,9 +282,18 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
         raise ValueError(
             f"timeout_s must be a positive number of seconds, got {timeout_s!r}."
         )
-    if server_address(tracking_uri) is None:
+    db_path = sqlite_db_path(tracking_uri)
+    if db_path is not None:
+        check_sqlite_location(db_path, tracking_uri)
         return
-    result = probe_server(tracking_uri, timeout_s)
+    if server_address(tracking_uri) is not None:
+        result = probe_server(tracking_uri, timeout_s)
+        message = _unreachable_message
+    elif database_scheme(tracking_uri) not in (None, "sqlite"):
+        result = probe_database(tracking_uri, timeout_s)
+        message = _database_message
+    else:
+        return
     logger.debug(
         "%s answered the start-up check in %.3f s (%s)",
         mask_url_passwords(tracking_uri),
@@ -262,21 +301,96 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
         result.detail,
     )
     if result.kind != "answered":
-        raise TrackingError(_unreachable_message(tracking_uri, timeout_s, result))
+        raise TrackingError(message(tracking_uri, timeout_s, result))
+
+
+_FIX_URI = (
+    "fix the `uri` of MLflowBasicLoggerHook or the MLFLOW_TRACKING_URI environment "
+    "variable"
+)
+_DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mssql": "SQL Server"}
+# What to install for a SQLAlchemy driver that is missing.
+_DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000",
+    "pymysql": "pymysql",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+}
+
+
+def _raise_bound(timeout_s: float) -> str:
+    return (
+        "if it is only slow, raise the bound with "
+        f"MLflowBasicLoggerHook(server_timeout=...) (now {timeout_s:g} s)"
+    )
+
+
+def _database_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
+    """One line for a database store that did not take a connection."""
+    from sqlalchemy.engine import make_url
+
+    scheme = database_scheme(uri) or ""
+    database = _DATABASE_NAMES.get(scheme, "database")
+    shown = repr(mask_url_passwords(uri))
+    try:
+        url = make_url(uri)
+        host = url.host or "localhost"
+        port = url.port or DEFAULT_DATABASE_PORTS.get(scheme, 0)
+        driver = uri.split(":", 1)[0].partition("+")[2] or url.get_driver_name()
+    except Exception:  # an unusable URI: said by the detail
+        host, port, driver = "", 0, ""
+    address = f"{host}:{port}"
+    messages = {
+        "refused": (
+            f"Cannot reach the {database} database of the MLflow store at {shown}: "
+            f"connection refused at {address}. Start the database server (or check "
+            f"its port), or {_FIX_URI}."
+        ),
+        "unresolved": (
+            f"Cannot reach the {database} database of the MLflow store at {shown}: "
+            f"the host name {host!r} does not resolve. Check its spelling and the "
+            f"DNS, or {_FIX_URI}."
+        ),
+        "no_connection": (
+            f"The {database} database of the MLflow store at {shown} did not accept "
+            f"a connection within {timeout_s:g} s. Check the host, the port and any "
+            f"firewall or VPN in between; {_raise_bound(timeout_s)}."
+        ),
+        "no_answer": (
+            f"The {database} database of the MLflow store at {shown} accepted the "
+            f"connection but did not answer within {timeout_s:g} s. Check that "
+            f"{address} is a {database} server and that it is not stuck or "
+            f"overloaded; {_raise_bound(timeout_s)}."
+        ),
+        "rejected": (
+            f"The {database} database of the MLflow store at {shown} refused the "
+            f"connection: {result.detail}. Check the user name, the password and the "
+            f"database name in the URI, and that this user may connect from here."
+        ),
+        "no_driver": (
+            f"The MLflow store at {shown} needs the {database} driver "
+            f"{driver or '(unknown)'!r}, which cannot be loaded ({result.detail}). "
+            f"Install it (`pip install {_DRIVER_PACKAGES.get(driver, driver)}`), or "
+            f"name an installed driver in the URI ({scheme}+<driver>://...)."
+        ),
+    }
+    default = (
+        f"Cannot open the {database} database of the MLflow store at {shown} "
+        f"({result.detail}). Check the URI, or {_FIX_URI}."
+    )
+    return mask_url_passwords(messages.get(result.kind, default))
 
 
 def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
     host, port = server_address(uri) or ("", 0)
     shown = repr(mask_url_passwords(uri))
     address = f"{host}:{port}"
-    fix_uri = (
-        "fix the `uri` of MLflowBasicLoggerHook or the MLFLOW_TRACKING_URI "
-        "environment variable"
-    )
-    raise_bound = (
-        "if it is only slow, raise the bound with "
-        f"MLflowBasicLoggerHook(server_timeout=...) (now {timeout_s:g} s)"
-    )
+    fix_uri = _FIX_URI
+    raise_bound = _raise_bound(timeout_s)
     messages = {
         "refused": (
             f"Cannot reach the MLflow tracking server at {shown}: connection refused. "
