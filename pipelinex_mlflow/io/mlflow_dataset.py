@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError, MemoryDataset, Version
 
@@ -21,6 +21,7 @@ from pipelinex_mlflow.io.dataset_arguments import (
 from pipelinex_mlflow.io.file_backend import FileBackend
 from pipelinex_mlflow.io.model_backend import ModelBackend
 from pipelinex_mlflow.io.run_target import RunTarget
+from pipelinex_mlflow.io.shared_values import share, shared_copy
 from pipelinex_mlflow.io.value_codec import (
     ValueCode,
     encode,
@@ -37,7 +38,12 @@ from pipelinex_mlflow.tracking import (
     current_run,
     tracking_is_off,
 )
+from pipelinex_mlflow.tracking.first_rule import succeeds, warn_on_failure
 from pipelinex_mlflow.tracking.models import PyfuncWorkflow, linked_model_ids
+from pipelinex_mlflow.tracking.run_ref import in_kedro_run, in_worker_of_kedro_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = get_logger(__name__)
 
@@ -352,19 +358,58 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         With tracking off (``MLflowBasicLoggerHook(enable_mlflow=False)`` or
         ``PIPELINEX_MLFLOW_DISABLE=1``), MLflow is not called: files are written
         locally and everything is kept in memory for this run's loads.
+
+        In a Kedro run, what fails in MLflow (a value it cannot take, a refused
+        upload, a model its flavor cannot save) is a warning naming the entry,
+        and the value stays in memory for the run's loads: tracking never fails
+        a node (:mod:`pipelinex_mlflow.tracking.first_rule`). Writing the
+        entry's own local file is the pipeline's, and fails as it would
+        untracked. Outside a Kedro run (a notebook, a script) a failure raises.
+
+        Raises:
+            DatasetError: Outside a Kedro run, when the save did not land; in
+                one, only when the local file cannot be written.
         """
         if tracking_is_off():
             if self._files is not None:
                 self._files.write(data, self._file_name(self._files))
             self._remember(data, always=True)
             return
+        local = None
+        if self._code not in VALUE_CODES and self._model is None and self._files:
+            # Refuse before writing anything when there is no run to upload to.
+            self._target.check_can_save(self.name)
+            local = self._files.write(data, self._file_name(self._files))
+        recorded = self._record(data, local)
+        self._remember(data, always=not recorded)
+
+    def _record(self, data: Any, local: tuple[Path, str | None] | None) -> bool:
+        """Log ``data`` (or the file written at ``local``) to MLflow; whether it was.
+
+        In a Kedro run a failure is a warning; elsewhere it raises.
+        """
+        if not in_kedro_run():
+            self._record_now(data, local)
+            return True
+        run = current_run()
+        where = f"MLflow run {run.run_id}" if run else "MLflow"
+        return succeeds(
+            self,
+            f"record {self.name!r} in {where}; this run's loads of it get the value "
+            "from memory",
+            lambda: self._record_now(data, local),
+        )
+
+    def _record_now(self, data: Any, local: tuple[Path, str | None] | None) -> None:
         if self._code in VALUE_CODES:
             self._save_values(data)
         elif self._model is not None:
             self._save_model(data, self._model)
-        elif self._files is not None:
-            self._save_file(data, self._files)
-        self._remember(data)
+        elif local is not None and self._files is not None:
+            path, artifact_dir = local
+            self._target.log_file(
+                self.name, path, artifact_dir, keep_alive=self._files.scratch
+            )
 
     def _save_values(self, data: Any) -> None:
         name = self._require_name()
@@ -384,21 +429,22 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         with self._target.logger(name) as run_logger:
             model.save(data, name, run_logger)
 
-    def _save_file(self, data: Any, files: FileBackend) -> None:
-        # Refuse before writing anything when there is no run to upload to.
-        self._target.check_can_save(self.name)
-        local, artifact_dir = files.write(data, self._file_name(files))
-        self._target.log_file(self.name, local, artifact_dir, keep_alive=files.scratch)
-
     def _file_name(self, files: FileBackend) -> str:
         # A nested dataset or a user's filepath names the file itself.
         return self._require_name() if files.needs_name else self.name or "mlflow_inner"
 
     def _remember(self, data: Any, *, always: bool = False) -> None:
+        run = current_run()
+        if run is not None and self.name and in_worker_of_kedro_run():
+            # The next node may run in another worker, before (or without) the
+            # value reaching MLflow.
+            with warn_on_failure(
+                self, f"leave {self.name!r} for the other ParallelRunner workers"
+            ):
+                share(run, self.name, data)
         # With tracking off, memory is the only place a value is kept.
         if not (self._caching or always):
             return
-        run = current_run()
         copy = MemoryDataset(copy_mode=self._copy_mode)
         copy.save(data)
         self._cache = (run.run_id if run else "", copy)
@@ -437,11 +483,15 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         )
 
     def _cached(self) -> MemoryDataset | None:
-        if self._cache is None:
-            return None
+        """This run's copy: in this process's memory, or left by another worker."""
         run = current_run()
-        run_id, copy = self._cache
-        return copy if (run.run_id if run else "") == run_id else None
+        if self._cache is not None:
+            run_id, copy = self._cache
+            if (run.run_id if run else "") == run_id:
+                return copy
+        if run is not None and self.name and in_kedro_run():
+            return shared_copy(run, self.name)
+        return None
 
     def _local_file(self, files: FileBackend) -> bool:
         if not self._file_caching:

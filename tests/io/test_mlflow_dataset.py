@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
@@ -83,7 +84,9 @@ class TestParamCode:
         drain_run(saving_run)  # saves are sent in the background
         assert client.get_run(saving_run.run_id).data.params == {"cfg/a/b": "1"}
 
-    def test_long_value_policy(self, client: MlflowClient, saving_run: RunRef) -> None:
+    def test_long_value_policy(
+        self, client: MlflowClient, outside_kedro: RunRef
+    ) -> None:
         ds = MLflowDataSet(
             dataset="p",
             dataset_name="long",
@@ -92,7 +95,7 @@ class TestParamCode:
         )
         with pytest.raises(DatasetError, match="more than max_param_length=5"):
             ds.save("x" * 6)
-        assert client.get_run(saving_run.run_id).data.params == {}
+        assert client.get_run(outside_kedro.run_id).data.params == {}
 
 
 class TestMetricCode:
@@ -133,16 +136,16 @@ class TestMetricCode:
 
     @pytest.mark.parametrize("bad", ["high", {"a": "x"}, [1, "b"], [], True])
     def test_non_numbers_are_refused(
-        self, client: MlflowClient, saving_run: RunRef, bad: Any
+        self, client: MlflowClient, outside_kedro: RunRef, bad: Any
     ) -> None:
         ds = MLflowDataSet(dataset="m", dataset_name="bad")
         with pytest.raises(
             DatasetError, match="MLflowDataSet\\(dataset='m'\\) can log numbers"
         ):
             ds.save(bad)
-        assert client.get_run(saving_run.run_id).data.metrics == {}
+        assert client.get_run(outside_kedro.run_id).data.metrics == {}
 
-    def test_non_number_message_names_the_fix(self, saving_run: RunRef) -> None:
+    def test_non_number_message_names_the_fix(self, outside_kedro: RunRef) -> None:
         with pytest.raises(DatasetError, match=r"'bad' is str 'high'. Use dataset='p'"):
             MLflowDataSet(dataset="m", dataset_name="bad").save("high")
 
@@ -189,7 +192,7 @@ class TestAutoCode:
         )
         assert "item" in getattr(client.get_run(saving_run.run_id).data, kind)
 
-    def test_unsupported_type_suggests_a_file_code(self, saving_run: RunRef) -> None:
+    def test_unsupported_type_suggests_a_file_code(self, outside_kedro: RunRef) -> None:
         with pytest.raises(DatasetError, match="Save it as a file instead"):
             MLflowDataSet(dataset="a", dataset_name="df").save(pd.DataFrame({"a": [1]}))
 
@@ -465,7 +468,7 @@ class TestRuns:
         experiments = [e.experiment_id for e in client.search_experiments()]
         assert client.search_runs(experiments) == []
 
-    def test_unnamed_dataset_says_how_to_name_it(self, saving_run: RunRef) -> None:
+    def test_unnamed_dataset_says_how_to_name_it(self, outside_kedro: RunRef) -> None:
         with pytest.raises(DatasetError, match="no name to log under"):
             MLflowDataSet(dataset="m").save(1)
 
@@ -727,3 +730,60 @@ def test_parallel_runner_with_spawned_workers(
     hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="pipe")
     run_with_hooks(_pipeline(), catalog, (hook,), runner=ParallelRunner(max_workers=2))
     TestInPipelines._assert_landed(client)
+
+
+class TestInsideAKedroRun:
+    """In a Kedro run a save never fails a node for MLflow's sake (the first rule)."""
+
+    @pytest.mark.parametrize(
+        ("kwargs", "data", "message"),
+        [
+            ({"dataset": "m"}, "high", "'entry' is str 'high'. Use dataset='p'"),
+            ({"dataset": "m"}, math.inf, "cannot store"),
+            ({"dataset": "a"}, pd.DataFrame({"a": [1]}), "Save it as a file instead"),
+            (
+                {"dataset": "p", "max_param_length": 5, "long_param_policy": "fail"},
+                "x" * 6,
+                "more than max_param_length=5",
+            ),
+            ({"dataset": "model"}, {"a": 1}, "Cannot tell which MLflow model flavor"),
+        ],
+        ids=["text metric", "infinity", "frame by type", "long param", "no flavor"],
+    )
+    def test_what_mlflow_cannot_take_is_a_warning_and_stays_in_memory(
+        self,
+        client: MlflowClient,
+        saving_run: RunRef,
+        caplog: pytest.LogCaptureFixture,
+        kwargs: dict[str, Any],
+        data: Any,
+        message: str,
+    ) -> None:
+        entry = MLflowDataSet(dataset_name="entry", **kwargs)
+        entry.save(data)
+        loaded = entry.load()
+        if isinstance(data, pd.DataFrame):
+            pd.testing.assert_frame_equal(loaded, data)
+        else:
+            assert loaded == data
+        (warning,) = [
+            r.getMessage() for r in caplog.records if "entry" in r.getMessage()
+        ]
+        assert warning.startswith(
+            f"MLflowDataSet could not record 'entry' in MLflow run {saving_run.run_id}"
+        )
+        assert message in warning
+        drain_run(saving_run)
+        data_logged = client.get_run(saving_run.run_id).data
+        assert (data_logged.params, data_logged.metrics) == ({}, {})
+
+    def test_the_entrys_own_file_fails_as_it_would_untracked(
+        self, saving_run: RunRef, tmp_path: Path
+    ) -> None:
+        """Writing the nested dataset's file is the pipeline's, not tracking's."""
+        entry = MLflowDataSet(
+            dataset={"type": "pandas.CSVDataset", "filepath": str(tmp_path)},
+            dataset_name="table",
+        )
+        with pytest.raises(DatasetError, match=r"[Dd]irectory"):
+            entry.save(pd.DataFrame({"a": [1]}))

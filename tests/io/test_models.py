@@ -312,7 +312,7 @@ class TestFlavorLeftOut:
         ).load()
         assert list(doubler.predict(X)) == [2.0, 4.0, 6.0, 8.0, 10.0]
 
-    def test_an_object_no_flavor_saves(self, saving_run: RunRef) -> None:
+    def test_an_object_no_flavor_saves(self, outside_kedro: RunRef) -> None:
         with pytest.raises(
             DatasetError,
             match=_literal(
@@ -499,12 +499,12 @@ class TestBadInput:
         ):
             MLflowDataSet(dataset="m", flavor="sklearn", alias="a")
 
-    def test_saving_to_a_model_uri_entry(self, saving_run: RunRef) -> None:
+    def test_saving_to_a_model_uri_entry(self, outside_kedro: RunRef) -> None:
         with pytest.raises(DatasetError, match="cannot be saved to"):
             _model_entry(model_uri="models:/reg/1", dataset_name="r").save(_regressor())
 
     def test_an_object_the_flavor_cannot_log(
-        self, client: MlflowClient, saving_run: RunRef
+        self, client: MlflowClient, outside_kedro: RunRef
     ) -> None:
         with pytest.raises(
             DatasetError,
@@ -515,22 +515,22 @@ class TestBadInput:
             DatasetError, match=_literal("it wants an mlflow.pyfunc.PythonModel")
         ):
             _model_entry(flavor="pyfunc", dataset_name="f").save(42)
-        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        experiment_id = client.get_run(outside_kedro.run_id).info.experiment_id
         assert client.search_logged_models([experiment_id]) == []
 
     def test_loader_module_workflow_saves_a_module_name_only(
-        self, client: MlflowClient, saving_run: RunRef
+        self, client: MlflowClient, outside_kedro: RunRef
     ) -> None:
         entry = _model_entry(
             flavor="pyfunc", pyfunc_workflow="loader_module", dataset_name="m"
         )
         with pytest.raises(DatasetError, match="saves the name of a loader module"):
             entry.save(Doubler())
-        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        experiment_id = client.get_run(outside_kedro.run_id).info.experiment_id
         assert client.search_logged_models([experiment_id]) == []
 
     def test_unknown_save_args_are_refused_before_any_model_exists(
-        self, client: MlflowClient, saving_run: RunRef
+        self, client: MlflowClient, outside_kedro: RunRef
     ) -> None:
         with pytest.raises(
             DatasetError,
@@ -543,17 +543,17 @@ class TestBadInput:
             )
         with pytest.raises(DatasetError, match="cannot save a pandas"):
             _model_entry(dataset_name="r").save(X)  # has transform, not fit
-        experiment_id = client.get_run(saving_run.run_id).info.experiment_id
+        experiment_id = client.get_run(outside_kedro.run_id).info.experiment_id
         assert client.search_logged_models([experiment_id]) == []
 
     def test_a_save_model_failure_marks_the_model_failed(
-        self, client: MlflowClient, saving_run: RunRef
+        self, client: MlflowClient, outside_kedro: RunRef
     ) -> None:
         with pytest.raises(DatasetError, match="could not save the sklearn"):
             _model_entry(
                 dataset_name="r", save_args={"serialization_format": "bogus"}
             ).save(_regressor())
-        assert _only_model(client, saving_run).status.name == "FAILED"
+        assert _only_model(client, outside_kedro).status.name == "FAILED"
 
     def test_missing_alias_version_and_model_say_what_exists(
         self, saving_run: RunRef, tracking_uri: str
@@ -582,7 +582,7 @@ class TestBadInput:
             _model_entry(dataset_name="other").load()
 
     def test_failed_registration_keeps_the_logged_model_and_says_so(
-        self, client: MlflowClient, saving_run: RunRef
+        self, client: MlflowClient, outside_kedro: RunRef
     ) -> None:
         # MLflow refuses a version tag key over 250 characters.
         entry = _model_entry(
@@ -594,12 +594,12 @@ class TestBadInput:
             DatasetError, match="could not register it as 'reg'"
         ) as raised:
             entry.save(_regressor())
-        logged = _only_model(client, saving_run)
+        logged = _only_model(client, outside_kedro)
         assert logged.status.name == "READY"
         assert f"was logged (models:/{logged.model_id})" in str(raised.value)
         assert "The logged model stays in place" in str(raised.value)
-        drain_run(saving_run)
-        tags = client.get_run(saving_run.run_id).data.tags
+        drain_run(outside_kedro)
+        tags = client.get_run(outside_kedro.run_id).data.tags
         assert tags["pipelinex_mlflow.model.regressor"].startswith(
             f"models:/{logged.model_id}"
         )

@@ -104,13 +104,13 @@ class TestNamesStayInTheirFolder:
 class TestValuesComeBackUnchanged:
     @pytest.mark.parametrize("number", [math.inf, -math.inf])
     def test_infinity_is_refused_not_turned_into_another_number(
-        self, run: RunRef, client: MlflowClient, number: float
+        self, outside_kedro: RunRef, client: MlflowClient, number: float
     ) -> None:
         for code, data in (("m", number), ("m", [1.0, number]), ("a", {"x": number})):
             with pytest.raises(DatasetError, match=r"cannot store"):
                 MLflowDataSet(dataset=code, dataset_name="loss").save(data)
-        drain_run(run)
-        assert client.get_run(run.run_id).data.metrics == {}
+        drain_run(outside_kedro)
+        assert client.get_run(outside_kedro.run_id).data.metrics == {}
 
     def test_nan_round_trips_with_one_warning(
         self, run: RunRef, caplog: pytest.LogCaptureFixture
