@@ -183,7 +183,7 @@ def _set_up_worker(
     if os.getpid() != parent_pid:
         try:
             _worker = _Worker(parent_pid, dict(spools))
-            set_current_run(run)
+            set_current_run(run, owner_pid=parent_pid)
             _configure_project(package_name)
             _apply_config_to_project_hooks(config)
         except Exception as exc:

@@ -30,6 +30,7 @@ from pipelinex_mlflow.hooks._pipeline_structure import dag_layers, pipeline_stru
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers, start_method
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
+from pipelinex_mlflow.io.shared_values import remove_shared
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.masking import (
     declare_secret_names,
@@ -367,6 +368,11 @@ class MLflowBasicLoggerHook:
         """
         try:
             result = yield
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C or SIGTERM while the other hooks log what they hold (the
+            # timings, the chart): as at exit, they send it, then the run is KILLED.
+            self._end_at_exit()
+            raise
         except BaseException:
             self._finish("FAILED")
             raise
@@ -723,6 +729,8 @@ class MLflowBasicLoggerHook:
             return
         try:
             self._send_the_end(run, run_logger, status)
+            with warn_on_failure(self, "remove the values workers handed each other"):
+                remove_shared(run)
         finally:
             self._exit_guard.disarm()
             set_current_run(self._previous_run)

@@ -57,15 +57,24 @@ class RunRef:
 
 
 _current_run: RunRef | None = None
+# The process that set it: a forked worker inherits the run, not the pid.
+_current_run_pid = 0
 # Runs opened outside any Kedro run (mlflow_start_run); a Kedro run's hook that
 # ends makes such a run current again, and it stays outside.
 _runs_outside_kedro: set[RunRef] = set()
 
 
-def set_current_run(run: RunRef | None) -> None:
-    """Make ``run`` the run that datasets and node hooks log to (``None`` clears it)."""
-    global _current_run  # noqa: PLW0603 - one process-wide slot, on purpose
+def set_current_run(run: RunRef | None, *, owner_pid: int | None = None) -> None:
+    """Make ``run`` the run that datasets and node hooks log to (``None`` clears it).
+
+    Args:
+        run: The run, or ``None``.
+        owner_pid: The process that runs the Kedro run, if not this one (a
+            ParallelRunner worker sets its parent's run).
+    """
+    global _current_run, _current_run_pid  # noqa: PLW0603 - one process-wide slot
     _current_run = run
+    _current_run_pid = os.getpid() if owner_pid is None else owner_pid
     if run is None:
         os.environ.pop(RUN_ID_ENV_VAR, None)
         os.environ.pop(TRACKING_URI_ENV_VAR, None)
@@ -127,6 +136,23 @@ def in_kedro_run() -> bool:
     if not (run_id and os.environ.get(TRACKING_URI_ENV_VAR)):
         return False  # no run, or only the caller's mlflow.start_run() run
     return os.environ.get(_OUTSIDE_KEDRO_ENV_VAR) != run_id
+
+
+def in_worker_of_kedro_run() -> bool:
+    """Whether this process is a worker of a Kedro run (ParallelRunner's, any start).
+
+    Its nodes' outputs may be loaded by nodes in other workers, which share
+    neither its memory nor its background sender.
+
+    Examples:
+        >>> set_current_run(RunRef("sqlite:///mlflow.db", "0123abcd"))
+        >>> in_worker_of_kedro_run()
+        False
+        >>> set_current_run(None)
+    """
+    if not in_kedro_run():
+        return False
+    return _current_run is None or _current_run_pid != os.getpid()
 
 
 def run_set_in_this_process() -> RunRef | None:
