@@ -9,7 +9,9 @@ wants to interrupt it, each pause first logging ``Pausing at <place>``:
 - ``save:a``: while ``a`` is saved;
 - ``after:first``: in the project's own ``after_node_run`` hook for ``first``,
   which runs before MLflowTimeLoggerHook's (pluggy calls the hooks registered
-  last first).
+  last first);
+- ``after:pipeline``: in the project's own ``after_pipeline_run`` hook, once
+  every node ran, before MLflowTimeLoggerHook's.
 
 ``INTERRUPTION_ACTIONS="slow=30;save:a=30"`` pauses 30 s at each of those places.
 """
@@ -123,6 +125,10 @@ class ProjectHooks:
     @hook_impl
     def after_node_run(self, node):
         pause(f"after:{{node.name}}")
+
+    @hook_impl
+    def after_pipeline_run(self):
+        pause("after:pipeline")
 
 
 HOOKS = (

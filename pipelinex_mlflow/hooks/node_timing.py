@@ -279,6 +279,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._events: list[DatasetEvent] = []
         self._run_params: dict[str, Any] = {}
         self._active = False
+        self._metrics_logged = False
         self._worker_setup: WorkerSetup | None = None
         self._find_run.reset()
 
@@ -550,16 +551,12 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         succeeded: bool,
         interrupted: bool = False,
     ) -> None:
-        forget_exit_flush(self)
         if not self._active:
+            forget_exit_flush(self)
             return
-        self._active = False
-        try:
-            with warn_on_failure(self, "collect the node timings"):
-                timings, events = self._collect(at_exit=interrupted)
-                if not timings:
-                    self._say_why_none(run_params, pipeline, succeeded=succeeded)
-                    return
+        with warn_on_failure(self, "collect the node timings"):
+            timings, events = self._collect(at_exit=interrupted)
+            if timings:
                 run = self._find_run() if self.enable_mlflow else None
                 self._report(timings, run_params.get("project_path"), run)
                 if run is not None and self.enable_trace:
@@ -570,8 +567,13 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                         succeeded=succeeded,
                         interrupted=interrupted,
                     )
-        finally:
-            self._remove_spool()
+            else:
+                self._say_why_none(run_params, pipeline, succeeded=succeeded)
+        # Only once done: a Ctrl-C meanwhile (drawing the chart, say) leaves it
+        # all, the workers' records too, to the flush at exit.
+        self._active = False
+        forget_exit_flush(self)
+        self._remove_spool()
 
     def _say_why_none(
         self, run_params: dict[str, Any], pipeline: Pipeline, *, succeeded: bool
@@ -641,11 +643,13 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             with warn_on_failure(self, "read the timings of the run's other steps"):
                 timings = _merged(own, self._step_timings(run))
         tasks = unique_task_names(timings)
-        if run is not None:
+        if run is not None and not self._metrics_logged:
             with warn_on_failure(self, "log the node timings"):
                 # Queued before the chart is drawn: at exit, a second Ctrl-C
                 # while it is drawn exits at once, and the figures may be sent.
                 self._log_metrics(run, timings, tasks, own)
+            # Once: a Ctrl-C after this leaves the rest to the flush at exit.
+            self._metrics_logged = True
         time_log, html = self._render(timings, tasks)
         root = project_root(project_path)
         if self.time_log_filepath is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kedro.io import DataCatalog, SharedMemoryDataCatalog
@@ -13,6 +13,8 @@ from kedro.pipeline import Pipeline
 from kedro.runner import ParallelRunner
 
 from pipelinex_mlflow import MLflowTimeLoggerHook
+from pipelinex_mlflow.gantt import gantt_html
+from pipelinex_mlflow.hooks import node_timing
 from pipelinex_mlflow.hooks.node_timing import GANTT_ARTIFACT, TIME_LOG_ARTIFACT
 from tests._kedro import run_with_hooks
 from tests.hooks._pipeline import (
@@ -109,6 +111,38 @@ class TestLogged:
         assert {e["node"]: e["status"] for e in entries}["boom"] == "failed"
         paths = {a.path for a in client.list_artifacts(logged.info.run_id)}
         assert GANTT_ARTIFACT in paths
+
+    def test_a_ctrl_c_while_it_logs_leaves_the_rest_to_the_end_at_exit(
+        self,
+        basic_hook: MLflowBasicLoggerHook,
+        client: MlflowClient,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Ctrl-C while the chart is drawn: the run ends KILLED with it all, once."""
+        drawn: list[str] = []
+
+        def ctrl_c_the_first_time(*args: Any, **kwargs: Any) -> str:
+            drawn.append("chart")
+            if len(drawn) == 1:
+                raise KeyboardInterrupt("Ctrl-C")
+            return gantt_html(*args, **kwargs)
+
+        monkeypatch.setattr(node_timing, "gantt_html", ctrl_c_the_first_time)
+        with pytest.raises(KeyboardInterrupt, match="Ctrl-C"):
+            run((basic_hook, MLflowTimeLoggerHook()))
+        logged = only_run(client)
+        assert logged.info.status == "KILLED"
+        assert set(_timing_metrics(logged.data.metrics)) == set(TASK_NAMES.values()) - {
+            TASK_NAMES["boom"]
+        }
+        for task in _timing_metrics(logged.data.metrics):
+            history = client.get_metric_history(
+                logged.info.run_id, f"_time_to_run {task}"
+            )
+            assert len(history) == 1, task
+        paths = {a.path for a in client.list_artifacts(logged.info.run_id)}
+        assert {GANTT_ARTIFACT, TIME_LOG_ARTIFACT} <= paths
+        assert drawn == ["chart", "chart"]
 
     def test_custom_prefix_and_clashing_task_names(
         self, basic_hook: MLflowBasicLoggerHook, client: MlflowClient
