@@ -23,6 +23,8 @@ from pipelinex_mlflow.tracking import TrackingError, check_reachable
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tests.postgres import Postgres
+
 
 class Listener:
     """A real socket on 127.0.0.1 that accepts connections and never answers HTTP.
@@ -346,3 +348,151 @@ class TestKedroRun:
         assert leftovers.isdisjoint(p.name for p in example_project.iterdir())
         assert client.search_runs(["0"]) == []
         assert [e.name for e in client.search_experiments()] == ["Default"]
+
+
+# --------------------------------------------------------------------------------------
+# Database stores
+# --------------------------------------------------------------------------------------
+#: The start-up bound of the database tests, set by the project's mlflow.yml.
+DATABASE_BOUND_S = 2
+
+
+def _run_against_store(project: Path, uri: str) -> tuple[str, int, float]:
+    """``kedro run`` of ``project`` on the store ``uri``: output, exit code, seconds."""
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  timeout: {DATABASE_BOUND_S}\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "COLUMNS": "400"}
+    kedro = Path(sys.executable).with_name("kedro")
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(kedro), "run"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        # Before, MLflow's ten connection attempts took about 100 s (and a silent
+        # database held the first one for good).
+        timeout=90,
+        check=False,
+    )
+    return done.stdout + done.stderr, done.returncode, time.monotonic() - started
+
+
+def _stopped_before_any_node(output: str, code: int, elapsed: float, start: str) -> str:
+    """The one error line of a run that stopped at start; checks the rest."""
+    assert code == 1, output[-3000:]
+    (line,) = [line for line in output.splitlines() if line.startswith(start)]
+    assert "Loading data from" not in output  # no node ran
+    assert "Completed node" not in output
+    # The bound, plus Kedro's start on a busy 2-core machine (about 10 s idle).
+    assert elapsed < DATABASE_BOUND_S + 60
+    return line
+
+
+def _no_run_anywhere(project: Path, client: MlflowClient) -> None:
+    leftovers = {"mlflow.db", "mlruns", "mlartifacts"}
+    assert leftovers.isdisjoint(p.name for p in project.iterdir())
+    assert client.search_runs(["0"]) == []
+    assert [e.name for e in client.search_experiments()] == ["Default"]
+
+
+class TestKedroRunDatabaseStores:
+    def test_a_closed_port(self, example_project: Path, client: MlflowClient) -> None:
+        port = _free_port()
+        uri = f"postgresql://bob:hunter2@127.0.0.1:{port}/mlflow"
+
+        output, code, elapsed = _run_against_store(example_project, uri)
+
+        line = _stopped_before_any_node(
+            output,
+            code,
+            elapsed,
+            "TrackingError: Cannot reach the PostgreSQL database of the MLflow store "
+            f"at 'postgresql://bob:*****@127.0.0.1:{port}/mlflow': connection "
+            f"refused at 127.0.0.1:{port}. Start the database server",
+        )
+        assert "MLFLOW_TRACKING_URI" in line  # what to fix
+        assert "hunter2" not in output
+        _no_run_anywhere(example_project, client)
+
+    def test_a_database_that_accepts_and_never_answers(
+        self, example_project: Path, client: MlflowClient
+    ) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as silent:
+            port = silent.getsockname()[1]
+            uri = f"postgresql://bob:hunter2@127.0.0.1:{port}/mlflow"
+
+            output, code, elapsed = _run_against_store(example_project, uri)
+
+        line = _stopped_before_any_node(
+            output,
+            code,
+            elapsed,
+            "TrackingError: The PostgreSQL database of the MLflow store at "
+            f"'postgresql://bob:*****@127.0.0.1:{port}/mlflow' accepted the "
+            f"connection but did not answer within {DATABASE_BOUND_S} s.",
+        )
+        assert "MLflowBasicLoggerHook(server_timeout=...)" in line
+        assert "hunter2" not in output
+        _no_run_anywhere(example_project, client)
+
+
+@pytest.mark.server
+class TestRealPostgres:
+    """The real PostgreSQL of ``tests/postgres.py`` (password authentication)."""
+
+    def test_the_database_answers_and_a_wrong_name_is_refused(
+        self, postgres: Postgres
+    ) -> None:
+        """The check costs milliseconds; a database that does not exist fails it."""
+        check_reachable(postgres.uri, timeout_s=5)  # the first one imports drivers
+        started = time.perf_counter()
+        check_reachable(postgres.uri, timeout_s=5)
+        assert time.perf_counter() - started < 1
+        with pytest.raises(
+            TrackingError,
+            match=r"refused the connection: database \"no_such_database\" does not "
+            r"exist\. Check the user name, the password and the database name",
+        ):
+            check_reachable(_with(postgres.uri, database="no_such_database"), 5)
+
+    def test_kedro_run_with_a_wrong_password(
+        self, example_project: Path, client: MlflowClient, postgres: Postgres
+    ) -> None:
+        runs_before = _postgres_runs(postgres)
+        uri = _with(postgres.uri, password="not-the-password")  # noqa: S106
+
+        output, code, elapsed = _run_against_store(example_project, uri)
+
+        _stopped_before_any_node(
+            output,
+            code,
+            elapsed,
+            "TrackingError: The PostgreSQL database of the MLflow store at "
+            f"'postgresql+psycopg://mlflow:*****@127.0.0.1:{postgres.port}/mlflow' "
+            'refused the connection: password authentication failed for user "mlflow".'
+            " Check the user name, the password and the database name in the URI",
+        )
+        assert "not-the-password" not in output
+        assert _postgres_runs(postgres) == runs_before
+        _no_run_anywhere(example_project, client)
+
+
+def _with(uri: str, **parts: str) -> str:
+    """``uri`` with some of its parts replaced (``password``, ``database``)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(uri).set(**parts).render_as_string(hide_password=False)
+
+
+def _postgres_runs(postgres: Postgres) -> int:
+    """Runs in the PostgreSQL database (other tests' team server shares it)."""
+    import psycopg
+
+    with psycopg.connect(postgres.conninfo) as connection:
+        exists = connection.execute("SELECT to_regclass('runs')").fetchone()
+        if exists is None or exists[0] is None:
+            return 0
+        counted = connection.execute("SELECT count(*) FROM runs").fetchone()
+        return int(counted[0]) if counted else 0

@@ -1,14 +1,17 @@
-"""Creating a SQLite store: processes started together, broken files, the lock."""
+"""Creating a SQLite store: made aside and published whole, processes started
+together, half-made and broken files, the lock."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from pipelinex_mlflow.tracking import TrackingError, get_client
 from pipelinex_mlflow.tracking.store_creation import (
+    _host_id,
+    create_store,
     creation_lock,
     creation_lock_path,
     sqlite_db_path,
@@ -329,3 +334,171 @@ class TestCreationFailures:
         (tmp_path / "link").symlink_to(tmp_path)
         assert creation_lock_path(tmp_path / "link" / "mlflow.db") == lock
         assert os.fspath(lock).endswith(".lock")
+
+
+def _initial_tables_only(db: Path) -> None:
+    """What MLflow creates first (and what a store of MLflow < 1.0 holds)."""
+    from mlflow.store.tracking.dbmodels.initial_models import Base
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{db}")
+    Base.metadata.create_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder of the test's own (the test's store is ``tmp_path/mlflow.db``)."""
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".creating-" in p.name)
+
+
+class TestCreatedAside:
+    def test_the_store_never_exists_unfinished(self, folder: Path) -> None:
+        """Watched while it is created: absent, then complete; nothing left over.
+
+        Before, MLflow created it in place: for about 2 s ``mlflow.db`` existed
+        half-made, which is what a process killed then left behind.
+        """
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        db = folder / "mlflow.db"
+        seen: set[str] = set()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                seen.add(
+                    "absent"
+                    if not db.exists()
+                    else "ready"
+                    if store_is_ready(db)
+                    else "unfinished"
+                )
+                time.sleep(0.002)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            client = get_client(f"sqlite:///{db}")
+        finally:
+            done.set()
+            watcher.join()
+
+        assert seen == {"absent", "ready"}
+        assert client.get_experiment("0").name == "Default"
+        assert _temporaries(folder) == []
+        # MLflow's engine cache keeps no engine of the temporary file.
+        assert not [uri for uri in SqlAlchemyStore._engine_map if ".creating-" in uri]
+
+    def test_temporaries_of_dead_creators_are_removed(self, folder: Path) -> None:
+        """A dead process's (with its journal), an old one of another host's."""
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dead_pid = int(gone.stdout)
+        here, other = _host_id(), "0" * 8 if _host_id() != "0" * 8 else "1" * 8
+        names = {
+            "dead": f".mlflow.db.creating-{here}-{dead_pid}-0000000a",
+            "dead_journal": f".mlflow.db.creating-{here}-{dead_pid}-0000000a-journal",
+            "alive": f".mlflow.db.creating-{here}-{os.getppid()}-0000000b",
+            "other_host_recent": f".mlflow.db.creating-{other}-123-0000000c",
+            "other_host_old": f".mlflow.db.creating-{other}-124-0000000d",
+            "another_store": f".other.db.creating-{here}-{dead_pid}-0000000e",
+        }
+        for name in names.values():
+            (folder / name).write_bytes(b"half")
+        old = time.time() - 3600
+        os.utime(folder / names["other_host_old"], (old, old))
+
+        get_client(f"sqlite:///{folder / 'mlflow.db'}")
+
+        assert _temporaries(folder) == sorted(
+            names[key] for key in ("alive", "other_host_recent", "another_store")
+        )
+
+    def test_a_store_another_process_published_first_is_kept(
+        self, folder: Path
+    ) -> None:
+        """A creator that did not share the lock (another TMPDIR) got there first."""
+        db = folder / "mlflow.db"
+        uri = f"sqlite:///{db}"
+        create_store(db, uri)
+        first = MlflowClient(tracking_uri=uri)
+        run = first.create_run(first.create_experiment("first"))
+        inode = db.stat().st_ino
+
+        create_store(db, uri)  # finds it published when it publishes its own
+
+        assert db.stat().st_ino == inode
+        assert MlflowClient(tracking_uri=uri).get_run(run.info.run_id)
+        assert _temporaries(folder) == []
+
+
+class TestHalfMadeStores:
+    def test_one_without_data_is_moved_aside_and_made_anew(
+        self, folder: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        db = folder / "mlflow.db"
+        _initial_tables_only(db)
+        old = db.read_bytes()
+        caplog.set_level(logging.WARNING, "pipelinex_mlflow")
+
+        client = get_client(f"sqlite:///{db}")
+
+        assert store_is_ready(db)
+        assert client.get_experiment("0").name == "Default"
+        (aside,) = folder.glob("mlflow.db.half-made-*")
+        assert aside.read_bytes() == old
+        (warning,) = [r.getMessage() for r in caplog.records]
+        assert f"The MLflow store {db} was left half-made" in warning
+        assert f"it was moved to {aside}" in warning
+
+    def test_one_holding_runs_is_refused_with_the_command(self, folder: Path) -> None:
+        db = folder / "mlflow.db"
+        _initial_tables_only(db)
+        with sqlite3.connect(db) as connection:
+            connection.execute(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage) "
+                "VALUES (1, 'kept', 'active')"
+            )
+            for run_id in ("r1", "r2"):
+                connection.execute(
+                    "INSERT INTO runs (run_uuid, experiment_id, status) "
+                    "VALUES (?, 1, 'FINISHED')",
+                    (run_id,),
+                )
+        before = db.read_bytes()
+        uri = f"sqlite:///{db}"
+
+        with pytest.raises(TrackingError, match="holds 2 runs") as err:
+            get_client(uri)
+
+        assert str(err.value) == (
+            f"The MLflow store at {uri!r} is incomplete ("
+            f"{len(_expected_missing(db))} of MLflow's tables are missing) but holds 2 "
+            "runs in 1 experiment, so pipelinex_mlflow leaves it as it is. Back the "
+            f"file up, then migrate it with `mlflow db upgrade {uri}` and run again."
+        )
+        assert db.read_bytes() == before
+        assert [p.name for p in folder.iterdir() if "mlflow.db" in p.name] == [
+            "mlflow.db"
+        ]
+
+
+def _expected_missing(db: Path) -> set[str]:
+    from pipelinex_mlflow.tracking.store_creation import _expected_tables
+
+    expected = _expected_tables()
+    assert expected is not None
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return expected - {name for (name,) in rows}
