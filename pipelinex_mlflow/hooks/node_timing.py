@@ -13,7 +13,6 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kedro.framework.hooks import hook_impl
-from kedro.framework.project import settings
 
 from pipelinex_mlflow.gantt import (
     PLOTLYJS_MODES,
@@ -335,7 +334,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 timing = self._timing(
                     started, "interrupted", perf_end=started.perf, wall_end=started.wall
                 )
-                spool.put({STARTED_MARK: True, **asdict(timing)})
+                _put(spool, {STARTED_MARK: True, **asdict(timing)}, node.name)
 
     @hook_impl(wrapper=True)
     @mark_guarded
@@ -469,7 +468,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         """Keep a record here, or in the spool the main process collects from workers."""
         spool = self._spool_in_worker()
         if spool is not None:
-            spool.put(record)
+            _put(spool, record, str(record.get("node")))
         else:
             with self._lock:
                 here.append(item)
@@ -582,6 +581,8 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         setup = self._worker_setup
         if not succeeded or not pipeline.nodes or (setup is not None and setup.warned):
             return
+        from kedro.framework.project import settings
+
         nodes = len(pipeline.nodes)
         if setup is not None and not any(hook is self for hook in settings.HOOKS):
             # The case it is meant for: a ParallelRunner's workers register only
@@ -786,6 +787,24 @@ def _resource_metrics(timing: NodeTiming, task: str) -> dict[str, float]:
     if timing.peak_memory_mb is not None:
         found[sanitize_key(MEMORY_METRIC_PREFIX + task)] = timing.peak_memory_mb
     return found
+
+
+def _put(spool: WorkerSpool, record: dict[str, Any], node: str) -> None:
+    """Leave a worker's record for the main process, unless its run has ended."""
+    try:
+        spool.put(record)
+    except FileNotFoundError:
+        if spool.exists:
+            raise
+        # The main process ended the run and removed the folder: it exited
+        # mid-run (a second Ctrl-C) while this worker still ran the node.
+        logger.warning(
+            "MLflowTimeLoggerHook: node %r ran on in worker process %d after its "
+            "MLflow run ended (the main process exited mid-run); this is not "
+            "recorded.",
+            node,
+            os.getpid(),
+        )
 
 
 def _finished_over_started(timings: list[NodeTiming]) -> list[NodeTiming]:
