@@ -12,9 +12,10 @@ The modules, one job each:
   neither), dict flattening, a value's text;
 - :mod:`~pipelinex_mlflow.tracking.run_ref`: the run datasets and hooks log to;
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
-- :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store created by
-  one process at a time;
-- :mod:`~pipelinex_mlflow.tracking.server_probe`: a server's first answer, bounded;
+- :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store made whole
+  aside and published at once, one process at a time; half-made ones set aside;
+- :mod:`~pipelinex_mlflow.tracking.server_probe`: a server's or a database's first
+  answer, bounded;
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;

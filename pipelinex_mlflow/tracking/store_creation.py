@@ -679,11 +679,11 @@ def check_sqlite_location(db_path: Path, tracking_uri: str) -> None:
     Examples:
         >>> import tempfile
         >>> from pathlib import Path
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> check_sqlite_location(folder / "mlflow.db", "sqlite:///...")  # fine
-        >>> (folder / "file").write_text("")
-        0
-        >>> check_sqlite_location(folder / "file" / "mlflow.db", "sqlite:///x")
+        >>> with tempfile.TemporaryDirectory() as name:
+        ...     folder = Path(name)
+        ...     check_sqlite_location(folder / "new" / "mlflow.db", "sqlite:///...")
+        ...     (folder / "file").write_text("")
+        ...     check_sqlite_location(folder / "file" / "mlflow.db", "sqlite:///x")
         Traceback (most recent call last):
         ...
         pipelinex_mlflow.tracking.errors.TrackingError: Cannot use the SQLite ...
