@@ -66,6 +66,7 @@ class TimelineEntry:
         worker: Who ran it (a thread or process); bars are colored by worker.
         failed: Draw the bar with a red outline and say so on hover.
         duration: The measured duration in seconds; ``end - start`` if ``None``.
+        status: What the hover says of a red bar (``failed``, ``interrupted``).
     """
 
     task: str
@@ -74,6 +75,7 @@ class TimelineEntry:
     worker: str = "main"
     failed: bool = False
     duration: float | None = None
+    status: str = "failed"
 
     @property
     def seconds(self) -> float:
@@ -227,7 +229,7 @@ def build_gantt(
                         f"{entry.seconds:.3f}",
                         _local_time(entry.start),
                         _local_time(entry.end),
-                        "failed" if entry.failed else "completed",
+                        entry.status if entry.failed else "completed",
                     ]
                     for entry in rows
                 ],

@@ -41,7 +41,6 @@ from pipelinex_mlflow.tracking import (
     RunLogger,
     RunRef,
     TrackingError,
-    callers_active_run,
     close_run,
     current_run,
     default_tracking_uri,
@@ -55,7 +54,7 @@ from pipelinex_mlflow.tracking import (
     start_run,
     tracking_is_off,
 )
-from pipelinex_mlflow.tracking.run_ref import mark_outside_kedro
+from pipelinex_mlflow.tracking.run_ref import in_kedro_run, mark_outside_kedro
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -106,8 +105,10 @@ def _target_run(helper: str) -> RunRef | None:
 
 
 def _send(run_logger: RunLogger) -> None:
-    # The caller's own run may end right after this call: send before returning.
-    run_logger.flush(wait=run_logger.run == callers_active_run())
+    # Outside a Kedro run (a notebook's mlflow_start_run run, the caller's own
+    # mlflow.start_run() run) nothing waits for the background sender: the values
+    # land before this returns, as MLflow's own log_* calls do.
+    run_logger.flush(wait=not in_kedro_run())
 
 
 def mlflow_log_params(params: Mapping[str, Any], enable_mlflow: bool = True) -> None:

@@ -31,6 +31,13 @@ def test_one_trace_per_worker_in_start_order() -> None:
     assert list(first.x) == [10_000.0, 1_000.0]  # milliseconds on a date axis
     assert list(first.marker.line.color) == [first.marker.color, FAILED_COLOR]
     assert figure.data[1].customdata[0][0] == "3.900"  # the measured duration
+    assert first.customdata[1][3] == "failed"
+
+
+def test_an_interrupted_bar_says_so() -> None:
+    entry = TimelineEntry("fit", 0.0, 2.0, failed=True, status="interrupted")
+    (trace,) = build_gantt([entry]).data
+    assert trace.customdata[0][3] == "interrupted"
 
 
 def test_styling_params() -> None:

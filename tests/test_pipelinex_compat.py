@@ -157,6 +157,10 @@ class TestHelpers:
         try:
             pipelinex_mlflow.mlflow_log_params({"p": "v"})
             pipelinex_mlflow.mlflow_log_metrics({"m": 1.5}, step=2)
+            # Outside a Kedro run the values have landed when the call returns.
+            (started,) = _runs(client)
+            assert started.data.params == {"p": "v"}
+            assert started.data.metrics == {"m": 1.5}
             pipelinex_mlflow.log_param_env_vars(["HOME"], prefix="env..")
             pipelinex_mlflow.mlflow_log_artifacts(
                 [tmp_path / "report.txt", tmp_path / "credentials.yml"], "files"

@@ -770,6 +770,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 else f"process {timing.pid}",
                 failed=timing.status != "completed",
                 duration=timing.duration,
+                status=timing.status,
             )
             for timing, task in zip(timings, tasks, strict=True)
         ]
