@@ -418,8 +418,7 @@ class MLflowBasicLoggerHook:
             self._start(run_params, pipeline, catalog)
         except _CONFIGURATION_ERRORS:
             # Before any node runs: the run, if it exists, ends FAILED with it.
-            with warn_on_failure(self, "end the run"):
-                self._finish("FAILED")
+            self._finish("FAILED")
             raise
         except Exception as exc:
             logger.warning(
@@ -429,8 +428,7 @@ class MLflowBasicLoggerHook:
                 type(exc).__name__,
                 exc,
             )
-            with warn_on_failure(self, "end the run it had started"):
-                self._finish("FAILED")
+            self._finish("FAILED")
             with warn_on_failure(self, "switch tracking off"):
                 self._switch_off(pipeline, catalog, run_params, quiet=True)
 
@@ -443,12 +441,7 @@ class MLflowBasicLoggerHook:
         self._end_stale_run()
         self._reset()
         # Before the run exists: a broken catalog entry must not leave a run behind.
-        name_mlflow_datasets(
-            pipeline,
-            catalog,
-            save_version=run_params.get("run_id"),
-            load_versions=run_params.get("load_versions"),
-        )
+        _name_datasets(pipeline, catalog, run_params)
         run_models = RunModels.plan(pipeline, catalog)
         root = project_root(run_params.get("project_path"))
         key = os.environ.get(RUN_KEY_ENV_VAR)
@@ -585,12 +578,7 @@ class MLflowBasicLoggerHook:
         self._reset()
         # File codes still need a name for their local file; a bad name fails
         # here, before tracking is switched off for the process.
-        name_mlflow_datasets(
-            pipeline,
-            catalog,
-            save_version=run_params.get("run_id"),
-            load_versions=run_params.get("load_versions"),
-        )
+        _name_datasets(pipeline, catalog, run_params)
         set_tracking_off(True)
         self._switched_off = True
         if quiet:
@@ -842,6 +830,20 @@ def _pipelinex_run_param(key: str, run_params: dict[str, Any]) -> Any:
         # Kedro 0.17 ran one pipeline by name; "__default__" when none was given.
         return ",".join(value or ()) or "__default__"
     return value or {}
+
+
+def _name_datasets(
+    pipeline: Pipeline,
+    catalog: CatalogProtocol[Any, Any],
+    run_params: Mapping[str, Any],
+) -> None:
+    """Name the run's MLflowDataSets; nested versioned ones get the run's versions."""
+    name_mlflow_datasets(
+        pipeline,
+        catalog,
+        save_version=run_params.get("run_id"),
+        load_versions=run_params.get("load_versions"),
+    )
 
 
 def _print_view_lines(run: RunRef, experiment_id: str) -> None:
