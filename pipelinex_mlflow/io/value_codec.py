@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from kedro.io import DatasetError
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking import (
     STRICT,
     RunData,
@@ -36,14 +36,23 @@ from pipelinex_mlflow.tracking import (
     sanitize_key,
     short_repr,
 )
+from pipelinex_mlflow.tracking.values import fits_a_float
 
 ValueCode = Literal["p", "m", "a"]
 #: The base key of the tags holding the layouts of a run's datasets.
 LAYOUTS_TAG = "pipelinex_mlflow.layouts"
 #: Earlier versions' tag per dataset, read when loading their runs.
 LAYOUT_TAG_PREFIX = "pipelinex_mlflow.layout."
-# Types that ast.literal_eval rebuilds from their str() for dataset code "a".
-_LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType"}
+
+logger = get_logger(__name__)
+# Types that ast.literal_eval rebuilds from their str() for dataset code "a"; an
+# int is a param only when a float64 metric could not hold it exactly.
+_LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType", "int"}
+# The names str() gives non-finite floats, which ast.literal_eval does not know.
+_NON_FINITE_NAMES = {"nan": math.nan, "inf": math.inf}
+# Metric keys already warned about rounding, once per key and process: a history
+# saved at every epoch is one finding.
+_warned_rounded_keys: set[str] = set()
 
 
 @dataclass
@@ -136,10 +145,10 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
         return "param", value
     if code == "m":
         if is_number(value):
-            return "metric", _finite(key, float(value))
+            return "metric", _metric_numbers(key, [value])[0]
         if _is_number_sequence(value):
             values = value.tolist() if hasattr(value, "tolist") else value
-            return "history", [_finite(key, float(v)) for v in values]
+            return "history", _metric_numbers(key, values)
         raise DatasetError(
             f"MLflowDataSet(dataset='m') can log numbers, sequences of numbers and "
             f"dicts of them, but {key!r} is {type(value).__name__} "
@@ -155,6 +164,44 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
             f"is {exc}. Save it as a file instead, for example dataset='pkl', 'csv' "
             "or 'json'."
         ) from None
+
+
+def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
+    """``values`` as the floats MLflow stores; a warning if an int is rounded.
+
+    Raises:
+        DatasetError: For infinity, or an int too large for any float.
+    """
+    numbers = []
+    rounded: list[tuple[Any, float]] = []
+    for value in values:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise DatasetError(
+                f"MLflowDataSet(dataset='m') cannot log {key!r} = "
+                f"{short_repr(value, 60)}: it is too large for a float, which every "
+                "MLflow metric is. Save it with dataset='a', which keeps such an int "
+                "exactly as a param, or with dataset='p'."
+            ) from None
+        if not fits_a_float(value):
+            rounded.append((value, number))
+        numbers.append(_finite(key, number))
+    if rounded and key not in _warned_rounded_keys:
+        _warned_rounded_keys.add(key)
+        value, number = rounded[0]
+        logger.warning(
+            "MLflow metric %r is rounded: every metric is a float64, so %s is stored "
+            "as %r%s. Save it with dataset='a', which keeps such an int exactly as "
+            "a param, if the exact number matters.",
+            key,
+            value,
+            number,
+            f" ({len(rounded)} values of its history are rounded)"
+            if len(rounded) > 1
+            else "",
+        )
+    return numbers
 
 
 def _finite(key: str, number: float) -> float:
@@ -235,13 +282,33 @@ def _rebuild(code: ValueCode, value: Any, kind: str, type_name: str) -> Any:
     if kind != "param" or code != "a" or type_name not in _LITERAL_TYPES:
         return value
     try:
-        rebuilt = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
+        rebuilt = _literal(value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
         # A truncated or unusual value: the text is the best we have.
         return value
     if type_name in ("set", "frozenset") and rebuilt == {}:
         return set()
     return rebuilt
+
+
+def _literal(text: str) -> Any:
+    """``ast.literal_eval(text)``, knowing ``nan`` and ``inf`` as str() writes them.
+
+    Examples:
+        >>> _literal("[1.0, nan, -inf, 'nan']")
+        [1.0, nan, -inf, 'nan']
+    """
+    tree = ast.parse(text.strip(), mode="eval")
+    return ast.literal_eval(_NonFiniteFloats().visit(tree))
+
+
+class _NonFiniteFloats(ast.NodeTransformer):
+    """Turns the bare names ``nan`` and ``inf`` into float constants; nothing else."""
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in _NON_FINITE_NAMES:
+            return ast.copy_location(ast.Constant(_NON_FINITE_NAMES[node.id]), node)
+        return node
 
 
 def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:

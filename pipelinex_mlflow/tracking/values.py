@@ -5,7 +5,9 @@ whatever its size, and an error for anything else) and the automatic logging of
 ``MLflowCatalogLoggerHook`` (:data:`AUTO`: the same rules with size caps, and a
 skip instead of an error):
 
-- real numbers (Python or numpy, not bools) are metrics;
+- real numbers (Python or numpy, not bools) are metrics, but for integers a
+  float64 cannot hold exactly (``2**53 + 1``, ``2**80``), which are params, so
+  their exact text is kept;
 - ``str``, ``bool`` (numpy's too), ``None``, and lists, tuples and sets of such
   values (nested too) are params, with numpy scalars turned into Python ones so
   the text reads back with :func:`ast.literal_eval`;
@@ -120,8 +122,14 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
         >>> import numpy as np
         >>> classify(np.bool_(True)), classify([np.int64(1)])
         (('param', True), ('param', [1]))
+        >>> classify(2**80 + 1)
+        ('param', 1208925819614629174706177)
     """
     if is_number(value):
+        if not fits_a_float(value):
+            # A metric is a float64: the int would come back changed. Its exact
+            # text, as a param, does not.
+            return "param", _plain(value, rules)
         number = float(value)
         if math.isinf(number):
             raise UnloggableValueError(
@@ -130,6 +138,27 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
             )
         return "metric", number
     return "param", _plain(value, rules)
+
+
+def fits_a_float(number: Any) -> bool:
+    """Tell whether a float64 (an MLflow metric) holds ``number`` exactly.
+
+    Floats do; an integer beyond 2**53 may not: ``2**80 + 1`` would come back as
+    ``2**80``, and ``10**400`` is too large for any float.
+
+    Examples:
+        >>> fits_a_float(2**53), fits_a_float(2**53 + 1), fits_a_float(0.1)
+        (True, False, True)
+    """
+    if not isinstance(number, numbers.Integral):
+        plain = number.item() if hasattr(number, "item") else number
+        if not isinstance(plain, int):
+            return True
+        number = plain
+    try:
+        return int(float(number)) == int(number)
+    except OverflowError:
+        return False
 
 
 def _plain(value: Any, rules: ValueRules) -> Any:
