@@ -21,6 +21,7 @@ from pipelinex_mlflow.kedro_helpers import (
     dataset_local_path,
     relocated_dataset,
 )
+from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.scratch import ScratchFolder
 from pipelinex_mlflow.tracking import (
     TrackingError,
@@ -32,13 +33,17 @@ from pipelinex_mlflow.tracking import (
 if TYPE_CHECKING:
     from pipelinex_mlflow.tracking import RunRef
 
+logger = get_logger(__name__)
+
 
 class FileBackend:
     """Writes and reads the file (or folder) of a file code or a nested dataset.
 
     The default file of a file code is ``<temporary folder>/<run id>/<name>.<ext>``,
-    so no two runs share one. Artifacts go under ``artifact_path``; a folder keeps
-    its own name in it.
+    so no two runs share one, and its artifact is ``<artifact_path>/<name>.<ext>``:
+    the name's folders are kept, so ``left/model`` and ``right/model`` are two
+    artifacts. A user's file or a nested dataset's file (or folder) is uploaded
+    under ``artifact_path`` with its own name.
 
     Args:
         code: The file code (``csv``, ``pkl``...), or ``None`` for a nested dataset.
@@ -51,6 +56,8 @@ class FileBackend:
         >>> backend = FileBackend("json", None, None, "/tmp/x.json", "reports")
         >>> backend.artifact_file("x")
         'reports/x.json'
+        >>> FileBackend("json", None, None, None, None).artifact_file("left/model")
+        'left/model.json'
     """
 
     def __init__(
@@ -125,9 +132,23 @@ class FileBackend:
                 "files, or log remote data with its own tools."
             )
         self._saved_files.add(str(local))
+        folder = self._artifact_folder(name)
         if local.is_dir():
-            return local, str(PurePosixPath(self._artifact_path or "", local.name))
-        return local, self._artifact_path
+            return local, str(PurePosixPath(folder or "", local.name))
+        return local, folder
+
+    def _artifact_folder(self, name: str) -> str | None:
+        """The artifact folder of the file: ``artifact_path``, then the name's folders.
+
+        Only a default file is named after the dataset; the folders of its name
+        keep two entries that differ only in them (``left/model``,
+        ``right/model``) apart.
+        """
+        parts = [self._artifact_path or ""]
+        if self.needs_name:
+            parts.append(str(PurePosixPath(name).parent))
+        folder = str(PurePosixPath(*parts))
+        return None if folder == "." else folder
 
     def _writer_for(self, data: Any, name: str) -> AbstractDataset[Any, Any]:
         if self._inner is not None:
@@ -177,10 +198,25 @@ class FileBackend:
         local = dataset_base_path(self.reader(name))
         if local is None:
             return None
-        return str(PurePosixPath(self._artifact_path or "", local.name))
+        return str(PurePosixPath(self._artifact_folder(name) or "", local.name))
+
+    def earlier_artifact_file(self, name: str) -> str | None:
+        """Where earlier versions uploaded the file, if that differs; else ``None``.
+
+        They dropped the folders of the dataset's name (``left/model`` became
+        ``model.json``); runs they logged still load from there.
+        """
+        local = dataset_base_path(self.reader(name))
+        if local is None:
+            return None
+        earlier = str(PurePosixPath(self._artifact_path or "", local.name))
+        return None if earlier == self.artifact_file(name) else earlier
 
     def download_and_load(self, run: RunRef, name: str) -> Any:
         """Download the artifact from ``run`` into a fresh folder and read it.
+
+        A run logged by an earlier version, which holds the file under its name
+        alone (:meth:`earlier_artifact_file`), is read from there, with a warning.
 
         Raises:
             DatasetError: If the dataset has no file or the run has no artifact.
@@ -195,13 +231,36 @@ class FileBackend:
         download_dir = Path(
             tempfile.mkdtemp(prefix="download-", dir=self._scratch.path)
         )
+        downloaded: Path | None
         try:
             downloaded = download_artifact(run, artifact, download_dir)
         except TrackingError as exc:
-            raise DatasetError(
-                f"{exc}. Check loading_run_id and the dataset's name."
-            ) from exc
+            downloaded = self._download_earlier(run, name, download_dir)
+            if downloaded is None:
+                raise DatasetError(
+                    f"{exc}. Check loading_run_id and the dataset's name."
+                ) from exc
         return self._reader_of(str(downloaded), name).load()
+
+    def _download_earlier(
+        self, run: RunRef, name: str, download_dir: Path
+    ) -> Path | None:
+        earlier = self.earlier_artifact_file(name)
+        if earlier is None:
+            return None
+        try:
+            downloaded = download_artifact(run, earlier, download_dir)
+        except TrackingError:
+            return None
+        logger.warning(
+            "MLflow run %s has no artifact %r for MLflowDataSet %r, but has %r, "
+            "where earlier versions of pipelinex_mlflow uploaded it: loading that.",
+            run.run_id,
+            self.artifact_file(name),
+            name,
+            earlier,
+        )
+        return downloaded
 
     def _reader_of(self, local: str, name: str) -> AbstractDataset[Any, Any]:
         if self._inner is None:

@@ -326,6 +326,27 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         """Whether saves log an MLflow model (``dataset="model"`` without ``model_uri``)."""
         return self._model is not None and not self._model.read_only
 
+    @property
+    def artifact_destination(self) -> tuple[str, str, str] | None:
+        """Where saves upload the file: (store, run, artifact path); ``None`` if nowhere.
+
+        The store and run are ``""`` for the current run's. ``None`` for entries
+        that upload no file, and for ``saving_experiment_name`` (a new run each
+        save). The package's hooks refuse two entries with one destination.
+        """
+        target = self._target
+        if self._files is None or (
+            target.saving_experiment_name and not target.saving_run_id
+        ):
+            return None
+        try:
+            artifact = self._files.artifact_file(self._file_name(self._files))
+        except DatasetError:
+            return None  # never named: it cannot be saved either
+        if artifact is None:
+            return None
+        return (target.saving_tracking_uri or "", target.saving_run_id or "", artifact)
+
     def link_to_models(self, model_names: tuple[str, ...]) -> None:
         """Link the metrics this entry logs to the models saved as ``model_names``.
 
@@ -543,8 +564,13 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
 
     def _exists_in_run(self, run: RunRef) -> bool:
         if self._files is not None:
-            artifact = self._files.artifact_file(self._file_name(self._files))
-            return artifact is not None and artifact_exists(run, artifact)
+            name = self._file_name(self._files)
+            # A run of an earlier version holds the file under its name alone.
+            artifacts = (
+                self._files.artifact_file(name),
+                self._files.earlier_artifact_file(name),
+            )
+            return any(a is not None and artifact_exists(run, a) for a in artifacts)
         return values_exist(run, self._require_name(), self._sep)
 
     def _release(self) -> None:

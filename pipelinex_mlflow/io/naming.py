@@ -52,8 +52,9 @@ def name_mlflow_datasets(
         The names of the datasets that were named, sorted.
 
     Raises:
-        DatasetError: For a name that would leave its folder, or two entries whose
-            names become one MLflow key (``a|b`` and ``a_b``).
+        DatasetError: For a name that would leave its folder, two entries whose
+            names become one MLflow key (``a|b`` and ``a_b``), or two outputs
+            that would upload to one artifact path.
     """
     named: dict[str, MLflowDataSet] = {}
     value_keys: list[str] = []
@@ -73,6 +74,7 @@ def name_mlflow_datasets(
     except TrackingError as exc:
         raise DatasetError(f"Two MLflowDataSet catalog entries clash: {exc}") from None
     _refuse_model_name_clashes(named)
+    _refuse_artifact_clashes(named, pipeline.all_outputs())
     link_metrics_to_models(pipeline, named)
     logger.debug("Named MLflowDataSets after their catalog entries: %s", list(named))
     return list(named)
@@ -93,6 +95,28 @@ def _refuse_model_name_clashes(datasets: Mapping[str, MLflowDataSet]) -> None:
                 f"would both be logged as model {model_name!r} (MLflow refuses "
                 "'/', ':', '.', '%' and quotes in model names, which become '_'). "
                 "Rename one, or give it another dataset_name."
+            )
+
+
+def _refuse_artifact_clashes(
+    datasets: Mapping[str, MLflowDataSet], outputs: set[str]
+) -> None:
+    # Two outputs uploading to one artifact path: the last upload wins, and the
+    # others are lost. Only saves clash: an input may read any output's artifact.
+    # Transcoded entries (report@pandas, report@spark) are one file.
+    by_artifact: dict[tuple[str, str, str], set[str]] = {}
+    for name, dataset in datasets.items():
+        destination = dataset.artifact_destination
+        if name in outputs and destination is not None:
+            by_artifact.setdefault(destination, set()).add(name.partition("@")[0])
+    for (_, _, artifact), names in sorted(by_artifact.items()):
+        if len(names) > 1:
+            raise DatasetError(
+                f"MLflowDataSet entries {' and '.join(map(repr, sorted(names)))} "
+                f"would both upload to artifact {artifact!r} of the run, and only "
+                "the last upload would be kept. Give one another dataset_name (the "
+                "name's folders are kept in the artifact path), another file name, "
+                "or an artifact_path folder."
             )
 
 
