@@ -18,7 +18,13 @@ through this rule (SECURITY.md lists where). It has three parts:
   connection string, ``token=`` in a query, ``--params db_password=...``), and
   tokens of a known shape (:data:`TOKEN_PATTERNS`: GitHub ``ghp_``, Slack
   ``xoxb-``, AWS ``AKIA``, OpenAI ``sk-``, JWTs, private key blocks, ...) are
-  replaced by :data:`MASK`.
+  replaced by :data:`MASK`; so is the signature of a signed URL (the query
+  parameters of :data:`SIGNED_URL_PARAMETERS`: Azure SAS ``sig``, S3's
+  ``X-Amz-Signature``...), which grants access on its own.
+- **Secrets inside data.** :func:`mask_json` masks a JSON-able value (the files
+  the package writes: ``time_log.json``, ``pipeline.json``...) and keeps it
+  valid: every text through the rule above, and whatever a secret-looking key
+  holds (``{"password": "..."}``) masked whole.
 - **Log lines.** :func:`get_logger` gives the package's modules loggers whose
   records pass through the rule.
 
@@ -47,7 +53,7 @@ import logging
 import os
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -199,6 +205,25 @@ _URL_CREDENTIALS = re.compile(
     # to the last '@' before the host, so a password may hold '@' too.
     r"(?::(?P<password>[^\s]{0,256}?))?@(?=[^\s@/?#]*(?:[/?#\s]|$))"
 )
+#: Query parameters of a signed URL that carry its signature or credential:
+#: Azure SAS, S3 presigned (SigV4 and V2), GCS signed URLs, CloudFront signed URLs.
+#: Only in a URL's query (after ``?`` or ``&``): as a param's name, ``signature``
+#: is a model's signature and is left alone.
+SIGNED_URL_PARAMETERS: tuple[str, ...] = (
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-goog-signature",
+    "x-goog-credential",
+)
+_SIGNED_QUERY = re.compile(
+    # ';' too: an HTML page writes '&' as '&amp;'.
+    r"(?<=[?&;])(?i:"
+    + "|".join(re.escape(name) for name in SIGNED_URL_PARAMETERS)
+    + r")=(?P<value>[^&#\s\"'<>]*)"
+)
 # name=value, name: value, "name": "value". Names are found first, without their
 # values, so in --params=db_password=x the pair db_password=x is seen and each
 # character is scanned once; a value is read only after a secret name.
@@ -342,6 +367,8 @@ def mask_secrets(text: str) -> str:
     if not text:
         return text
     masked = mask_url_passwords(text) if "://" in text else text
+    if "=" in masked:
+        masked = _SIGNED_QUERY.sub(_masked_signature, masked)
     lowered = masked.lower()
     if _ANY_HINT.search(lowered):
         for hints, pattern in _TOKENS:
@@ -350,6 +377,11 @@ def mask_secrets(text: str) -> str:
     if "=" not in masked and ":" not in masked:
         return masked
     return _mask_secret_pairs(masked)
+
+
+def _masked_signature(match: re.Match[str]) -> str:
+    start = match.start("value") - match.start()
+    return match.group()[:start] + MASK
 
 
 def _mask_secret_pairs(text: str) -> str:
@@ -385,6 +417,40 @@ def mask_value(name: str, value: str) -> str:
     if is_secret_name(name):
         return MASK
     return mask_secrets(value)
+
+
+def mask_json(value: Any) -> Any:
+    """A copy of a JSON-able ``value`` with its secrets masked, still JSON-able.
+
+    For the files the package writes (``time_log.json``, ``pipeline.json``, the
+    trace's attributes): every text, keys included, passes :func:`mask_secrets`,
+    and the text or number a secret-looking key holds is masked whole. Masking
+    the data rather than its JSON text keeps the file valid JSON. Tuples become
+    lists; other values (numbers, ``None``) are kept.
+
+    Examples:
+        >>> mask_json({"error": "OperationalError: postgresql://u:pw@h/db", "n": 2})
+        {'error': 'OperationalError: postgresql://u:*****@h/db', 'n': 2}
+        >>> mask_json({"db": {"password": "pw", "port": 5432}, "tags": ("a",)})
+        {'db': {'password': '*****', 'port': 5432}, 'tags': ['a']}
+    """
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {
+            mask_secrets(key) if isinstance(key, str) else key: (
+                MASK
+                if isinstance(key, str)
+                and isinstance(item, (str, int, float))
+                and not isinstance(item, bool)
+                and is_secret_name(key)
+                else mask_json(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [mask_json(item) for item in value]
+    return value
 
 
 class MaskingFilter(logging.Filter):

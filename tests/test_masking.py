@@ -245,3 +245,110 @@ def test_the_kedro_command_tag_masks_runtime_params() -> None:
         {"runtime_params": {"db": {"password": "hunter2"}, "lr": 0.1}}, argv=["python"]
     )
     assert rebuilt == "kedro run '--params=db.password=*****,lr=0.1'"
+
+
+_SAS = "https://acct.blob.core.windows.net/c/data.csv?sv=2022-11-02&se=2030-01-01&sp=r&sig=AzSig%2Fsecret123%3D"
+_PRESIGNED = (
+    "https://b.s3.amazonaws.com/k.parquet?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+    "&X-Amz-Credential=AKIDEXAMPLE%2F20300101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Date=20300101T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+    "&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE"
+    "&X-Amz-Signature=0123456789abcdef0123456789abcdef"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets", "kept"),
+    [
+        (_SAS, ["AzSig%2Fsecret123%3D"], ["se=2030-01-01", "sp=r", "sv=2022-11-02"]),
+        (
+            _PRESIGNED,
+            ["AKIDEXAMPLE", "FwoGZXIvYXdzEXAMPLE", "0123456789abcdef0123456789abcdef"],
+            ["X-Amz-Expires=3600", "X-Amz-Date=20300101T000000Z"],
+        ),
+        (
+            "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+            "&X-Goog-Credential=sa%40p.iam.gserviceaccount.com%2F20300101"
+            "&X-Goog-Signature=deadbeefcafe&X-Goog-Expires=900",
+            ["sa%40p.iam", "deadbeefcafe"],
+            ["X-Goog-Expires=900"],
+        ),
+        (
+            "https://d111.cloudfront.net/a.png?Expires=1900000000"
+            "&Signature=Cf-Sig~abc_&Key-Pair-Id=K2JCJMDEHXQW5F",
+            ["Cf-Sig~abc_"],
+            ["Expires=1900000000", "Key-Pair-Id=K2JCJMDEHXQW5F"],
+        ),
+        # In an HTML page, '&' is written '&amp;'.
+        ("<a href='https://h/x?a=1&amp;sig=htmlsig9'>", ["htmlsig9"], ["a=1"]),
+    ],
+)
+def test_signed_url_signatures_are_masked(
+    url: str, secrets: list[str], kept: list[str]
+) -> None:
+    masked = mask_secrets(url)
+    assert [s for s in secrets if s in masked] == []
+    assert [k for k in kept if k not in masked] == []
+    assert mask_secrets(masked) == masked
+    assert mask_value("DATA_URL", url) == masked
+
+
+def test_signature_is_a_secret_only_as_a_query_parameter() -> None:
+    """A model's ``signature`` param keeps its value; a URL's ``Signature=`` does not."""
+    assert mask_value("signature", "inputs: [x]") == "inputs: [x]"
+    assert mask_secrets("signature=infer") == "signature=infer"
+    assert mask_secrets("https://h/p?Signature=abc") == f"https://h/p?Signature={MASK}"
+
+
+def test_mask_json_masks_texts_and_secret_keys_and_stays_json() -> None:
+    """The data of a file the package writes, masked field by field."""
+    import json
+
+    from pipelinex_mlflow.masking import mask_json
+
+    data = {
+        "nodes": [
+            {
+                "error": "OperationalError: postgresql://u:hunter2@h/db password=pw9",
+                "inputs": ("params:db_password", "raw"),
+                "duration": 1.5,
+                "ok": True,
+            }
+        ],
+        "credentials": {"password": "pw8", "aws_secret_access_key": 123},
+        "source": _SAS,
+        "http://a:keypw@h": None,
+        "signature": "inputs: [x]",
+    }
+    masked = mask_json(data)
+    text = json.dumps(masked)
+    assert json.loads(text) == masked
+    for secret in ("hunter2", "pw9", "pw8", "123", "AzSig", "keypw"):
+        assert secret not in text, secret
+    node = masked["nodes"][0]
+    assert node["inputs"] == ["params:db_password", "raw"]
+    assert (node["duration"], node["ok"]) == (1.5, True)
+    assert masked["credentials"] == {"password": MASK, "aws_secret_access_key": MASK}
+    assert masked["signature"] == "inputs: [x]"
+
+
+def test_json_tags_are_masked_as_data_and_stay_json() -> None:
+    """A layout entry quoting a URL password is masked; the tag still parses."""
+    import json
+
+    from pipelinex_mlflow.tracking.json_tags import JsonTagPages, read_json_tags
+
+    pages = JsonTagPages("app.layouts", "p1")
+    tags = pages.merge(
+        {
+            "db_password": {"code": "p", "key": "db_password"},
+            "source": {"code": "a", "url": "postgresql://u:pw-tag@h/db?sig=s9"},
+        }
+    )
+    (text,) = tags.values()
+    assert "pw-tag" not in text
+    assert "s9" not in text
+    entries = read_json_tags(tags, "app.layouts")
+    assert entries["db_password"] == {"code": "p", "key": "db_password"}
+    assert entries["source"]["url"] == f"postgresql://u:{MASK}@h/db?sig={MASK}"
+    assert json.loads(text) == entries

@@ -4,8 +4,9 @@ The fields are those of Kedro's inspection API (``kedro.inspection``:
 ``NodeSnapshot`` and ``DatasetSnapshot``), read from the pipeline and catalog of
 this run rather than from a second load of the project: a filtered run
 (``--tags``, ``--from-nodes``) shows the nodes it ran. Credentials never appear:
-a dataset is its type, its data's location (URL passwords masked) and the
-factory pattern it came from.
+a dataset is its type, its data's location and the factory pattern it came from,
+and the whole structure, like the names the DAG picture shows, passes the masking
+rule (URL passwords, a signed URL's signature: :mod:`pipelinex_mlflow.masking`).
 
 Examples:
     >>> from kedro.io import DataCatalog
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.hooks._lineage import dataset_type_name
 from pipelinex_mlflow.kedro_helpers import dataset_uri, is_parameter
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import mask_json, mask_secrets
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -47,7 +48,7 @@ def pipeline_structure(
         for name in sorted(pipeline.datasets())
         if not is_parameter(name)
     }
-    return {
+    structure = {
         "schema_version": SCHEMA_VERSION,
         "nodes": nodes,
         "datasets": datasets,
@@ -55,6 +56,8 @@ def pipeline_structure(
         "inputs": sorted(pipeline.inputs()),
         "outputs": sorted(pipeline.outputs()),
     }
+    masked: dict[str, Any] = mask_json(structure)
+    return masked
 
 
 def _node(node: Node, project_path: Path | None) -> dict[str, Any]:
@@ -109,7 +112,7 @@ def _dataset(name: str, catalog: CatalogProtocol[Any, Any]) -> dict[str, Any]:
     uri = dataset_uri(dataset)
     return {
         "type": dataset_type_name(dataset),
-        "filepath": mask_url_passwords(uri) if uri else None,
+        "filepath": uri or None,
         "factory": pattern,
     }
 
@@ -126,11 +129,14 @@ def dag_layers(pipeline: Pipeline) -> tuple[list[list[str]], list[tuple[str, str
         ... )
         ([['one'], ['two']], [('one', 'two')])
     """
-    layers = [sorted(n.name for n in group) for group in pipeline.grouped_nodes]
-    producers = {out: n.name for n in pipeline.nodes for out in n.outputs}
+    # The picture's labels are node names, masked as every text we upload.
+    layers = [
+        sorted(mask_secrets(n.name) for n in group) for group in pipeline.grouped_nodes
+    ]
+    producers = {out: mask_secrets(n.name) for n in pipeline.nodes for out in n.outputs}
     edges = sorted(
         {
-            (producers[name], node.name)
+            (producers[name], mask_secrets(node.name))
             for node in pipeline.nodes
             for name in node.inputs
             if name in producers

@@ -57,7 +57,7 @@ from pipelinex_mlflow.hooks._workers import (
     worker_spool,
 )
 from pipelinex_mlflow.kedro_helpers import project_root
-from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.masking import get_logger, mask_json, mask_secrets
 from pipelinex_mlflow.scratch import ScratchFolder, WorkerSpool
 from pipelinex_mlflow.tracking import (
     RUN_KEY_ENV_VAR,
@@ -413,7 +413,13 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 started = self._starts.get(key)
             if started is None:
                 return
-            text = None if error is None else f"{type(error).__name__}: {error}"
+            # Masked where it is made: the time log, the chart and the trace all
+            # show it, and an exception's text often quotes a connection string.
+            text = (
+                None
+                if error is None
+                else mask_secrets(f"{type(error).__name__}: {error}")
+            )
             timing = self._timing(
                 started,
                 status,
@@ -665,7 +671,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             run_logger = RunLogger(run)
             if shared and own:
                 run_logger.log_text(
-                    json.dumps([asdict(t) for t in own]),
+                    json.dumps(mask_json([asdict(t) for t in own])),
                     f"{STEP_TIMINGS_FOLDER}/{_step_name(own)}.json",
                 )
             run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
@@ -723,20 +729,15 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self, timings: list[NodeTiming], tasks: list[str]
     ) -> tuple[str, str | None]:
         """The time log's text and the Gantt page (``None`` if not drawn)."""
-        time_log = json.dumps(
-            {
-                "nodes": [
-                    t.as_log_entry(task) for t, task in zip(timings, tasks, strict=True)
-                ]
-            },
-            indent=2,
-        )
+        entries = [t.as_log_entry(task) for t, task in zip(timings, tasks, strict=True)]
+        # Another step's timings come from the store: masked again, never trusted.
+        time_log = json.dumps(mask_json({"nodes": entries}), indent=2)
         html = None
         if self.enable_plotly:
             with warn_on_failure(self, "draw the Gantt chart"):
                 html = gantt_html(
                     self._timeline(timings, tasks),
-                    self.gantt_params,
+                    mask_json(self.gantt_params),  # its title is on the page
                     self.gantt_plotlyjs,
                 )
         return time_log, html
@@ -760,12 +761,14 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     def _timeline(
         self, timings: list[NodeTiming], tasks: list[str]
     ) -> list[TimelineEntry]:
+        # The page is uploaded as it is drawn: its texts pass the masking rule here
+        # (gantt.py is independent of it).
         return [
             TimelineEntry(
-                task=task,
+                task=mask_secrets(task),
                 start=timing.start,
                 end=timing.end,
-                worker=timing.thread
+                worker=mask_secrets(timing.thread)
                 if timing.pid == self._parent_pid
                 else f"process {timing.pid}",
                 failed=timing.status != "completed",

@@ -7,7 +7,9 @@ only ever grows and two threads cannot undo each other (the sender takes them
 under one lock, and a newer value of a tag wins over an older one still queued).
 Processes get their own tag (a ParallelRunner worker, an orchestrated step on
 another machine), so none overwrites another's. An object that would pass
-MLflow's 8000 characters goes on in ``<base>.<process>.2`` and so on.
+MLflow's 8000 characters goes on in ``<base>.<process>.2`` and so on. Entries
+pass the masking rule as data (:func:`~pipelinex_mlflow.masking.mask_json`), so
+the tag stays valid JSON.
 
 Examples:
     >>> pages = JsonTagPages("app.layouts", "p1")
@@ -27,6 +29,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.masking import mask_json, mask_secrets
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
 
 if TYPE_CHECKING:
@@ -67,7 +70,8 @@ class JsonTagPages:
         nothing it needs: the value itself is logged apart).
         """
         changed: set[int] = set()
-        for name, value in entries.items():
+        for given_name, given_value in entries.items():
+            name, value = mask_secrets(given_name), mask_json(given_value)
             alone = _text({name: value})
             if len(alone) > MAX_TAG_LENGTH:
                 continue

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pipelinex_mlflow.masking import mask_url_passwords
+from pipelinex_mlflow.masking import mask_secrets
 from pipelinex_mlflow.tracking.senders import call_directly
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -52,7 +52,8 @@ class DatasetRecord:
         name: The catalog entry.
         digest: Changes when the data changes (``""`` when it cannot be told).
         source_type: ``local``, the URI's scheme (``s3``, ``gs``...), or ``kedro``.
-        source: The file, folder or URI (credentials masked), or what else names it.
+        source: The file, folder or URI, or what else names it (masked when it
+            is sent: see :meth:`source_json`).
         context: ``input``, ``output`` or ``intermediate``.
         dataset_type: The Kedro dataset class, ``<module>.<class>`` after
             ``kedro_datasets.``.
@@ -66,8 +67,13 @@ class DatasetRecord:
     dataset_type: str
 
     def source_json(self) -> str:
-        """The source as MLflow's dataset sources write it: ``{"uri": ...}``."""
-        return json.dumps({"uri": mask_url_passwords(self.source)})
+        """The source as MLflow's dataset sources write it: ``{"uri": ...}``.
+
+        Masked (:func:`~pipelinex_mlflow.masking.mask_secrets`): a URL's password
+        and a signed URL's signature (Azure SAS ``sig``, S3's ``X-Amz-Signature``)
+        are secrets.
+        """
+        return json.dumps({"uri": mask_secrets(self.source)})
 
 
 def log_dataset_records(run: RunRef, records: Sequence[DatasetRecord]) -> int:
@@ -87,7 +93,7 @@ def log_dataset_records(run: RunRef, records: Sequence[DatasetRecord]) -> int:
     inputs = [
         DatasetInput(
             Dataset(
-                name=record.name[:MAX_NAME_LENGTH],
+                name=mask_secrets(record.name)[:MAX_NAME_LENGTH],
                 digest=record.digest[:MAX_DIGEST_LENGTH],
                 source_type=record.source_type,
                 source=record.source_json(),

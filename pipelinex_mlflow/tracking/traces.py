@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.masking import get_logger, mask_secrets
+from pipelinex_mlflow.masking import get_logger, mask_json, mask_secrets
 from pipelinex_mlflow.tracking.reads import get_experiment_id
 from pipelinex_mlflow.tracking.senders import call_directly
 from pipelinex_mlflow.tracking.stores import get_client
@@ -68,10 +68,12 @@ class SpanRecord:
 
 
 def _attribute(value: Any) -> str:
-    text = json.dumps(value, default=str)
+    # Masked as data, before it is cut: the text stays JSON, and a secret cut in
+    # two is still masked whole.
+    text = json.dumps(mask_json(value), default=lambda v: mask_secrets(str(v)))
     if len(text) > MAX_ATTRIBUTE_LENGTH:
         text = json.dumps(text[: MAX_ATTRIBUTE_LENGTH - 20] + "...(cut)")
-    return mask_secrets(text)
+    return text
 
 
 def log_trace(
@@ -124,7 +126,7 @@ def _log_trace(
         state=TraceState.ERROR if failed else TraceState.OK,
         execution_duration=int((root.end - root.start) * 1000),
         trace_metadata={TraceMetadataKey.SOURCE_RUN: run.run_id},
-        tags={"mlflow.traceName": root.name, **(tags or {})},
+        tags=mask_json({"mlflow.traceName": root.name, **(tags or {})}),
     )
     # Made for the run's store: its URI is explicit, never the process-wide one.
     client = TracingClient(run.tracking_uri)
@@ -167,7 +169,7 @@ def _mlflow_spans(
         if span.error:
             attributes["kedro.error"] = _attribute(span.error)
         readable = ReadableSpan(
-            name=span.name,
+            name=mask_secrets(span.name),
             context=contexts[index],
             parent=contexts[span.parent] if span.parent is not None else None,
             attributes=attributes,
