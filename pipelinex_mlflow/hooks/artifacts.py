@@ -15,6 +15,7 @@ from pipelinex_mlflow.hooks._configurable import (
     remembers_given_arguments,
 )
 from pipelinex_mlflow.hooks._credential_files import (
+    FilteredUploads,
     filter_uploads,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
@@ -23,7 +24,7 @@ from pipelinex_mlflow.kedro_helpers import (
     dataset_local_path,
     project_root,
 )
-from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.masking import MASK, get_logger
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -129,10 +130,17 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
     one warning, and the others are uploaded anyway.
 
     Credentials files are never uploaded by accident: Kedro's
-    ``credentials*.yml``, ``.env`` files, private keys and the other names of
-    :data:`~pipelinex_mlflow.hooks._credential_files.CREDENTIALS_FILE_PATTERNS`
-    are left out of folders and globs, and a file named exactly goes up only with
-    ``allow_credentials_files=True``. Each file left out is named in a warning.
+    ``credentials*.yml``, ``.env`` files, the other names of
+    :data:`~pipelinex_mlflow.hooks._credential_files.CREDENTIALS_FILE_PATTERNS`,
+    and files recognised by their content whatever their name (private keys, GCP
+    service-account keys, AWS credentials, ``.netrc``, kube configs) are left out
+    of folders and globs, and a file named exactly goes up only with
+    ``allow_credentials_files=True``. A file an environment variable names as
+    credentials (``GOOGLE_APPLICATION_CREDENTIALS``, ``*_KEY_FILE``...) never goes
+    up. Each file left out is named in a warning. The configuration files of
+    ``filepaths_*`` (YAML, JSON, TOML, INI...) go up with the secrets the masking
+    rule finds in them masked (a catalog's database URL password, a signed URL's
+    signature), each such file named in a warning.
 
     Examples:
         In ``settings.py``:
@@ -256,8 +264,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
             filtered = filter_uploads(
                 [path], {path}, allow_credentials=self.allow_credentials_files
             )
-            if filtered.skipped:
-                self._warn_skipped(filtered.skipped)
+            self._warn_filtered(filtered)
             # A versioned file goes where its unversioned path would.
             base = dataset_base_path(dataset) or path
             target = artifact_dir(base, self._root, is_dir=path.is_dir())
@@ -303,9 +310,9 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
                 paths,
                 _explicit_files(specs, self._root),
                 allow_credentials=self.allow_credentials_files,
+                mask_config_files=True,
             )
-            if filtered.skipped:
-                self._warn_skipped(filtered.skipped)
+            self._warn_filtered(filtered)
             run_logger = RunLogger(run)
             for upload in filtered.uploads:
                 # A folder goes up in one call.
@@ -324,19 +331,35 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
                 run.run_id,
             )
 
-    def _warn_skipped(self, skipped: list[Path]) -> None:
-        shown = []
-        for path in skipped:
-            try:
-                shown.append(path.relative_to(self._root).as_posix())
-            except ValueError:
-                shown.append(str(path))
-        logger.warning(
-            "MLflowArtifactsLoggerHook did not upload %s: credentials files hold "
-            "secrets. To upload one anyway, name the file itself (not a folder or a "
-            "glob) and set its allow_credentials_files argument to True.",
-            ", ".join(shown),
-        )
+    def _shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self._root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _warn_filtered(self, filtered: FilteredUploads) -> None:
+        """Name each file left out (and why) or masked: its path, never its content."""
+        if filtered.skipped:
+            shown = [
+                f"{self._shown(path)} ({filtered.reasons.get(path, 'its name')})"
+                for path in filtered.skipped
+            ]
+            logger.warning(
+                "MLflowArtifactsLoggerHook did not upload %s: credentials files hold "
+                "secrets. To upload one anyway, name the file itself (not a folder "
+                "or a glob) and set its allow_credentials_files argument to True; a "
+                "file an environment variable names as credentials is never "
+                "uploaded.",
+                ", ".join(shown),
+            )
+        if filtered.masked:
+            logger.warning(
+                "MLflowArtifactsLoggerHook uploaded %s with the secrets in them "
+                "replaced by %r (SECURITY.md gives the rule); the files themselves "
+                "are unchanged.",
+                ", ".join(self._shown(path) for path in filtered.masked),
+                MASK,
+            )
 
 
 def _explicit_files(specs: Iterable[PathSpec], root: Path) -> set[Path]:

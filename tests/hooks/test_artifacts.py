@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow import MLflowBasicLoggerHook
+    from pipelinex_mlflow.hooks._credential_files import FilteredUploads
 
 
 @pytest.fixture
@@ -279,3 +282,140 @@ def test_a_folder_dataset_goes_up_without_its_credentials_files(
     assert "parts/report.json" in paths
     assert not [p for p in paths if "credentials" in p]
     assert "parts/credentials.json" in caplog.text
+
+
+_CREDENTIAL_CONTENTS = {
+    "gcp.json": (
+        '{"type": "service_account", "private_key_id": "k1", '
+        '"private_key": "-----BEGIN PRIVATE KEY-----\\nMII\\n"}'
+    ),
+    "adc.json": '{"type": "authorized_user", "refresh_token": "1//x", "client_id": "c"}',
+    "deploy_id": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n",
+    "server.crt.bak": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n",
+    "putty.txt": "PuTTY-User-Key-File-3: ssh-ed25519\n",
+    "aws_profile.ini": "[default]\naws_secret_access_key = abc\n",
+    "machines": "machine api.example.com login bob password pw\n",
+    "cluster.yaml": "apiVersion: v1\nkind: Config\nusers:\n- user:\n    token: t\n",
+    "docker.json": '{"auths": {"ghcr.io": {"auth": "Ym9iOnB3"}}}',
+}
+_ORDINARY_CONTENTS = {
+    "parameters.yml": "lr: 0.1\nprivate_key_path: ${oc.env:KEY}\n",
+    "catalog.yml": "raw:\n  type: pandas.CSVDataset\n  filepath: data/raw.csv\n",
+    "users.csv": "name,password_hash\nbob,abc\n",
+    "service.json": '{"type": "service", "name": "api"}',
+    "cert.crt": "-----BEGIN CERTIFICATE-----\nMIIB\n",
+    "notes.md": "Use `kind: Config` with a token: see the wiki.\n",
+    "defaults.yml": "default:\n  password_length: 12\n",
+    "aws.yml": "s3:\n  aws_secret_access_key: ${oc.env:AWS_SECRET}\n",
+}
+
+
+class TestCredentialsByContentAndEnvironment:
+    """Credentials files under innocent names, and the files variables name."""
+
+    @pytest.mark.parametrize("name", sorted(_CREDENTIAL_CONTENTS))
+    def test_recognised_by_content(self, tmp_path: Path, name: str) -> None:
+        from pipelinex_mlflow.hooks._credential_files import credentials_content
+
+        path = tmp_path / name
+        path.write_text(_CREDENTIAL_CONTENTS[name])
+        assert credentials_content(path) is not None
+
+    @pytest.mark.parametrize("name", sorted(_ORDINARY_CONTENTS))
+    def test_ordinary_files_are_not(self, tmp_path: Path, name: str) -> None:
+        from pipelinex_mlflow.hooks._credential_files import credentials_content
+
+        path = tmp_path / name
+        path.write_text(_ORDINARY_CONTENTS[name])
+        assert credentials_content(path) is None
+
+    def test_a_file_a_variable_names_never_goes_up_even_named_and_allowed(
+        self, tmp_path: Path
+    ) -> None:
+        from pipelinex_mlflow.hooks._credential_files import filter_uploads
+
+        opaque = tmp_path / "conf" / "token.txt"
+        opaque.parent.mkdir()
+        opaque.write_text("opaque")
+        kube = tmp_path / "kube"
+        kube.write_text("opaque too")
+        named = tmp_path / "conf" / "named.txt"
+        named.write_text("opaque three")
+        environ = {
+            "VAULT_TOKEN_FILE": str(opaque),
+            "KUBECONFIG": f"/no/such/file{os.pathsep}{kube}",
+            "MY_SECRET": str(named),
+            "HOME": str(tmp_path),
+        }
+        explicit = {opaque, kube, named}
+        filtered = filter_uploads(
+            [*explicit, opaque.parent],
+            explicit,
+            allow_credentials=True,
+            environ=environ,
+        )
+        # The folder went up as a copy without them; no file went up alone.
+        (copy,) = filtered.uploads
+        assert copy.source == opaque.parent
+        assert sorted(p.name for p in copy.local.iterdir()) == []
+        _clean(filtered)
+        assert set(filtered.skipped) == {opaque, kube, named}
+        assert filtered.reasons[kube] == "$KUBECONFIG names it"
+        assert filtered.reasons[opaque] == "$VAULT_TOKEN_FILE names it"
+        assert filtered.reasons[named] == "$MY_SECRET names it"
+
+    def test_content_recognised_files_go_up_only_named_and_allowed(
+        self, tmp_path: Path
+    ) -> None:
+        from pipelinex_mlflow.hooks._credential_files import filter_uploads
+
+        key = tmp_path / "deploy_id"
+        key.write_text(_CREDENTIAL_CONTENTS["deploy_id"])
+        refused = filter_uploads([key], set(), allow_credentials=True, environ={})
+        assert (refused.skipped, refused.reasons) == ([key], {key: "a private key"})
+        allowed = filter_uploads([key], {key}, allow_credentials=True, environ={})
+        assert [u.local for u in allowed.uploads] == [key]
+
+    def test_configuration_goes_up_masked_and_the_files_stay_as_they_were(
+        self, tmp_path: Path
+    ) -> None:
+        from pipelinex_mlflow.hooks._credential_files import filter_uploads
+
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        catalog = conf / "catalog.yml"
+        text = "db:\n  con: postgresql://u:pw-cat@h/db\n  url: https://h/x?a=1&sig=s1\n"
+        catalog.write_text(text)
+        (conf / "plain.yml").write_text("lr: 0.1\n")
+        # A link in the folder: its masked copy must not write through to the target.
+        target = tmp_path / "elsewhere.yml"
+        target.write_text("password: pw-link\n")
+        (conf / "linked.yml").symlink_to(target)
+        filtered = filter_uploads(
+            [conf, catalog],
+            {catalog},
+            allow_credentials=False,
+            mask_config_files=True,
+            environ={},
+        )
+        copies = {u.local.name: u.local for u in filtered.uploads}
+        folder, single = copies["conf"], copies["catalog.yml"]
+        for masked in (folder / "catalog.yml", single):
+            assert masked.read_text() == (
+                "db:\n  con: postgresql://u:*****@h/db\n  url: https://h/x?a=1&sig=*****\n"
+            )
+        assert (folder / "linked.yml").read_text() == "password: *****\n"
+        assert (folder / "plain.yml").read_text() == "lr: 0.1\n"
+        assert catalog.read_text() == text
+        assert target.read_text() == "password: pw-link\n"
+        assert sorted(filtered.masked) == sorted(
+            [catalog, conf / "linked.yml", catalog]
+        )
+        _clean(filtered)
+
+
+def _clean(filtered: FilteredUploads) -> None:
+    """Remove the temporary copies, as the upload does once it is done."""
+    for upload in filtered.uploads:
+        if isinstance(upload.keep_alive, tempfile.TemporaryDirectory):
+            upload.keep_alive.cleanup()
