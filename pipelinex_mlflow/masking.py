@@ -439,11 +439,8 @@ def mask_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             mask_secrets(key) if isinstance(key, str) else key: (
-                MASK
-                if isinstance(key, str)
-                and isinstance(item, (str, int, float))
-                and not isinstance(item, bool)
-                and is_secret_name(key)
+                _masked_whole(item)
+                if isinstance(key, str) and is_secret_name(key)
                 else mask_json(item)
             )
             for key, item in value.items()
@@ -451,6 +448,19 @@ def mask_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [mask_json(item) for item in value]
     return value
+
+
+def _masked_whole(value: Any) -> Any:
+    """What a secret-looking key holds: texts and numbers masked, lists item by item.
+
+    A dict under it is a record named by it (a dataset called ``api_token``), not
+    its value: it is masked field by field.
+    """
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return MASK
+    if isinstance(value, (list, tuple)):
+        return [_masked_whole(item) for item in value]
+    return mask_json(value)
 
 
 class MaskingFilter(logging.Filter):

@@ -316,6 +316,7 @@ def test_mask_json_masks_texts_and_secret_keys_and_stays_json() -> None:
             }
         ],
         "credentials": {"password": "pw8", "aws_secret_access_key": 123},
+        "passwords": ["pw7", ("pw6", None)],
         "source": _SAS,
         "http://a:keypw@h": None,
         "signature": "inputs: [x]",
@@ -323,13 +324,14 @@ def test_mask_json_masks_texts_and_secret_keys_and_stays_json() -> None:
     masked = mask_json(data)
     text = json.dumps(masked)
     assert json.loads(text) == masked
-    for secret in ("hunter2", "pw9", "pw8", "123", "AzSig", "keypw"):
+    for secret in ("hunter2", "pw9", "pw8", "pw7", "pw6", "123", "AzSig", "keypw"):
         assert secret not in text, secret
     node = masked["nodes"][0]
     assert node["inputs"] == ["params:db_password", "raw"]
     assert (node["duration"], node["ok"]) == (1.5, True)
     assert masked["credentials"] == {"password": MASK, "aws_secret_access_key": MASK}
     assert masked["signature"] == "inputs: [x]"
+    assert masked["passwords"] == [MASK, [MASK, None]]
 
 
 def test_json_tags_are_masked_as_data_and_stay_json() -> None:
