@@ -6,7 +6,9 @@ process collects and removes: records (one JSON file each, written atomically) a
 claims (a name taken by exactly one process).
 
 Only the process that made a folder removes it, so a forked worker that inherits
-the object never deletes what the main process still reads.
+the object never deletes what the main process still reads. A folder a worker
+process made (ParallelRunner's) is removed when that worker exits, after its
+uploads: multiprocessing runs no exit handlers there, but runs its finalizers.
 
 Examples:
     >>> spool = WorkerSpool("pipelinex_mlflow-example-")
@@ -26,6 +28,8 @@ import atexit
 import hashlib
 import json
 import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -44,6 +48,9 @@ logger = logging.getLogger(__name__)
 # registered when this module is imported, before the tracking layer's (which
 # imports it), so the uploads still reading these folders finish first.
 _leftovers: set[str] = set()
+# In a worker process, folders are removed by a multiprocessing finalizer of this
+# priority: lower than the senders' (10), so their uploads finish first.
+_WORKER_EXIT_PRIORITY = 5
 
 
 def _remove_if_owner(path: str, owner_pid: int) -> None:
@@ -106,6 +113,15 @@ class ScratchFolder:
             # At exit, _remove_leftovers removes it, after the last upload.
             self._finalizer.atexit = False
             _leftovers.add(self._path)
+            if multiprocessing.parent_process() is not None:
+                # A worker process: it runs no exit handlers, and the objects
+                # holding the folder may live until it exits.
+                multiprocessing.util.Finalize(
+                    None,
+                    _remove_if_owner,
+                    args=(self._path, self._owner_pid),
+                    exitpriority=_WORKER_EXIT_PRIORITY,
+                )
         return Path(self._path)
 
     @property
