@@ -28,7 +28,12 @@ from pipelinex_mlflow.tracking import (
     split_by_kind,
 )
 
+from tests.kedro_project import write_skeleton
+from tests.reliability_project import kedro, kedro_env, output_of
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mlflow.tracking import MlflowClient
 
 BIG = 2**80  # float(BIG) == BIG + 0, but float(BIG + 1) == float(BIG)
@@ -137,6 +142,64 @@ class TestIntegersBeyondFloatPrecision:
         assert split.metrics == {"node.k": 4.0}
         assert split.skipped == {}
         assert split_by_kind("x", BIG + 1, STRICT).params == {"x": BIG + 1}
+
+
+_RUN_NODES = """
+def count():
+    big = 2**80 + 1
+    return big, {"rows": big, "k": 3}, big, [1.0, float("nan"), float("inf")]
+"""
+_RUN_REGISTRY = """
+from kedro.pipeline import Pipeline, node
+
+from exact.nodes import count
+
+
+def register_pipelines():
+    outputs = ["in_memory", "by_type", "as_metric", "curve"]
+    return {"__default__": Pipeline([node(count, None, outputs, name="count")])}
+"""
+_RUN_SETTINGS = """
+from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowCatalogLoggerHook
+
+HOOKS = (
+    MLflowBasicLoggerHook(experiment_name="exact"),
+    MLflowCatalogLoggerHook(auto=True),
+)
+"""
+_RUN_CATALOG = "".join(
+    f"{name}:\n  type: pipelinex_mlflow.MLflowDataset\n  dataset: {code}\n"
+    for name, code in (("by_type", "a"), ("as_metric", "m"), ("curve", "a"))
+)
+
+
+def test_a_kedro_run_keeps_big_ints_exact_or_says_it_rounded_them(
+    tmp_path: Path, tracking_uri: str, client: MlflowClient
+) -> None:
+    """Auto-logged, ``a`` and ``m`` outputs of one real ``kedro run``."""
+    project = tmp_path / "project"
+    package = write_skeleton(project, "exact")
+    (package / "nodes.py").write_text(_RUN_NODES)
+    (package / "pipeline_registry.py").write_text(_RUN_REGISTRY)
+    (package / "settings.py").write_text(_RUN_SETTINGS)
+    (project / "conf" / "base" / "catalog.yml").write_text(_RUN_CATALOG)
+    result = kedro(project, "run", env=kedro_env(tracking_uri))
+    output = output_of(result)
+    assert result.returncode == 0, output
+
+    experiment = client.get_experiment_by_name("exact")
+    assert experiment is not None
+    (logged,) = client.search_runs([experiment.experiment_id])
+    exact = str(BIG + 1)
+    assert logged.data.params["in_memory"] == exact  # MLflowCatalogLoggerHook
+    assert logged.data.params["by_type.rows"] == exact
+    assert logged.data.metrics["by_type.k"] == 3.0
+    assert logged.data.metrics["as_metric"] == float(BIG)
+    assert "'as_metric' is rounded" in output
+    assert exact in output
+    run = RunRef(tracking_uri, logged.info.run_id)
+    assert _reload("by_type", run, "a") == {"rows": BIG + 1, "k": 3.0}
+    assert _same(_reload("curve", run, "a"), [1.0, math.nan, math.inf])
 
 
 NON_FINITE = [
