@@ -27,7 +27,6 @@ from pipelinex_mlflow.tracking import (
     set_current_run,
     split_by_kind,
 )
-
 from tests.kedro_project import write_skeleton
 from tests.reliability_project import kedro, kedro_env, output_of
 
