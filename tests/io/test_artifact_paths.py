@@ -59,13 +59,19 @@ HOOKS = (MLflowBasicLoggerHook(experiment_name="{experiment}"),)
 """
 
 # Entry -> its catalog config; "loaded" is what the last node read back.
-THREE_ENTRIES = {
+ENTRIES = {
     "left/model": "  dataset: json\n",
     "right/model": "  dataset: json\n",
     "model": "  dataset: json\n",
     "third": "  dataset: json\n  dataset_name: deep/er/model\n",
+    # Namespaced entries (a modular pipeline's): their names differ, and so do
+    # their files.
+    "a.model": "  dataset: json\n",
+    "b.model": "  dataset: json\n",
 }
 EXPECTED_ARTIFACTS = {
+    "a.model": "a.model.json",
+    "b.model": "b.model.json",
     "left/model": "left/model.json",
     "right/model": "right/model.json",
     "model": "model.json",
@@ -110,7 +116,7 @@ def _only_run(client: MlflowClient) -> str:
 def test_entries_differing_only_in_their_folder_keep_their_own_artifacts(
     tmp_path: Path, tracking_uri: str, client: MlflowClient
 ) -> None:
-    project = _project(tmp_path / "project", THREE_ENTRIES)
+    project = _project(tmp_path / "project", ENTRIES)
     result = kedro(project, "run", env=kedro_env(tracking_uri))
     assert result.returncode == 0, output_of(result)
 
@@ -132,7 +138,7 @@ def test_entries_differing_only_in_their_folder_keep_their_own_artifacts(
         assert reader.load() == {"made_by": entry}
     loaded = client.download_artifacts(run_id, "loaded.json", str(tmp_path / "out"))
     with open(loaded, encoding="utf-8") as file:
-        assert json.load(file) == list(THREE_ENTRIES)
+        assert json.load(file) == list(ENTRIES)
 
 
 @pytest.mark.parametrize(
