@@ -203,7 +203,7 @@ def mlflow_log_artifacts(
     if filtered.skipped:
         logger.warning(
             "mlflow_log_artifacts did not upload %s: credentials files hold secrets.",
-            ", ".join(map(str, filtered.skipped)),
+            filtered.skipped_with_reasons(),
         )
     if not filtered.uploads:
         return

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from pipelinex_mlflow.masking import is_secret_name, mask_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 #: File names (in any case) that hold credentials by convention.
 CREDENTIALS_FILE_PATTERNS: tuple[str, ...] = (
@@ -267,6 +267,20 @@ class FilteredUploads:
     skipped: list[Path] = field(default_factory=list)
     reasons: dict[Path, str] = field(default_factory=dict)
     masked: list[Path] = field(default_factory=list)
+
+    def skipped_with_reasons(self, shown: Callable[[Path], str] = str) -> str:
+        """The files left out, each with why, for a warning: paths, never content.
+
+        Examples:
+            >>> left_out = FilteredUploads(skipped=[Path("gcp.json")])
+            >>> left_out.reasons[Path("gcp.json")] = "a service-account key"
+            >>> left_out.skipped_with_reasons()
+            'gcp.json (a service-account key)'
+        """
+        return ", ".join(
+            f"{shown(path)} ({self.reasons.get(path, 'its name')})"
+            for path in self.skipped
+        )
 
 
 def filter_uploads(

@@ -340,17 +340,13 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
     def _warn_filtered(self, filtered: FilteredUploads) -> None:
         """Name each file left out (and why) or masked: its path, never its content."""
         if filtered.skipped:
-            shown = [
-                f"{self._shown(path)} ({filtered.reasons.get(path, 'its name')})"
-                for path in filtered.skipped
-            ]
             logger.warning(
                 "MLflowArtifactsLoggerHook did not upload %s: credentials files hold "
                 "secrets. To upload one anyway, name the file itself (not a folder "
                 "or a glob) and set its allow_credentials_files argument to True; a "
                 "file an environment variable names as credentials is never "
                 "uploaded.",
-                ", ".join(shown),
+                filtered.skipped_with_reasons(self._shown),
             )
         if filtered.masked:
             logger.warning(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipelinex_mlflow.masking import get_logger, scrubbed
+from pipelinex_mlflow.masking import get_logger, mask_value, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.flavors import (
     PYFUNC,
@@ -248,7 +248,9 @@ def _strings(values: Any, what: str) -> dict[str, str]:
             f"Model save_args {what} must be a dict of names to values, not "
             f"{type(values).__name__}."
         )
-    return {str(k): str(v) for k, v in values.items()}
+    # Model params and tags are read by whoever can see the model: the same
+    # masking rule as the run's own params and tags.
+    return {str(k): mask_value(str(k), str(v)) for k, v in values.items()}
 
 
 def _set_requirements(flavor: Flavor, kwargs: dict[str, Any]) -> None:
@@ -469,7 +471,8 @@ def register_model(
             registered_model_name,
             source=model.artifact_location,
             run_id=model.source_run_id,
-            tags={str(k): str(v) for k, v in (tags or {}).items()} or None,
+            tags={str(k): mask_value(str(k), str(v)) for k, v in (tags or {}).items()}
+            or None,
             model_id=model.model_id,
             await_creation_for=await_registration_for,
         )

@@ -22,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet
+from pipelinex_mlflow.masking import MASK
 from pipelinex_mlflow.tracking import RunRef, drain_run, set_current_run
 from tests._kedro import run_with_hooks
 
@@ -609,3 +610,30 @@ def _literal(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+class TestMasking:
+    def test_secrets_in_model_params_and_tags_and_version_tags_are_masked(
+        self, client: MlflowClient, saving_run: RunRef
+    ) -> None:
+        _model_entry(
+            dataset_name="regressor",
+            registered_model_name="masked",
+            tags={"db_password": "hunter2", "source": "postgresql://u:hunter2@h/db"},
+            save_args={
+                "params": {"api_token": "hunter2", "alpha": 0.5},
+                "tags": {"store": "https://a.blob.core.windows.net/c?sig=hunter2"},
+            },
+        ).save(_regressor())
+        model = _only_model(client, saving_run)
+        (version,) = client.search_model_versions("name = 'masked'")
+        texts = [
+            *model.params.values(),
+            *model.tags.values(),
+            *version.tags.values(),
+        ]
+        assert not [text for text in texts if "hunter2" in text]
+        assert model.params["api_token"] == MASK
+        assert model.params["alpha"] == "0.5"
+        assert version.tags["db_password"] == MASK
+        assert version.tags["source"].startswith("postgresql://u:")
