@@ -11,8 +11,11 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from kedro.io import DataCatalog, DatasetError
+from kedro.pipeline import Pipeline, node
 
 from pipelinex_mlflow import MLflowDataSet
+from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.tracking import RunRef, set_current_run
 from tests.kedro_project import write_skeleton
 from tests.reliability_project import kedro, kedro_env, output_of
@@ -216,3 +219,38 @@ def test_a_run_of_an_earlier_version_still_loads_from_the_file_name_alone(
         and "'model.json'" in r.getMessage()
         for r in caplog.records
     )
+
+
+def _nested(path: Path) -> MLflowDataSet:
+    return MLflowDataSet(dataset={"type": "json.JSONDataset", "filepath": str(path)})
+
+
+def test_an_entry_that_only_reads_another_ones_artifact_is_no_clash(
+    tmp_path: Path,
+) -> None:
+    """Only outputs upload; an input may read the artifact another entry writes."""
+    catalog = DataCatalog(
+        {
+            "written": _nested(tmp_path / "x" / "report.json"),
+            "read": _nested(tmp_path / "y" / "report.json"),
+        }
+    )
+    pipeline = Pipeline(
+        [
+            node(lambda: {"a": 1}, None, "written", name="write"),
+            node(lambda r, w: None, ["read", "written"], None, name="read"),
+        ]
+    )
+    assert name_mlflow_datasets(pipeline, catalog) == ["read", "written"]
+    both_written = Pipeline(
+        [
+            node(lambda: {"a": 1}, None, "written", name="write"),
+            node(lambda: {"b": 2}, None, "read", name="write_too"),
+        ]
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"entries 'read' and 'written' would both upload to artifact "
+        r"'report.json'",
+    ):
+        name_mlflow_datasets(both_written, catalog)
