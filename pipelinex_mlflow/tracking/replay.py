@@ -1,6 +1,8 @@
 """Sending a spool file into its run: what the store did not take when the run ran.
 
-A replay sends every batch of the spool with the same sender a run uses, then ends
+A replay first checks the whole file (a spool may come from anywhere): a file
+that is not a valid spool sends nothing, and is renamed ``<name>.rejected.zip``.
+It sends every batch of the spool with the same sender a run uses, then ends
 the run with the status it should have had, then renames the file
 ``<run id>.replayed.zip``. It adds nothing the run already holds: metrics keep
 their original timestamps (MLflow keeps one of identical entries), params already
@@ -24,6 +26,8 @@ from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.sender import RunSender
 from pipelinex_mlflow.tracking.spool import (
+    BadSpoolError,
+    mark_rejected,
     mark_replayed,
     pending_spools,
     read_spool,
@@ -62,12 +66,25 @@ def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
         tracking_uri: Send to this store instead of the one the spool names (the
             same server under another address, say).
 
+    Nothing in the file is trusted (it may have been copied from elsewhere, or
+    crafted): :func:`~pipelinex_mlflow.tracking.spool.read_spool` checks every
+    record and path first, and only files inside the spool are uploaded.
+
     Raises:
-        TrackingError: If the file is no spool, or the store did not take
-            everything; the file is kept then, and can be replayed again.
+        BadSpoolError: If the file is not a valid spool; nothing of it is sent,
+            and it is renamed ``<name>.rejected.zip`` so later replays pass it by.
+        TrackingError: If the store did not take everything; the file is kept
+            then, and can be replayed again.
     """
     with tempfile.TemporaryDirectory(prefix="pipelinex_mlflow-replay-") as folder:
-        content = read_spool(path, extract_to=Path(folder))
+        try:
+            content = read_spool(path, extract_to=Path(folder))
+        except BadSpoolError as exc:
+            aside = mark_rejected(path)
+            raise BadSpoolError(
+                f"{str(exc).rstrip('.')}. Nothing of it was sent; it is kept aside "
+                f"as {aside.name}."
+            ) from None
         run = RunRef(tracking_uri or content.run.tracking_uri, content.run.run_id)
         sender = RunSender(run)
         values = files = 0

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 import threading
 import time
@@ -77,6 +78,14 @@ SEND_DELAY_S = 1.0
 #: Values a sender may hold; a flush beyond it waits for the sender (back-pressure).
 MAX_PENDING_VALUES = 100_000
 UPLOAD_THREADS = 4
+HTTP_TOO_MANY_REQUESTS = 429
+HTTP_SERVER_ERROR = 500
+#: MLflow's error codes of failures that may pass: 5xx, 429, a lost connection.
+_TRANSIENT_ERROR_CODES = (
+    "INTERNAL_ERROR",
+    "TEMPORARILY_UNAVAILABLE",
+    "REQUEST_LIMIT_EXCEEDED",
+)
 #: Tries per request or upload in a row, before the sender pauses (the store is away)
 #: or counts its values as lost (the store rejected them).
 SEND_TRIES = 3
@@ -108,6 +117,12 @@ class SendReport:
         lost_values: How many params, metrics and tags did not land.
         lost_files: The local files (or artifact names) that did not land.
         errors: One line per failure, for the warning.
+        spool: The spool file holding what the store did not take in time.
+        spooled_values: How many values wait in ``spool``.
+        spooled_files: How many files and texts wait in ``spool``.
+        spooled_end: Whether the run's end waits in ``spool``.
+        end_lost: The status the run should have ended with, when that end
+            reached neither the store nor a spool: the store shows it RUNNING.
     """
 
     lost_values: int = 0
@@ -117,11 +132,17 @@ class SendReport:
     spooled_values: int = 0
     spooled_files: int = 0
     spooled_end: bool = False
+    end_lost: str | None = None
+
+    @property
+    def end_unrecorded(self) -> bool:
+        """Whether the run's end is not in the store (spooled, or lost)."""
+        return self.spooled_end or self.end_lost is not None
 
     @property
     def lost(self) -> bool:
-        """Whether the store rejected values or files (a spool holds none of them)."""
-        return bool(self.lost_values or self.lost_files)
+        """Whether values, files or the end were lost (a spool holds none of them)."""
+        return bool(self.lost_values or self.lost_files or self.end_lost)
 
     def __bool__(self) -> bool:
         return self.lost or self.spool is not None
@@ -138,7 +159,18 @@ class SendReport:
                     f"{len(self.lost_files)} file(s) ({', '.join(self.lost_files)})"
                 )
             reasons = "; ".join(dict.fromkeys(self.errors))
-            sentences.append(f"{' and '.join(parts)} could not be logged: {reasons}")
+            if parts:
+                sentences.append(
+                    f"{' and '.join(parts)} could not be logged: {reasons}"
+                )
+            elif reasons:
+                sentences.append(reasons)
+            if self.end_lost:
+                sentences.append(
+                    f"the run's end ({self.end_lost}) could not be recorded: the "
+                    "store shows the run RUNNING until `kedro mlflow runs` marks it "
+                    "FAILED"
+                )
         if self.spool is not None:
             parts = [f"{self.spooled_values} value(s)", f"{self.spooled_files} file(s)"]
             if self.spooled_end:
@@ -159,6 +191,7 @@ class SendReport:
         self.spooled_values += other.spooled_values
         self.spooled_files += other.spooled_files
         self.spooled_end = self.spooled_end or other.spooled_end
+        self.end_lost = self.end_lost or other.end_lost
 
 
 @dataclass
@@ -293,6 +326,10 @@ class RunSender:
         only guards other callers); checked params may change on purpose: they
         become tags when sent.
         """
+        # MLflow refuses text that is not valid UTF-8, with the whole batch.
+        params = _valid_texts(params)
+        tags = _valid_texts(tags)
+        metrics = [_valid_metric_key(entry) for entry in metrics]
         with self._changed:
             if not check_existing_params:
                 params = {self.claim_param(k, v): v for k, v in params.items()}
@@ -331,6 +368,7 @@ class RunSender:
         (:func:`~pipelinex_mlflow.tracking.keys.suffixed_key`), the same one for
         the same value, with a warning the first time.
         """
+        key, text = valid_utf8(key), valid_utf8(text)  # as submit sends them
         with self._lock:
             claimed = key
             while self._params_given.get(claimed, text) != text:
@@ -368,7 +406,7 @@ class RunSender:
     def upload_text(self, text: str, artifact_file: str) -> None:
         """Upload ``text`` as the artifact file ``artifact_file``, in the background."""
         with self._lock:
-            job = _FileJob(artifact_file, text=text)
+            job = _FileJob(valid_utf8(artifact_file), text=valid_utf8(text))
             # Each text is its own upload, even under a name uploaded before.
             self._uploads[(f"text:{next(self._text_ids)}", artifact_file)] = job
             self._start_upload(job)
@@ -598,11 +636,17 @@ class RunSender:
                 raise TrackingError("the tracking store did not take them in time")
             report.spool = write_spool(self.run, spooled)
         except TrackingError as exc:
+            # Counted and named like a refused value: the run's owner warns.
             report.lost_values += spooled.value_count
             report.lost_files += [job.name for job in jobs]
             if end is not None:
-                report.errors.append(f"the run could not be marked {end.status}")
-            report.errors.append(str(exc))
+                report.end_lost = end.status
+            if write:
+                report.errors.append(
+                    f"the tracking store did not take them in time, and {exc}"
+                )
+            else:
+                report.errors.append(str(exc))
             return
         report.spooled_values += spooled.value_count
         report.spooled_files += spooled.file_count
@@ -820,29 +864,28 @@ class RunSender:
         tags: dict[str, str],
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
-        from mlflow.exceptions import MlflowException
 
-        metric_entities = [
-            Metric(e[0], e[1], e[3], e[2], model_id=linked_model_id(e)) for e in metrics
+        entities: list[_Entity] = [
+            ("metric", Metric(e[0], e[1], e[3], e[2], model_id=linked_model_id(e)))
+            for e in metrics
         ]
-        param_entities = [Param(k, v) for k, v in params.items()]
-        tag_entities = [RunTag(k, v) for k, v in tags.items()]
+        entities += [("param", Param(k, v)) for k, v in params.items()]
+        entities += [("tag", RunTag(k, v)) for k, v in tags.items()]
         try:
-            self._retrying(
-                lambda: client.log_batch(
-                    self.run.run_id,
-                    metrics=metric_entities,
-                    params=param_entities,
-                    tags=tag_entities,
-                )
-            )
-        except MlflowException as exc:
-            if not params:
+            self._log_batch(client, entities)
+        except Exception as exc:
+            if not _refuses_values(exc):
                 raise
-            # One bad param (changed by another process, too long for an old
-            # server) must not cost the batch its other values.
-            logger.debug("MLflow rejected a batch of run %s: %s", self.run.run_id, exc)
-            self._send_without_bad_params(client, params, metric_entities, tag_entities)
+            # The store refused some value: the others must still land.
+            logger.debug("MLflow refused a batch of run %s: %s", self.run.run_id, exc)
+            if params:
+                kept = self._without_changed_params(client, params)
+                entities = [
+                    (kind, entity)
+                    for kind, entity in entities
+                    if kind != "param" or entity.key in kept
+                ]
+            self._send_in_parts(client, entities)
             return
         logger.debug(
             "Logged %d params, %d metrics and %d tags to MLflow run %s",
@@ -852,39 +895,57 @@ class RunSender:
             self.run.run_id,
         )
 
-    def _send_without_bad_params(
-        self,
-        client: MlflowClient,
-        params: dict[str, str],
-        metrics: list[Any],
-        tags: list[Any],
-    ) -> None:
-        from mlflow.entities import Param
-        from mlflow.exceptions import MlflowException
+    def _log_batch(self, client: MlflowClient, entities: list[_Entity]) -> None:
+        by_kind: dict[str, list[Any]] = {"metric": [], "param": [], "tag": []}
+        for kind, entity in entities:
+            by_kind[kind].append(entity)
+        self._retrying(
+            lambda: client.log_batch(
+                self.run.run_id,
+                metrics=by_kind["metric"],
+                params=by_kind["param"],
+                tags=by_kind["tag"],
+            )
+        )
 
+    def _send_in_parts(self, client: MlflowClient, entities: list[_Entity]) -> None:
+        """Send ``entities`` in halves, down to single values: a refused one is lost.
+
+        A value refused alone costs only itself, named; a transient failure
+        raises, and the whole chunk is tried again later (MLflow keeps one of
+        identical entries).
+        """
+        if not entities:
+            return
+        try:
+            self._log_batch(client, entities)
+            return
+        except Exception as exc:
+            if not _refuses_values(exc):
+                raise
+            if len(entities) == 1:
+                kind, entity = entities[0]
+                self._lose(
+                    1, f"MLflow refused {kind} {entity.key!r}: {_error_text(exc)}"
+                )
+                return
+        half = len(entities) // 2
+        self._send_in_parts(client, entities[:half])
+        self._send_in_parts(client, entities[half:])
+
+    def _without_changed_params(
+        self, client: MlflowClient, params: dict[str, str]
+    ) -> set[str]:
+        """The keys of ``params`` the run does not hold; changed ones are lost."""
         existing = client.get_run(self.run.run_id).data.params
         changed = sorted(k for k, v in params.items() if existing.get(k, v) != v)
-        rest = [Param(k, v) for k, v in params.items() if k not in existing]
-        try:
-            self._retrying(
-                lambda: client.log_batch(
-                    self.run.run_id, metrics=metrics, params=rest, tags=tags
-                )
-            )
-        except MlflowException as exc:
-            self._retrying(
-                lambda: client.log_batch(self.run.run_id, metrics=metrics, tags=tags)
-            )
-            self._lose(
-                len(params), f"MLflow rejected {len(params)} params: {exc.message}"
-            )
-            return
         if changed:
             self._lose(
                 len(changed),
                 f"MLflow rejected {len(changed)} params that the run already holds "
                 f"with other values ({', '.join(changed)})",
             )
+        return {k for k in params if k not in existing}
 
     def _unchanged_params(
         self, client: MlflowClient, params: dict[str, str], tags: dict[str, str]
@@ -953,12 +1014,10 @@ class RunSender:
             try:
                 call()
                 return
-            except MlflowException as exc:
-                # A 4xx answer (a rejected value, a deleted run) will not change.
+            except (MlflowException, OSError) as exc:
+                # A 4xx answer (a refused value or path, a deleted run) will not
+                # change.
                 if attempt == SEND_TRIES or not _is_transient(exc):
-                    raise
-            except OSError:
-                if attempt == SEND_TRIES:
                     raise
             time.sleep(RETRY_PAUSE_S * attempt)
 
@@ -972,6 +1031,7 @@ class RunSender:
             self._send_taken(chunk)
 
     def _lose(self, count: int, reason: str) -> None:
+        reason = mask_secrets(reason)
         with self._lock:
             self._report.lost_values += count
             self._report.errors.append(reason)
@@ -1002,14 +1062,57 @@ def _is_transient(exc: BaseException) -> bool:
     """
     if isinstance(exc, _LOCAL_FILE_ERRORS):
         return False  # a missing or unreadable local file stays so
+    # An HTTP answer (``requests.HTTPError`` of an artifact upload): by its status.
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR
     if isinstance(exc, OSError):
         return True
     code = getattr(exc, "error_code", "")
-    return code in (
-        "INTERNAL_ERROR",
-        "TEMPORARILY_UNAVAILABLE",
-        "REQUEST_LIMIT_EXCEEDED",
-    )
+    return code in _TRANSIENT_ERROR_CODES
+
+
+def _refuses_values(exc: BaseException) -> bool:
+    """Whether the store refused some value of a batch (not the run, not the store).
+
+    A value MLflow finds invalid (``INVALID_PARAMETER_VALUE``, a bare 400) or
+    cannot store (a text the database cannot encode); not a transient failure,
+    and not a refusal of the whole run (deleted, not found, not allowed), which
+    every part of the batch would meet again.
+    """
+    if _is_transient(exc):
+        return False
+    code = getattr(exc, "error_code", None)
+    if code is not None:
+        return code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
+    return isinstance(exc, ValueError)
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(getattr(exc, "message", None) or exc)[:300]
+
+
+_Entity = tuple[str, Any]
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_utf8(text: str) -> str:
+    r"""``text`` with each lone surrogate (not valid UTF-8) replaced by U+FFFD.
+
+    Examples:
+        >>> valid_utf8("caf\udce9") == "caf\ufffd"
+        True
+    """
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _valid_texts(values: Mapping[str, str]) -> dict[str, str]:
+    return {valid_utf8(k): valid_utf8(v) for k, v in values.items()}
+
+
+def _valid_metric_key(entry: MetricEntry) -> MetricEntry:
+    key = valid_utf8(entry[0])
+    return entry if key == entry[0] else (key, *entry[1:])
 
 
 def _done(job: _FileJob) -> bool:

@@ -125,8 +125,11 @@ def test_replay_of_something_else_says_what_it_is(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.zip"
     with zipfile.ZipFile(bogus, "w") as archive:
         archive.writestr("notes.txt", "hi")
-    with pytest.raises(TrackingError, match="is not a readable pipelinex_mlflow spool"):
+    with pytest.raises(
+        TrackingError, match="is not a readable pipelinex_mlflow spool file"
+    ):
         replay(bogus)
+    assert (tmp_path / "notes.rejected.zip").exists()
     with pytest.raises(TrackingError, match="not a readable"):
         replay(tmp_path / "missing.zip")
     assert replay_all(tmp_path / "empty") == []

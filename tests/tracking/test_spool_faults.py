@@ -1,0 +1,218 @@
+"""A spool that cannot be written is a loss, counted and named; never a crash.
+
+The spool is written whole under a temporary name, synced and renamed: a full
+disk (here a file size limit, ``RLIMIT_FSIZE``, in a real process) leaves the
+spool as it was, never a truncated file that no replay can read. A spool folder
+that is a file, with the server gone, costs the run's unsent values and its end,
+each counted in a warning, and ``kedro run`` still exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pipelinex_mlflow.tracking import RunEnd, RunRef, TrackingError
+from pipelinex_mlflow.tracking.sender import RunSender
+from pipelinex_mlflow.tracking.spool import (
+    SPOOL_DIR_ENV_VAR,
+    Spooled,
+    read_spool,
+    write_spool,
+)
+from tests.conftest import ServerProcess
+from tests.reliability_project import generate, kedro, kedro_env, output_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from mlflow.tracking import MlflowClient
+
+
+def _refused_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_a_spool_folder_that_is_a_file_raises_a_tracking_error(
+    tmp_path: Path, run: RunRef
+) -> None:
+    not_a_folder = tmp_path / "mlflow_spool"
+    not_a_folder.write_text("a file where the spool folder should be")
+    with pytest.raises(TrackingError, match="could not be written"):
+        write_spool(run, Spooled(params={"lr": "0.5"}), not_a_folder)
+
+
+def test_an_unwritable_spool_is_counted_as_lost_with_the_runs_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "mlflow_spool"
+    not_a_folder.write_text("")
+    monkeypatch.setenv(SPOOL_DIR_ENV_VAR, str(not_a_folder))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    report_file = tmp_path / "report.txt"
+    report_file.write_text("done")
+    sender = RunSender(RunRef(_refused_url(), "0123456789abcdef"))
+    sender.submit(params={"lr": "0.5"}, metrics=[("loss", 1.0, 0, 1)], tags={})
+    sender.upload(str(report_file), None)
+    report = sender.close(time.monotonic() + 60, RunEnd("FINISHED", 2))
+    assert (report.lost_values, report.lost_files) == (2, [str(report_file)])
+    assert report.end_lost == "FINISHED"
+    assert report.end_unrecorded
+    assert report.spool is None
+    summary = report.summary()
+    assert "2 value(s) and 1 file(s)" in summary
+    assert "could not be written" in summary
+    assert "the run's end (FINISHED) could not be recorded" in summary
+
+
+_FULL_DISK = """
+import os, resource, signal, sys
+from pathlib import Path
+from pipelinex_mlflow.tracking import RunRef, TrackingError
+from pipelinex_mlflow.tracking.spool import Spooled, read_spool, write_spool
+
+folder, big = Path(sys.argv[1]), Path(sys.argv[2])
+run = RunRef("http://127.0.0.1:1", "0123456789abcdef")
+path = write_spool(run, Spooled(params={"lr": "0.5"}), folder)
+# A full disk: no file of this process may grow past a few kB more than the
+# spool. Writing past it fails with EFBIG (SIGXFSZ ignored, as a disk's ENOSPC).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = path.stat().st_size + 4096
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    write_spool(run, Spooled(tags={"t": "x"}, files=[(str(big), None)]), folder)
+except TrackingError as exc:
+    print("REFUSED", exc)
+print("BATCHES", len(read_spool(path).batches))
+print("FILES", sorted(p.name for p in folder.iterdir()))
+"""
+
+
+def test_a_full_disk_leaves_the_spool_as_it_was(tmp_path: Path) -> None:
+    big = tmp_path / "model.bin"
+    big.write_bytes(bytes(range(256)) * 64 + os.urandom(200_000))
+    result = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(tmp_path / "spool"), str(big)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "REFUSED the spool" in out
+    assert "could not be written" in out
+    # The first batch is intact, and no partial file is left behind.
+    assert "BATCHES 1" in out
+    assert "FILES ['0123456789abcdef.zip', '0123456789abcdef.zip.lock']" in out
+
+
+def test_a_spool_written_by_turns_keeps_every_batch(
+    tmp_path: Path, run: RunRef
+) -> None:
+    for i in range(5):
+        write_spool(run, Spooled(params={f"p{i}": str(i)}), tmp_path)
+    batches = read_spool(tmp_path / f"{run.run_id}.zip").batches
+    assert [b.params for b in batches] == [{f"p{i}": str(i)} for i in range(5)]
+
+
+# ----------------------------------------------------------------------------------
+# A real `kedro run` whose server dies at its first node
+# ----------------------------------------------------------------------------------
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    folder = tmp_path / "server"
+    folder.mkdir()
+    process = ServerProcess(folder)
+    process.start()
+    yield process
+    process.stop()
+
+
+_PLAIN_LOGGING = """
+version: 1
+disable_existing_loggers: false
+formatters:
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stderr
+root:
+  level: INFO
+  handlers: [console]
+"""
+
+
+def _run_with_the_server_killed(
+    tmp_path: Path, server: ServerProcess, **extra: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    project = generate(tmp_path / "project", steps=3)
+    (project / "mlflow_spool").write_text("a file where the spool folder should be")
+    # Plain log lines, one per record, however long: the test reads whole lines.
+    logging_config = project / "logging.yml"
+    logging_config.write_text(_PLAIN_LOGGING)
+    assert server.process is not None
+    env = kedro_env(
+        server.url,
+        RELIABILITY_ACTIONS=f"step_0=killpg:{server.process.pid}",
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        KEDRO_LOGGING_CONFIG=str(logging_config),
+        **extra,
+    )
+    return project, kedro(project, "run", env=env)
+
+
+def _client(url: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=url)
+
+
+@pytest.mark.server
+def test_kedro_run_with_an_unwritable_spool_warns_what_was_lost_and_exits_0(
+    tmp_path: Path, server: ServerProcess
+) -> None:
+    _, result = _run_with_the_server_killed(tmp_path, server)
+    out = output_of(result)
+    assert result.returncode == 0, out
+    assert "Traceback" not in out, out
+    (warning,) = [line for line in out.splitlines() if "ends FINISHED, but" in line]
+    assert "value(s)" in warning
+    assert "could not be logged" in warning
+    assert "mlflow_spool" in warning
+    assert "could not be written" in warning
+    assert "the run's end (FINISHED) could not be recorded" in warning
+    server.start()
+    client = _client(server.url)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("reliability").experiment_id]
+    )
+    assert run.info.status == "RUNNING"  # as the warning says
+
+
+@pytest.mark.server
+@pytest.mark.xfail(
+    reason="needs pipelinex_mlflow/hooks/run_lifecycle.py to test "
+    "`reports[run].end_unrecorded` instead of `.spooled_end` before it logs "
+    "'ended <status>'",
+    strict=True,
+)
+def test_kedro_run_never_says_ended_when_the_end_did_not_reach_the_store(
+    tmp_path: Path, server: ServerProcess
+) -> None:
+    _, result = _run_with_the_server_killed(tmp_path, server)
+    assert result.returncode == 0, output_of(result)
+    assert "ended FINISHED" not in output_of(result)
