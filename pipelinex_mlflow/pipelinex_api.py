@@ -46,6 +46,7 @@ from pipelinex_mlflow.tracking import (
     default_tracking_uri,
     end_callers_active_run,
     ensure_experiment,
+    fits_a_float,
     is_number,
     normalize_tracking_uri,
     open_run,
@@ -92,6 +93,14 @@ _started_runs: list[RunRef] = []
 # ----------------------------------------------------------------------------------
 # Logging
 # ----------------------------------------------------------------------------------
+def _as_float(number: Any) -> float:
+    """``number`` as a float; infinity for an int too large for any float."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
+
+
 def _target_run(helper: str) -> RunRef | None:
     run = current_run()
     if run is None and not tracking_is_off():
@@ -141,14 +150,23 @@ def mlflow_log_metrics(
     numbers = {
         key: value
         for key, value in metrics.items()
-        if is_number(value) and math.isfinite(float(value))
+        if is_number(value) and math.isfinite(_as_float(value))
     }
     skipped = sorted(set(metrics) - set(numbers))
     if skipped:
         logger.warning(
             "mlflow_log_metrics did not log %s: not finite numbers (MLflow cannot "
-            "store infinity). Log them with mlflow_log_params or mlflow_log_values.",
+            "store infinity, or an int too large for a float). Log them with "
+            "mlflow_log_params or mlflow_log_values.",
             ", ".join(map(repr, skipped)),
+        )
+    rounded = sorted(key for key, value in numbers.items() if not fits_a_float(value))
+    if rounded:
+        logger.warning(
+            "mlflow_log_metrics rounds %s: every MLflow metric is a float64, which "
+            "does not hold these ints exactly. Log them with mlflow_log_values, "
+            "which keeps such an int exactly as a param, if the exact number matters.",
+            ", ".join(map(repr, rounded)),
         )
     run = _target_run("mlflow_log_metrics")
     if run is not None and numbers:

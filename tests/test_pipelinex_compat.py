@@ -197,6 +197,20 @@ class TestHelpers:
             for e in client.search_experiments()
         )
 
+    def test_log_metrics_names_ints_a_float_cannot_hold(
+        self, client: MlflowClient, tracking_uri: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        pipelinex_mlflow.mlflow_start_run(uri=tracking_uri, experiment_name=EXPERIMENT)
+        pipelinex_mlflow.mlflow_log_metrics(
+            {"ok": 2, "rounded": 2**80 + 1, "too_large": 10**400}
+        )
+        pipelinex_mlflow.mlflow_end_run()
+        (run,) = _runs(client)
+        assert run.data.metrics == {"ok": 2.0, "rounded": float(2**80)}
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert any("'too_large'" in w and "did not log" in w for w in warnings)
+        assert any("rounds 'rounded'" in w for w in warnings)
+
     def test_start_run_masks_secret_tags_and_is_off_when_tracking_is(
         self, client: MlflowClient, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
