@@ -589,8 +589,11 @@ class RunSender:
             return True
         if _is_transient(error):
             return False
+        # Refused for good (a deleted run, say): not spooled, and said.
+        report.end_lost = end.status
         report.errors.append(
-            f"the run could not be marked {end.status}: {type(error).__name__}: {error}"
+            f"the run could not be marked {end.status}: {type(error).__name__}: "
+            f"{_error_text(error)}"
         )
         return True
 

@@ -156,11 +156,30 @@ root:
 """
 
 
+#: A full disk for ``kedro run``: no file may grow past 100 kB (the spool of the
+#: 3-step project is about 400 kB); writing past it fails with EFBIG, as a full
+#: disk fails with ENOSPC.
+_FULL_DISK_SITECUSTOMIZE = """
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+"""
+
+
 def _run_with_the_server_killed(
-    tmp_path: Path, server: ServerProcess, **extra: str
+    tmp_path: Path, server: ServerProcess, fault: str
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     project = generate(tmp_path / "project", steps=3)
-    (project / "mlflow_spool").write_text("a file where the spool folder should be")
+    extra = {}
+    if fault == "spool folder is a file":
+        (project / "mlflow_spool").write_text("a file where the folder should be")
+    else:
+        site = tmp_path / "full_disk"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(_FULL_DISK_SITECUSTOMIZE)
+        extra["PYTHONPATH"] = os.pathsep.join(
+            [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
     # Plain log lines, one per record, however long: the test reads whole lines.
     logging_config = project / "logging.yml"
     logging_config.write_text(_PLAIN_LOGGING)
@@ -175,6 +194,9 @@ def _run_with_the_server_killed(
     return project, kedro(project, "run", env=env)
 
 
+FAULTS = ["spool folder is a file", "full disk"]
+
+
 def _client(url: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
@@ -182,19 +204,24 @@ def _client(url: str) -> MlflowClient:
 
 
 @pytest.mark.server
+@pytest.mark.parametrize("fault", FAULTS)
 def test_kedro_run_with_an_unwritable_spool_warns_what_was_lost_and_exits_0(
-    tmp_path: Path, server: ServerProcess
+    tmp_path: Path, server: ServerProcess, fault: str
 ) -> None:
-    _, result = _run_with_the_server_killed(tmp_path, server)
+    project, result = _run_with_the_server_killed(tmp_path, server, fault)
     out = output_of(result)
     assert result.returncode == 0, out
     assert "Traceback" not in out, out
     (warning,) = [line for line in out.splitlines() if "ends FINISHED, but" in line]
     assert "value(s)" in warning
     assert "could not be logged" in warning
-    assert "mlflow_spool" in warning
     assert "could not be written" in warning
     assert "the run's end (FINISHED) could not be recorded" in warning
+    # No spool, whole or truncated, and no partial file left behind.
+    spool = project / "mlflow_spool"
+    assert not spool.is_dir() or not [
+        p for p in spool.iterdir() if not p.name.endswith(".lock")
+    ], list(spool.iterdir())
     server.start()
     client = _client(server.url)
     (run,) = client.search_runs(
@@ -213,6 +240,6 @@ def test_kedro_run_with_an_unwritable_spool_warns_what_was_lost_and_exits_0(
 def test_kedro_run_never_says_ended_when_the_end_did_not_reach_the_store(
     tmp_path: Path, server: ServerProcess
 ) -> None:
-    _, result = _run_with_the_server_killed(tmp_path, server)
+    _, result = _run_with_the_server_killed(tmp_path, server, "full disk")
     assert result.returncode == 0, output_of(result)
     assert "ended FINISHED" not in output_of(result)
