@@ -243,3 +243,33 @@ def test_kedro_run_never_says_ended_when_the_end_did_not_reach_the_store(
     _, result = _run_with_the_server_killed(tmp_path, server, "full disk")
     assert result.returncode == 0, output_of(result)
     assert "ended FINISHED" not in output_of(result)
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from pipelinex_mlflow.tracking import RunRef
+from pipelinex_mlflow.tracking.spool import Spooled, write_spool
+
+folder, worker = Path(sys.argv[1]), sys.argv[2]
+run = RunRef("http://127.0.0.1:1", "0123456789abcdef")
+for i in range(10):
+    write_spool(run, Spooled(params={f"w{worker}_{i}": "x"}), folder)
+"""
+
+
+def test_processes_writing_one_spool_at_once_keep_every_batch(tmp_path: Path) -> None:
+    # As ParallelRunner workers do: each write rewrites the whole file, in turns.
+    folder = tmp_path / "spool"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(folder), str(n)])
+        for n in range(4)
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
+    batches = read_spool(folder / "0123456789abcdef.zip").batches
+    keys = sorted(k for b in batches for k in b.params)
+    assert keys == sorted(f"w{n}_{i}" for n in range(4) for i in range(10))
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "0123456789abcdef.zip",
+        "0123456789abcdef.zip.lock",
+    ]
