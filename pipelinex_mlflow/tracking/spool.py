@@ -386,9 +386,9 @@ def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
     """Read a spool file; with ``extract_to``, extract its files there.
 
     Nothing in the file is trusted: its records are checked against the spool's
-    schema (:class:`_BatchRecord`), every member name
-    and every file a record names must stay inside the spool, and artifact paths
-    must be relative paths inside the run's artifacts.
+    schema (:class:`_BatchRecord`), every member name and every file a record
+    names must stay inside the spool (no symbolic link either), and artifact
+    paths must be relative paths inside the run's artifacts.
 
     Raises:
         BadSpoolError: If ``path`` is not a valid spool file, in one line that
@@ -412,6 +412,7 @@ def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
                         )
             if extract_to is not None:
                 archive.extractall(extract_to)
+            batches = [record.to_spooled(extract_to) for record in records]
     except BadSpoolError as exc:
         raise BadSpoolError(
             f"{path} is not a readable pipelinex_mlflow spool file: {exc}"
@@ -426,7 +427,6 @@ def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
             f"{path} is not a readable pipelinex_mlflow spool file ({exc})."
         ) from exc
     run = RunRef(tracking_uri=header.tracking_uri, run_id=header.run_id)
-    batches = [record.to_spooled(extract_to) for record in records]
     return SpoolContent(run=run, batches=batches, files_root=extract_to)
 
 
@@ -469,8 +469,11 @@ def mark_replayed(path: Path) -> Path:
 def mark_rejected(path: Path) -> Path:
     """Rename a spool file that is not valid, so replays pass it by; return the new path.
 
-    It is kept, as ``<name>.rejected.zip``, for someone to look at.
+    It is kept, as ``<name>.rejected.zip``, for someone to look at; a file
+    rejected before keeps its name.
     """
+    if REJECTED_SUFFIX in path.name:
+        return path
     return _set_aside(path, REJECTED_SUFFIX)
 
 

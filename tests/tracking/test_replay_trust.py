@@ -138,6 +138,12 @@ def _crafts(outside: Path) -> dict[str, Callable[[Path, RunRef, Path], Path]]:
             p, r, _record(end={"status": "WON", "end_time": 1})
         ),
         "truncated zip": _truncated,
+        "text that is not UTF-8": lambda p, r, _: _crafted(
+            p,
+            r,
+            _record(texts=[{"member": "texts/0", "artifact_file": "t.txt"}]),
+            extra=lambda a: a.writestr("texts/0", b"\xff\xfe"),
+        ),
     }
 
 
