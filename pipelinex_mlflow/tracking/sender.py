@@ -238,7 +238,19 @@ class _FileJob:
 
     @property
     def name(self) -> str:
-        return self.local or str(self.artifact_path)
+        """The artifact it makes in the run, as the MLflow UI shows it.
+
+        Not the local path: a temporary file is gone when the warning is read.
+        """
+        if self.local is None:
+            return str(self.artifact_path)
+        base = Path(self.local).name
+        if Path(self.local).is_dir():
+            # A folder's files land under its artifact path, without its name.
+            return f"{self.artifact_path or base}/"
+        return (
+            f"{self.artifact_path.rstrip('/')}/{base}" if self.artifact_path else base
+        )
 
 
 class RunSender:
@@ -622,7 +634,7 @@ class RunSender:
         ]:
             jobs.remove(job)
             report.lost_files.append(job.name)
-            report.errors.append(f"{job.name} no longer exists")
+            report.errors.append(f"{job.local} no longer exists")
         spooled = Spooled(
             params=rest.params,
             checked_params=rest.checked_params,

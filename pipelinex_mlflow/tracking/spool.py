@@ -38,14 +38,18 @@ import stat
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SPOOL_DIR_ENV_VAR = "PIPELINEX_MLFLOW_SPOOL_DIR"
 DEFAULT_SPOOL_DIR_NAME = "mlflow_spool"
@@ -176,20 +180,18 @@ def write_spool(run: RunRef, spooled: Spooled, folder: Path | None = None) -> Pa
     file is written whole under a temporary name in the same folder, synced, then
     renamed over the old one: a full disk or a crash leaves the spool as it was,
     never a truncated one. Processes of one run (ParallelRunner workers) take
-    turns under a file lock.
+    turns under the folder's lock.
 
     Raises:
         TrackingError: If the spool cannot be written (a full disk, a folder that
             is a file or read-only, say); the spool is then as it was.
     """
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     path = spool_path(run.run_id, folder)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The lock file stays: removing it while another process waits on it
-        # would let a third one take a second lock on a new file.
-        with FileLock(f"{path}.lock", timeout=SPOOL_LOCK_TIMEOUT_S):
+        with _folder_lock(path.parent):
             _rewrite(path, run, spooled)
     except (OSError, Timeout, zipfile.BadZipFile) as exc:
         raise TrackingError(
@@ -197,6 +199,44 @@ def write_spool(run: RunRef, spooled: Spooled, folder: Path | None = None) -> Pa
             f"({type(exc).__name__}: {exc})"
         ) from exc
     return path
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the spool folder's lock, so processes rewrite its files in turns.
+
+    The folder itself is locked (``flock`` on its descriptor), so no lock file is
+    left beside the spools, and none is ever removed while another process waits
+    on it (which would let a third one lock a new file, and a batch be lost).
+
+    Raises:
+        TimeoutError: If another process holds it ``SPOOL_LOCK_TIMEOUT_S``.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock, a lock file beside the spools
+        from filelock import FileLock
+
+        with FileLock(folder / ".lock", timeout=SPOOL_LOCK_TIMEOUT_S):
+            yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + SPOOL_LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"another process held the lock of {folder} for "
+                        f"{SPOOL_LOCK_TIMEOUT_S:.0f} s"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _rewrite(path: Path, run: RunRef, spooled: Spooled) -> None:
@@ -482,5 +522,4 @@ def _set_aside(path: Path, suffix: str) -> Path:
     if done.exists():
         done = path.with_name(f"{path.stem}{suffix}-{time.time_ns()}{SPOOL_SUFFIX}")
     path.rename(done)
-    Path(f"{path}.lock").unlink(missing_ok=True)
     return done
