@@ -744,12 +744,15 @@ class MLflowBasicLoggerHook:
             run_logger.flush()
         end = None if self._shared or self._adopted else RunEnd.now(status)
         reports: dict[RunRef, SendReport] = {}
+        # Said only when the end reached the store: the log must match it.
+        ended = False
         with warn_on_failure(
             self,
             f"end MLflow run {run.run_id} {status} (it stays RUNNING until the next "
             "run of the project marks it FAILED)",
         ):
             reports = close_all({run: end} if end is not None else {})
+            ended = True
         for unsent_run, report in reports.items():
             # Each report names what was rejected, and the spool of what was not sent.
             if unsent_run == run:
@@ -775,7 +778,7 @@ class MLflowBasicLoggerHook:
                 "who ends it.",
                 run.run_id,
             )
-        elif not (run in reports and reports[run].spooled_end):
+        elif ended and not (run in reports and reports[run].end_unrecorded):
             logger.info("MLflow run %s ended %s", run.run_id, status)
 
     def _log_lineage(self, run: RunRef) -> None:

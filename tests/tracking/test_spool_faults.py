@@ -229,12 +229,6 @@ def test_kedro_run_with_an_unwritable_spool_warns_what_was_lost_and_exits_0(
 
 
 @pytest.mark.server
-@pytest.mark.xfail(
-    reason="needs pipelinex_mlflow/hooks/run_lifecycle.py to test "
-    "`reports[run].end_unrecorded` instead of `.spooled_end` before it logs "
-    "'ended <status>'",
-    strict=True,
-)
 def test_kedro_run_never_says_ended_when_the_end_did_not_reach_the_store(
     tmp_path: Path, server: ServerProcess
 ) -> None:
