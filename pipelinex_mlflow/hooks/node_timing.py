@@ -56,6 +56,7 @@ from pipelinex_mlflow.hooks._workers import (
     prepare_workers,
     worker_spool,
 )
+from pipelinex_mlflow.io.naming import artifacts_of_outputs, path_beside_entries
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import get_logger, mask_json, mask_secrets
 from pipelinex_mlflow.scratch import ScratchFolder, WorkerSpool
@@ -280,6 +281,9 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._active = False
         self._metrics_logged = False
         self._worker_setup: WorkerSetup | None = None
+        # Where this run's time log and chart go: beside an entry that took the name.
+        self._time_log_artifact = TIME_LOG_ARTIFACT
+        self._gantt_artifact = GANTT_ARTIFACT
         self._find_run.reset()
 
     # ----------------------------------------------------------------------------------
@@ -305,6 +309,13 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 run_params, pipeline, succeeded=False, interrupted=True
             ),
         )
+        with warn_on_failure(self, "find the artifact names datasets upload to"):
+            saved = artifacts_of_outputs(pipeline, catalog)
+            writer = type(self).__name__
+            self._time_log_artifact = path_beside_entries(
+                TIME_LOG_ARTIFACT, saved, writer
+            )
+            self._gantt_artifact = path_beside_entries(GANTT_ARTIFACT, saved, writer)
         with warn_on_failure(self, "prepare to time nodes"):
             self._spool = WorkerSpool("pipelinex_mlflow-timing-")
             self._worker_setup = prepare_workers(self, catalog, run_params)
@@ -674,9 +685,9 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                     json.dumps(mask_json([asdict(t) for t in own])),
                     f"{STEP_TIMINGS_FOLDER}/{_step_name(own)}.json",
                 )
-            run_logger.log_text(time_log, TIME_LOG_ARTIFACT)
+            run_logger.log_text(time_log, self._time_log_artifact)
             if html is not None:
-                run_logger.log_text(html, GANTT_ARTIFACT)
+                run_logger.log_text(html, self._gantt_artifact)
             run_logger.flush()
 
     def _log_metrics(

@@ -29,7 +29,11 @@ from pipelinex_mlflow.hooks._lineage import RunLineage
 from pipelinex_mlflow.hooks._pipeline_structure import dag_layers, pipeline_structure
 from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
 from pipelinex_mlflow.hooks._workers import prepare_workers, start_method
-from pipelinex_mlflow.io.naming import name_mlflow_datasets
+from pipelinex_mlflow.io.naming import (
+    artifacts_of_outputs,
+    name_mlflow_datasets,
+    path_beside_entries,
+)
 from pipelinex_mlflow.io.shared_values import remove_shared
 from pipelinex_mlflow.kedro_helpers import project_root, used_parameters
 from pipelinex_mlflow.masking import (
@@ -879,10 +883,15 @@ def _queue_structure(
     """Queue ``pipeline.json`` and, where matplotlib draws it, ``pipeline.svg``."""
     root = run_params.get("project_path")
     structure = pipeline_structure(pipeline, catalog, Path(root) if root else None)
-    run_logger.log_text(json.dumps(structure, indent=2), PIPELINE_JSON)
+    saved = artifacts_of_outputs(pipeline, catalog)
+    writer = "MLflowBasicLoggerHook"
+    run_logger.log_text(
+        json.dumps(structure, indent=2),
+        path_beside_entries(PIPELINE_JSON, saved, writer),
+    )
     svg = dag_svg(*dag_layers(pipeline))
     if svg is not None:
-        run_logger.log_text(svg, PIPELINE_SVG)
+        run_logger.log_text(svg, path_beside_entries(PIPELINE_SVG, saved, writer))
 
 
 def relog_command(run_params: Mapping[str, Any], run_id: str) -> str:

@@ -120,6 +120,63 @@ def _refuse_artifact_clashes(
             )
 
 
+def artifacts_of_outputs(
+    pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+) -> dict[str, str]:
+    """The artifact paths the pipeline's ``MLflowDataSet`` outputs upload to in the run.
+
+    Args:
+        pipeline: The pipeline about to run, its datasets already named.
+        catalog: Its catalog.
+
+    Returns:
+        Each artifact path of the current run, with the entry that uploads there.
+    """
+    saved = {}
+    for name in sorted(pipeline.all_outputs()):
+        dataset = catalog.get(name)
+        if isinstance(dataset, MLflowDataSet):
+            destination = dataset.artifact_destination
+            if destination is not None and destination[:2] == ("", ""):
+                saved[destination[2]] = name
+    return saved
+
+
+def path_beside_entries(wanted: str, saved: Mapping[str, str], writer: str) -> str:
+    """``wanted``, or ``pipelinex_mlflow/<wanted>`` when an entry uploads there.
+
+    A hook's own file (``time_log.json``, ``pipeline.json``) steps aside for a
+    catalog entry that uploads to the same path, so neither overwrites the other.
+
+    Args:
+        wanted: The artifact path (a file or a folder) the hook writes.
+        saved: :func:`artifacts_of_outputs` of the run.
+        writer: The hook, for the warning.
+
+    Examples:
+        >>> path_beside_entries("gantt.html", {"report.json": "report"}, "a hook")
+        'gantt.html'
+    """
+    entries = sorted(
+        entry
+        for path, entry in saved.items()
+        if path == wanted or path.startswith(f"{wanted}/")
+    )
+    if not entries:
+        return wanted
+    moved = f"pipelinex_mlflow/{wanted}"
+    logger.warning(
+        "MLflowDataSet entry %s uploads to artifact %r, which %s writes too; %s "
+        "writes %r instead, so neither is lost.",
+        " and ".join(map(repr, entries)),
+        wanted,
+        writer,
+        writer,
+        moved,
+    )
+    return moved
+
+
 def link_metrics_to_models(
     pipeline: Pipeline, datasets: Mapping[str, MLflowDataSet]
 ) -> None:

@@ -254,3 +254,53 @@ def test_an_entry_that_only_reads_another_ones_artifact_is_no_clash(
         r"'report.json'",
     ):
         name_mlflow_datasets(both_written, catalog)
+
+
+_TIMED_SETTINGS = """
+from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowTimeLoggerHook
+
+HOOKS = (
+    MLflowBasicLoggerHook(experiment_name="{experiment}"),
+    MLflowTimeLoggerHook(),
+)
+"""
+
+
+def test_an_entry_named_like_a_hooks_file_keeps_it_and_the_hook_steps_aside(
+    tmp_path: Path, tracking_uri: str, client: MlflowClient
+) -> None:
+    """Entries ``time_log`` and ``pipeline`` (json) upload where the hooks write."""
+    entries = {"time_log": "  dataset: json\n", "pipeline": "  dataset: json\n"}
+    project = _project(tmp_path / "project", entries)
+    (project / "src" / PACKAGE / "settings.py").write_text(
+        _TIMED_SETTINGS.format(experiment=EXPERIMENT)
+    )
+    result = kedro(project, "run", env=kedro_env(tracking_uri))
+    output = output_of(result)
+    assert result.returncode == 0, output
+    assert "which MLflowTimeLoggerHook writes too" in output
+    assert "which MLflowBasicLoggerHook writes too" in output
+
+    run_id = _only_run(client)
+    assert {
+        "time_log.json",
+        "pipeline.json",
+        "gantt.html",
+        "pipelinex_mlflow/time_log.json",
+        "pipelinex_mlflow/pipeline.json",
+    } <= _artifacts(client, run_id)
+
+    def read(artifact: str) -> object:
+        local = client.download_artifacts(run_id, artifact, str(tmp_path / "out"))
+        with open(local, encoding="utf-8") as file:
+            return json.load(file)
+
+    assert read("time_log.json") == {"made_by": "time_log"}
+    assert read("pipeline.json") == {"made_by": "pipeline"}
+    time_log = read("pipelinex_mlflow/time_log.json")
+    assert isinstance(time_log, dict)
+    nodes = {entry["node"] for entry in time_log["nodes"]}
+    assert {"make_0", "make_1", "read"} <= nodes
+    structure = read("pipelinex_mlflow/pipeline.json")
+    assert isinstance(structure, dict)
+    assert "nodes" in structure
