@@ -225,15 +225,34 @@ def credentials_reason(path: Path, env_files: Mapping[Path, str]) -> str | None:
         path: A file.
         env_files: :func:`credentials_paths_from_env` of the environment.
     """
-    try:
-        variable = env_files.get(path.resolve())
-    except OSError:
-        variable = None
+    variable = _variable_naming(path, env_files)
     if variable is not None:
         return f"${variable} names it"
     if is_credentials_file(path):
         return "its name"
     return credentials_content(path)
+
+
+def _variable_naming(path: Path, env_files: Mapping[Path, str]) -> str | None:
+    """The variable naming ``path``, a hard link to its file, or a copy of it."""
+    try:
+        variable = env_files.get(path.resolve())
+        if variable is not None or not env_files:
+            return variable
+        size = path.stat().st_size
+    except OSError:
+        return None
+    for named, variable in env_files.items():
+        try:
+            if os.path.samefile(path, named) or (
+                0 < size <= CONTENT_CHECK_MAX_BYTES
+                and size == named.stat().st_size
+                and path.read_bytes() == named.read_bytes()
+            ):
+                return variable
+        except OSError:
+            continue
+    return None
 
 
 @dataclass

@@ -364,6 +364,39 @@ class TestCredentialsByContentAndEnvironment:
         assert filtered.reasons[opaque] == "$VAULT_TOKEN_FILE names it"
         assert filtered.reasons[named] == "$MY_SECRET names it"
 
+    def test_a_hard_link_or_copy_of_a_file_a_variable_names_stays_home(
+        self, tmp_path: Path
+    ) -> None:
+        from pipelinex_mlflow.hooks._credential_files import filter_uploads
+
+        token = tmp_path / "vault" / "token"
+        token.parent.mkdir()
+        token.write_text("s.opaque-vault-token")
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        linked = conf / "linked.txt"
+        os.link(token, linked)
+        copied = conf / "copied.txt"
+        copied.write_text(token.read_text())
+        (conf / "empty.txt").write_text("")
+        (conf / "other.txt").write_text("s.opaque-vault-tokeN")
+        filtered = filter_uploads(
+            [conf],
+            set(),
+            allow_credentials=False,
+            environ={"VAULT_TOKEN_FILE": str(token)},
+        )
+        (copy,) = filtered.uploads
+        assert sorted(p.name for p in copy.local.iterdir()) == [
+            "empty.txt",
+            "other.txt",
+        ]
+        _clean(filtered)
+        assert filtered.reasons == {
+            linked: "$VAULT_TOKEN_FILE names it",
+            copied: "$VAULT_TOKEN_FILE names it",
+        }
+
     def test_content_recognised_files_go_up_only_named_and_allowed(
         self, tmp_path: Path
     ) -> None:
