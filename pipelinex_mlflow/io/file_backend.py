@@ -27,6 +27,7 @@ from pipelinex_mlflow.tracking import (
     TrackingError,
     current_run,
     download_artifact,
+    has_whole_name_artifacts,
     wait_for_uploads_of,
 )
 
@@ -246,7 +247,8 @@ class FileBackend:
         self, run: RunRef, name: str, download_dir: Path
     ) -> Path | None:
         earlier = self.earlier_artifact_file(name)
-        if earlier is None:
+        if earlier is None or has_whole_name_artifacts(run):
+            # A run of this version: its bare name is another entry's file.
             return None
         try:
             downloaded = download_artifact(run, earlier, download_dir)

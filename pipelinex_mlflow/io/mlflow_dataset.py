@@ -36,6 +36,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     artifact_exists,
     current_run,
+    has_whole_name_artifacts,
     tracking_is_off,
 )
 from pipelinex_mlflow.tracking.first_rule import succeeds, warn_on_failure
@@ -566,11 +567,15 @@ class MLflowDataSet(AbstractDataset[Any, Any]):
         if self._files is not None:
             name = self._file_name(self._files)
             # A run of an earlier version holds the file under its name alone.
-            artifacts = (
-                self._files.artifact_file(name),
-                self._files.earlier_artifact_file(name),
+            artifact = self._files.artifact_file(name)
+            if artifact is not None and artifact_exists(run, artifact):
+                return True
+            earlier = self._files.earlier_artifact_file(name)
+            return (
+                earlier is not None
+                and not has_whole_name_artifacts(run)
+                and artifact_exists(run, earlier)
             )
-            return any(a is not None and artifact_exists(run, a) for a in artifacts)
         return values_exist(run, self._require_name(), self._sep)
 
     def _release(self) -> None:

@@ -104,11 +104,15 @@ def _refuse_artifact_clashes(
     # Two outputs uploading to one artifact path: the last upload wins, and the
     # others are lost. Only saves clash: an input may read any output's artifact.
     # Transcoded entries (report@pandas, report@spark) are one file.
+    # Paths differing only in case are one file on macOS's and Windows' disks,
+    # where a local artifact store may live.
     by_artifact: dict[tuple[str, str, str], set[str]] = {}
     for name, dataset in datasets.items():
         destination = dataset.artifact_destination
         if name in outputs and destination is not None:
-            by_artifact.setdefault(destination, set()).add(name.partition("@")[0])
+            store, run, artifact = destination
+            key = (store, run, artifact.casefold())
+            by_artifact.setdefault(key, set()).add(name.partition("@")[0])
     for (_, _, artifact), names in sorted(by_artifact.items()):
         if len(names) > 1:
             raise DatasetError(

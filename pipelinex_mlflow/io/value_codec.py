@@ -27,6 +27,7 @@ from pipelinex_mlflow.tracking import (
     RunRef,
     UnloggableValueError,
     classify,
+    current_run,
     distinct_keys,
     flat_leaves,
     get_metric_history,
@@ -50,9 +51,9 @@ logger = get_logger(__name__)
 _LITERAL_TYPES = {"list", "tuple", "set", "frozenset", "bool", "NoneType", "int"}
 # The names str() gives non-finite floats, which ast.literal_eval does not know.
 _NON_FINITE_NAMES = {"nan": math.nan, "inf": math.inf}
-# Metric keys already warned about rounding, once per key and process: a history
-# saved at every epoch is one finding.
-_warned_rounded_keys: set[str] = set()
+# Metric keys already warned about rounding, once per key and run (a history saved
+# at every epoch is one finding); the next run of a notebook is warned again.
+_warned_rounded_keys: set[tuple[str | None, str]] = set()
 
 
 @dataclass
@@ -187,8 +188,10 @@ def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
         if not fits_a_float(value):
             rounded.append((value, number))
         numbers.append(_finite(key, number))
-    if rounded and key not in _warned_rounded_keys:
-        _warned_rounded_keys.add(key)
+    run = current_run()
+    warned = (run.run_id if run is not None else None, key)
+    if rounded and warned not in _warned_rounded_keys:
+        _warned_rounded_keys.add(warned)
         value, number = rounded[0]
         logger.warning(
             "MLflow metric %r is rounded: every metric is a float64, so %s is stored "

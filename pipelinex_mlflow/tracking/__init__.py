@@ -62,6 +62,7 @@ from pipelinex_mlflow.tracking.reads import (
     get_metric_history,
     get_run_data,
     get_start_time,
+    has_whole_name_artifacts,
     list_artifact_files,
 )
 from pipelinex_mlflow.tracking.replay import ReplayResult, replay, replay_all
@@ -233,6 +234,7 @@ __all__ = [
     "get_metric_history",
     "get_run_data",
     "get_start_time",
+    "has_whole_name_artifacts",
     "is_bool",
     "is_number",
     "iter_leaves",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.masking import scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.runs import WHOLE_NAME_ARTIFACTS_TAG
 from pipelinex_mlflow.tracking.senders import drain_run
 from pipelinex_mlflow.tracking.stores import get_client
 
@@ -35,6 +36,12 @@ def get_run_data(run: RunRef) -> RunData:
     return RunData(
         params=dict(data.params), metrics=dict(data.metrics), tags=dict(data.tags)
     )
+
+
+def has_whole_name_artifacts(run: RunRef) -> bool:
+    """Whether ``run`` was created by a version that keeps artifact names whole."""
+    tags = get_client(run.tracking_uri).get_run(run.run_id).data.tags
+    return WHOLE_NAME_ARTIFACTS_TAG in tags
 
 
 def get_start_time(run: RunRef) -> int:

@@ -126,6 +126,11 @@ def open_run(
     return run, experiment_id
 
 
+#: A tag on every run this version creates: file entries upload under their whole
+#: name (``left/model.json``). Runs without it may hold ``model.json`` instead.
+WHOLE_NAME_ARTIFACTS_TAG = "pipelinex_mlflow.whole_name_artifacts"
+
+
 def start_run(
     tracking_uri: str,
     experiment_id: str,
@@ -135,7 +140,7 @@ def start_run(
     parent_run_id: str | None = None,
 ) -> RunRef:
     """Create a RUNNING run, optionally as a child of ``parent_run_id``."""
-    all_tags = dict(tags or {})
+    all_tags = {WHOLE_NAME_ARTIFACTS_TAG: "true", **(tags or {})}
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id
     run = get_client(tracking_uri).create_run(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -162,6 +163,8 @@ def fits_a_float(number: Any) -> bool:
 
 
 def _plain(value: Any, rules: ValueRules) -> Any:
+    if type(value) is int and value.bit_length() > _CHEAP_INT_BITS:
+        _check_int_text(value)
     if value is None or type(value) in (bool, int, float):
         return value
     if is_bool(value) or is_number(value):
@@ -178,6 +181,20 @@ def _plain(value: Any, rules: ValueRules) -> Any:
     if isinstance(value, _CONTAINERS):
         return _plain_container(value, rules)
     raise UnloggableValueError(type(value).__name__)
+
+
+# Below ~3000 digits an int always has a text; above, Python may refuse one.
+_CHEAP_INT_BITS = 10_000
+
+
+def _check_int_text(value: int) -> None:
+    try:
+        str(value)
+    except ValueError:  # Python's limit on the digits of an int's text
+        raise UnloggableValueError(
+            f"an int of about {int(value.bit_length() * math.log10(2))} digits, "
+            f"more than Python turns into text ({sys.get_int_max_str_digits()})"
+        ) from None
 
 
 def _plain_container(value: Any, rules: ValueRules) -> Any:

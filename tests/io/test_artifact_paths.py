@@ -16,7 +16,7 @@ from kedro.pipeline import Pipeline, node
 
 from pipelinex_mlflow import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
-from pipelinex_mlflow.tracking import RunRef, set_current_run
+from pipelinex_mlflow.tracking import RunRef, set_current_run, start_run
 from tests.kedro_project import write_skeleton
 from tests.reliability_project import kedro, kedro_env, output_of
 
@@ -221,6 +221,27 @@ def test_a_run_of_an_earlier_version_still_loads_from_the_file_name_alone(
     )
 
 
+def test_a_run_of_this_version_never_loads_another_entrys_bare_name(
+    tmp_path: Path, tracking_uri: str, client: MlflowClient
+) -> None:
+    """``left/model`` missing from a run of this version is not ``model``'s file."""
+    experiment_id = client.create_experiment("new")
+    run = start_run(tracking_uri, experiment_id)
+    other = tmp_path / "model.json"
+    other.write_text(json.dumps({"made_by": "the entry named model"}))
+    client.log_artifact(run.run_id, str(other))
+    set_current_run(run)
+    reader = MLflowDataSet(
+        dataset="json",
+        dataset_name="left/model",
+        loading_run_id=run.run_id,
+        loading_tracking_uri=tracking_uri,
+    )
+    assert not reader.exists()
+    with pytest.raises(DatasetError, match=r"left/model\.json"):
+        reader.load()
+
+
 def _nested(path: Path) -> MLflowDataSet:
     return MLflowDataSet(dataset={"type": "json.JSONDataset", "filepath": str(path)})
 
@@ -304,3 +325,21 @@ def test_an_entry_named_like_a_hooks_file_keeps_it_and_the_hook_steps_aside(
     structure = read("pipelinex_mlflow/pipeline.json")
     assert isinstance(structure, dict)
     assert "nodes" in structure
+
+
+def test_names_differing_only_in_case_are_one_artifact_and_refused() -> None:
+    """``Left/model`` and ``left/model`` are one file on macOS and Windows disks."""
+    catalog = DataCatalog(
+        {
+            "Left/model": MLflowDataSet(dataset="json"),
+            "left/model": MLflowDataSet(dataset="json"),
+        }
+    )
+    pipeline = Pipeline(
+        [
+            node(lambda: {"a": 1}, None, "Left/model", name="upper"),
+            node(lambda: {"b": 2}, None, "left/model", name="lower"),
+        ]
+    )
+    with pytest.raises(DatasetError, match="'Left/model' and 'left/model'"):
+        name_mlflow_datasets(pipeline, catalog)

@@ -132,6 +132,30 @@ class TestIntegersBeyondFloatPrecision:
         with pytest.raises(DatasetError, match=r"'huge' .*too large"):
             MLflowDataSet(dataset="m", dataset_name="huge").save(10**400)
 
+    def test_code_a_refuses_an_int_too_long_for_text(
+        self, outside_kedro: RunRef
+    ) -> None:
+        with pytest.raises(
+            DatasetError, match=r"'long' is an int of about 5000 digits"
+        ):
+            MLflowDataSet(dataset="a", dataset_name="long").save(10**5000)
+
+    def test_each_run_is_warned_of_its_own_rounding(
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        experiment_id = client.create_experiment("twice")
+        for _ in range(2):
+            run_id = client.create_run(experiment_id).info.run_id
+            set_current_run(RunRef(tracking_uri, run_id))
+            with caplog.at_level(logging.WARNING):
+                MLflowDataSet(dataset="m", dataset_name="again").save(BIG + 1)
+            drain_run(RunRef(tracking_uri, run_id))
+        warned = [r for r in caplog.records if "'again' is rounded" in r.getMessage()]
+        assert len(warned) == 2
+
     def test_auto_logging_keeps_them_as_params(self) -> None:
         assert classify(BIG + 1) == ("param", BIG + 1)
         assert classify(np.uint64(2**64 - 1), AUTO) == ("param", 2**64 - 1)
