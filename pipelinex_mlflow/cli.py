@@ -209,7 +209,8 @@ def _ignore_in_git(gitignore: Path, lines: tuple[str, ...]) -> list[str]:
 @click.option(
     "--uri",
     default=None,
-    help="Send to this tracking URI instead of the one each spool file names.",
+    help="Send to this tracking URI instead of the one each spool file names "
+    "(which must be the project's otherwise).",
 )
 @click.option(
     "--env", "-e", default=None, help="The Kedro environment whose mlflow.yml to read."
@@ -225,9 +226,17 @@ def replay_command(
 
     PATHS are spool files; by default every one in the project's mlflow_spool/
     folder that was not replayed yet. A replayed file is renamed
-    <run id>.replayed.zip.
+    <run id>.replayed.zip, also when the store refused some of it for good (named,
+    exit 1). A spool naming another store than the project's is not sent (MLflow
+    would send it the project's credentials) unless --uri says where to send it.
     """
-    project = _Project(metadata, env) if not paths else None
+    if metadata is None and paths and uri is None:
+        raise click.UsageError(
+            "Run `kedro mlflow replay` inside the Kedro project, whose tracking URI "
+            "each spool must name, or pass --uri <uri> to send to a store you choose."
+        )
+    project = _Project(metadata, env) if uri is None or not paths else None
+    project_uri = project.tracking_uri if project and uri is None else None
     files = list(paths) or pending_spools(project.spool_dir if project else None)
     if not files:
         click.echo("Nothing to replay: no spool files.")
@@ -235,7 +244,7 @@ def replay_command(
     failed = 0
     for path in files:
         try:
-            result = replay(path, uri)
+            result = replay(path, uri, project_uri=project_uri)
         except TrackingError as exc:
             failed += 1
             click.echo(f"Error: {exc}", err=True)
@@ -245,6 +254,9 @@ def replay_command(
             f"Replayed {path.name}: {result.values} value(s) and {result.files} "
             f"file(s) into MLflow run {result.run.run_id}{ended}."
         )
+        if result.lost:
+            failed += 1
+            click.echo(f"Error: {path.name}: {result.lost}.", err=True)
     if failed:
         sys.exit(1)
 

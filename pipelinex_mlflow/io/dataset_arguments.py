@@ -15,7 +15,6 @@ Examples:
 from __future__ import annotations
 
 import os
-import re
 from copy import deepcopy
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     validate_long_param_policy,
 )
+from pipelinex_mlflow.tracking.paths import containment_problem
 
 VALUE_CODES: tuple[Literal["p", "m", "a"], ...] = ("p", "m", "a")
 #: Codes whose saves may log metrics, which can be linked to models.
@@ -135,9 +135,6 @@ def _check_model_arguments(arguments: dict[str, Any]) -> None:
         )
 
 
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
 def check_contained_name(what: str, value: str) -> None:
     """Refuse a name or folder that would leave the folder it is put in.
 
@@ -159,15 +156,7 @@ def check_contained_name(what: str, value: str) -> None:
         ...
         kedro.io.core.DatasetError: MLflowDataSet dataset_name '../../tmp/x' ...
     """
-    problem = None
-    if value.startswith(("/", "~")) or _WINDOWS_DRIVE.match(value):
-        problem = "it is an absolute path"
-    elif "\\" in value:
-        problem = "it holds a backslash"
-    elif ".." in value.split("/"):
-        problem = "it holds a '..' part"
-    elif not value.strip("/ "):
-        problem = "it is empty"
+    problem = containment_problem(value)
     if problem:
         raise DatasetError(
             f"MLflowDataSet {what} {value!r} would leave its folder: {problem}. Use "

@@ -9,6 +9,14 @@ their original timestamps (MLflow keeps one of identical entries), params alread
 held with the same value are skipped, tags and artifacts are overwritten with the
 same content. So a replay interrupted halfway can be run again.
 
+What the store refuses for good (a param changed since, say) is named, and the
+file is still marked replayed: a second try would be refused the same way. Only
+what the store did not take in time keeps the file pending.
+
+Given the project's tracking URI, a spool naming another store is refused and
+kept pending: MLflow's client would send the project's credentials
+(``MLFLOW_TRACKING_TOKEN``, say) to whatever host a copied or crafted spool names.
+
 Examples:
     >>> replay_all(Path("no-such-folder"))
     []
@@ -21,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.run_ref import RunRef
 from pipelinex_mlflow.tracking.sender import RunSender
@@ -35,8 +43,15 @@ from pipelinex_mlflow.tracking.spool import (
 
 #: How long a replay may take in total (large artifacts over a slow link).
 REPLAY_TIMEOUT_S = 600.0
+# How the sender says what it did not send in time when it may not spool it: the
+# only part of its report that a later replay may still deliver.
+_NOT_IN_TIME = "did not take them in time"
 
 logger = get_logger(__name__)
+
+
+class ForeignSpoolError(TrackingError):
+    """A spool naming another tracking store than the project's: kept, not sent."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,7 @@ class ReplayResult:
         files: How many files and texts it uploaded.
         status: The status the run was ended with, if the spool held the end.
         replayed_path: Where the spool file is now.
+        lost: What the store refused for good, in one line (``None``: nothing).
     """
 
     run: RunRef
@@ -56,15 +72,20 @@ class ReplayResult:
     files: int
     status: str | None
     replayed_path: Path
+    lost: str | None = None
 
 
-def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
+def replay(
+    path: Path, tracking_uri: str | None = None, *, project_uri: str | None = None
+) -> ReplayResult:
     """Send the spool file ``path`` into its run, end the run, mark the file replayed.
 
     Args:
         path: A spool file (``<run id>.zip``).
         tracking_uri: Send to this store instead of the one the spool names (the
             same server under another address, say).
+        project_uri: The project's tracking URI: without ``tracking_uri``, a
+            spool naming another store is refused.
 
     Nothing in the file is trusted (it may have been copied from elsewhere, or
     crafted): :func:`~pipelinex_mlflow.tracking.spool.read_spool` checks every
@@ -73,8 +94,10 @@ def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
     Raises:
         BadSpoolError: If the file is not a valid spool; nothing of it is sent,
             and it is renamed ``<name>.rejected.zip`` so later replays pass it by.
-        TrackingError: If the store did not take everything; the file is kept
-            then, and can be replayed again.
+        ForeignSpoolError: If the spool names another store than
+            ``project_uri``; nothing is sent, and the file is kept.
+        TrackingError: If the store did not take everything in time; the file is
+            kept then, and can be replayed again.
     """
     with tempfile.TemporaryDirectory(prefix="pipelinex_mlflow-replay-") as folder:
         try:
@@ -85,6 +108,8 @@ def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
                 f"{str(exc).rstrip('.')}. Nothing of it was sent; it is kept aside "
                 f"as {aside.name}."
             ) from None
+        if tracking_uri is None and project_uri is not None:
+            _check_same_store(path, content.run.tracking_uri, project_uri)
         run = RunRef(tracking_uri or content.run.tracking_uri, content.run.run_id)
         sender = RunSender(run)
         values = files = 0
@@ -105,12 +130,25 @@ def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
             files += batch.file_count
             end = batch.end or end
         report = sender.close(time.monotonic() + REPLAY_TIMEOUT_S, end, spool=False)
-    if report:
+    reasons = mask_secrets("; ".join(dict.fromkeys(report.errors)))
+    if any(_NOT_IN_TIME in error for error in report.errors):
         raise TrackingError(
             f"Replaying {path} into MLflow run {run.run_id} at "
-            f"{mask_url_passwords(run.tracking_uri)} did not finish: "
-            f"{report.summary()}. The file is kept; replay it again later."
+            f"{mask_url_passwords(run.tracking_uri)} did not finish: the store did "
+            f"not take everything in time ({reasons}). The file is kept; replay it "
+            "again later."
         )
+    lost = None
+    if report.lost:
+        # Refused for good: another try would be refused the same way.
+        parts = [f"{report.lost_values} value(s)"] if report.lost_values else []
+        if report.lost_files:
+            names = ", ".join(report.lost_files)
+            parts.append(f"{len(report.lost_files)} file(s) ({names})")
+        if report.end_lost:
+            parts.append(f"the run's end ({report.end_lost})")
+        lost = f"{' and '.join(parts)} were refused by the store: {reasons}"
+        logger.warning("Replaying %s into MLflow run %s: %s", path, run.run_id, lost)
     done = mark_replayed(path)
     logger.info(
         "Replayed %d value(s) and %d file(s) into MLflow run %s%s; the spool is now %s",
@@ -126,11 +164,37 @@ def replay(path: Path, tracking_uri: str | None = None) -> ReplayResult:
         files=files,
         status=end.status if end else None,
         replayed_path=done,
+        lost=lost,
     )
 
 
-def replay_all(folder: Path, tracking_uri: str | None = None) -> list[ReplayResult]:
+def _check_same_store(path: Path, spool_uri: str, project_uri: str) -> None:
+    """Refuse a spool naming another store than the project's.
+
+    Raises:
+        ForeignSpoolError: Naming both stores (passwords masked) and the way out.
+    """
+    if spool_uri.rstrip("/") == project_uri.rstrip("/"):
+        return
+    raise ForeignSpoolError(
+        f"{path} names the tracking store {mask_url_passwords(spool_uri)}, not this "
+        f"project's {mask_url_passwords(project_uri)}: nothing was sent, so this "
+        "project's MLflow credentials did not go to a store a copied or crafted "
+        "file names. It is kept; send it to a store you choose with "
+        f"`kedro mlflow replay --uri <uri> {path}` (this project's: "
+        f"--uri {mask_url_passwords(project_uri)})."
+    )
+
+
+def replay_all(
+    folder: Path, tracking_uri: str | None = None, *, project_uri: str | None = None
+) -> list[ReplayResult]:
     """Replay every spool file in ``folder`` not replayed yet, oldest first.
+
+    Args:
+        folder: The spool folder.
+        tracking_uri: Send every spool to this store.
+        project_uri: The project's tracking URI (see :func:`replay`).
 
     Raises:
         TrackingError: After trying them all, naming the ones that failed.
@@ -138,7 +202,7 @@ def replay_all(folder: Path, tracking_uri: str | None = None) -> list[ReplayResu
     results, failures = [], []
     for path in pending_spools(folder):
         try:
-            results.append(replay(path, tracking_uri))
+            results.append(replay(path, tracking_uri, project_uri=project_uri))
         except TrackingError as exc:
             failures.append(str(exc))
     if failures:

@@ -10,7 +10,8 @@ of the run (ParallelRunner workers too) adds to under a file lock.
 Inside the file: ``run.json`` (the tracking URI and run id), one
 ``batches/<n>.json`` per write (params, tags, metrics with their original
 timestamps, the files and texts of the batch, and the run's end if the batch
-holds it), and the files under ``files/<batch>/``. Keeping the original metric
+holds it), and the files under ``files/<batch>/<n>`` (named by number: a file's
+own name, which need not be valid UTF-8, is kept in its record, made valid). Keeping the original metric
 timestamps is what makes a replay idempotent: MLflow ignores a metric it already
 holds with the same key, value, step and timestamp.
 
@@ -30,6 +31,7 @@ Examples:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -40,12 +42,14 @@ import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from pipelinex_mlflow.masking import get_logger, mask_secrets
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.run_ref import RunRef
 
 if TYPE_CHECKING:
@@ -64,6 +68,10 @@ _FORMAT = 1
 #: ``(key, value, step, timestamp)``, and the id of the model it is linked to.
 MetricEntry = tuple[str, float, int, int] | tuple[str, float, int, int, str]
 _batch_numbers = itertools.count()
+#: Errors of the machine replaying, not of the spool: it stays pending.
+_LOCAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+logger = get_logger(__name__)
 
 
 class BadSpoolError(TrackingError):
@@ -84,6 +92,24 @@ class RunEnd:
 
 
 @dataclass
+class Refused:
+    """What a spool could not hold: its own reader would refuse it.
+
+    Attributes:
+        values: How many params, metrics and tags were left out.
+        files: The artifacts (as the run would name them) left out.
+        reasons: One line per item left out.
+    """
+
+    values: int = 0
+    files: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.files)
+
+
+@dataclass
 class Spooled:
     """What one process could not send to a run.
 
@@ -95,6 +121,7 @@ class Spooled:
         files: ``(local path, artifact path)`` of files or folders to upload.
         texts: ``(text, artifact file)`` of texts to upload.
         end: The run's end, if it could not be recorded either.
+        refused: What :func:`write_spool` left out of the spool file.
     """
 
     params: dict[str, str] = field(default_factory=dict)
@@ -104,6 +131,7 @@ class Spooled:
     files: list[tuple[str, str | None]] = field(default_factory=list)
     texts: list[tuple[str, str]] = field(default_factory=list)
     end: RunEnd | None = None
+    refused: Refused = field(default_factory=Refused)
 
     @property
     def value_count(self) -> int:
@@ -182,6 +210,11 @@ def write_spool(run: RunRef, spooled: Spooled, folder: Path | None = None) -> Pa
     never a truncated one. Processes of one run (ParallelRunner workers) take
     turns under the folder's lock.
 
+    What the spool's own reader would refuse (a lone surrogate, an artifact path
+    with a backslash, say) is left out, so one bad item never makes the whole
+    file unreadable: it is taken out of ``spooled``, counted and named in
+    ``spooled.refused``, and warned of.
+
     Raises:
         TrackingError: If the spool cannot be written (a full disk, a folder that
             is a file or read-only, say); the spool is then as it was.
@@ -193,11 +226,21 @@ def write_spool(run: RunRef, spooled: Spooled, folder: Path | None = None) -> Pa
         path.parent.mkdir(parents=True, exist_ok=True)
         with _folder_lock(path.parent):
             _rewrite(path, run, spooled)
-    except (OSError, Timeout, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, Timeout, zipfile.BadZipFile) as exc:
+        # ValueError: zipfile's UnicodeEncodeError, say; never a crash of the run.
         raise TrackingError(
             f"the spool {path} of MLflow run {run.run_id} could not be written "
             f"({type(exc).__name__}: {exc})"
         ) from exc
+    if spooled.refused:
+        logger.warning(
+            "MLflow run %s: %d value(s) and %d file(s) could not be kept in the "
+            "spool and are lost: %s",
+            run.run_id,
+            spooled.refused.values,
+            len(spooled.refused.files),
+            mask_secrets("; ".join(spooled.refused.reasons)),
+        )
     return path
 
 
@@ -298,15 +341,22 @@ def _sync_folder(folder: Path) -> None:
 
 def _add_batch(archive: zipfile.ZipFile, spooled: Spooled) -> None:
     batch_id = f"{time.time_ns():020d}-{os.getpid()}-{next(_batch_numbers)}"
+    _leave_out_refused(spooled, batch_id)
     files = []
     for number, (local, artifact_path) in enumerate(spooled.files):
-        member = f"files/{batch_id}/{number}/{Path(local).name}"
-        _add_path(archive, Path(local), member)
-        files.append({"member": member, "artifact_path": artifact_path})
+        member = f"files/{batch_id}/{number}"
+        _add_path(archive, Path(local), member, spooled.refused)
+        files.append(
+            {
+                "member": member,
+                "name": _valid_utf8(Path(local).name),
+                "artifact_path": artifact_path,
+            }
+        )
     texts = []
     for number, (text, artifact_file) in enumerate(spooled.texts):
         member = f"texts/{batch_id}/{number}"
-        archive.writestr(member, text)
+        archive.writestr(member, _valid_utf8(text))
         texts.append({"member": member, "artifact_file": artifact_file})
     record = {
         "params": spooled.params,
@@ -322,14 +372,130 @@ def _add_batch(archive: zipfile.ZipFile, spooled: Spooled) -> None:
     archive.writestr(f"batches/{batch_id}.json", json.dumps(record))
 
 
-def _add_path(archive: zipfile.ZipFile, local: Path, member: str) -> None:
-    if local.is_dir():
-        archive.writestr(f"{member}/", "")
-        for child in sorted(local.rglob("*")):
-            if child.is_file():
-                archive.write(child, f"{member}/{child.relative_to(local).as_posix()}")
-    else:
+def _leave_out_refused(spooled: Spooled, batch_id: str) -> None:
+    """Take out of ``spooled`` each item the reader's schema refuses; count it."""
+    refused = spooled.refused
+    for kind in ("params", "checked_params", "tags"):
+        values: dict[str, str] = getattr(spooled, kind)
+        if _refusal(_BatchRecord, _empty_record(**{kind: values})) is None:
+            continue  # all good: the usual case, one check
+        for key, value in list(values.items()):
+            problem = _refusal(_BatchRecord, _empty_record(**{kind: {key: value}}))
+            if problem is not None:
+                del values[key]
+                refused.values += 1
+                refused.reasons.append(
+                    f"{kind.rstrip('s')} {_valid_utf8(key)!r}: {problem}"
+                )
+    if _refusal(_BatchRecord, _empty_record(metrics=spooled.metrics)) is not None:
+        kept = []
+        for entry in spooled.metrics:
+            problem = _refusal(_BatchRecord, _empty_record(metrics=[entry]))
+            if problem is None:
+                kept.append(entry)
+            else:
+                refused.values += 1
+                refused.reasons.append(f"metric {_valid_utf8(entry[0])!r}: {problem}")
+        spooled.metrics = kept
+    _leave_out_refused_files(spooled, batch_id)
+
+
+def _leave_out_refused_files(spooled: Spooled, batch_id: str) -> None:
+    """Take out of ``spooled`` each file and text the reader's schema refuses."""
+    refused = spooled.refused
+    kept_files = []
+    for number, (local, artifact_path) in enumerate(spooled.files):
+        problem = _refusal(
+            _FileRecord,
+            {
+                "member": f"files/{batch_id}/{number}",
+                "name": _valid_utf8(Path(local).name),
+                "artifact_path": artifact_path,
+            },
+        )
+        if problem is None:
+            kept_files.append((local, artifact_path))
+        else:
+            name = _artifact_name(local, artifact_path)
+            refused.files.append(name)
+            refused.reasons.append(f"{name}: {problem}")
+    spooled.files = kept_files
+    kept_texts = []
+    for number, (text, artifact_file) in enumerate(spooled.texts):
+        problem = _refusal(
+            _TextRecord,
+            {"member": f"texts/{batch_id}/{number}", "artifact_file": artifact_file},
+        )
+        if problem is None:
+            kept_texts.append((text, artifact_file))
+        else:
+            refused.files.append(_valid_utf8(artifact_file))
+            refused.reasons.append(f"{_valid_utf8(artifact_file)}: {problem}")
+    spooled.texts = kept_texts
+
+
+def _empty_record(**values: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "params": {},
+        "checked_params": {},
+        "tags": {},
+        "metrics": [],
+        "files": [],
+        "texts": [],
+        "end": None,
+    }
+    record.update(values)
+    return record
+
+
+def _refusal(model: type[BaseModel], record: dict[str, Any]) -> str | None:
+    """Why the reader would refuse ``record`` as written to the file, or ``None``."""
+    try:
+        model.model_validate_json(json.dumps(record))
+    except (ValidationError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            # Without the input: a refused value may be a secret.
+            return "; ".join(
+                " ".join(e["msg"].split())
+                for e in exc.errors(include_input=False, include_url=False)
+            )[:300]
+        return _one_line(exc)
+    return None
+
+
+def _artifact_name(local: str, artifact_path: str | None) -> str:
+    """The artifact ``local`` makes in the run, as the MLflow UI shows it."""
+    base = _valid_utf8(Path(local).name)
+    shown = _valid_utf8(artifact_path or "")
+    if Path(local).is_dir():
+        return f"{shown or base}/"
+    return f"{shown.rstrip('/')}/{base}" if shown else base
+
+
+def _valid_utf8(text: str) -> str:
+    # The sender's rule, so a spooled name reads as a sent one would.
+    from pipelinex_mlflow.tracking.sender import valid_utf8
+
+    return valid_utf8(text)
+
+
+def _add_path(
+    archive: zipfile.ZipFile, local: Path, member: str, refused: Refused
+) -> None:
+    if not local.is_dir():
         archive.write(local, member)
+        return
+    archive.writestr(f"{member}/", "")
+    for child in sorted(local.rglob("*")):
+        if not child.is_file():
+            continue
+        relative = _valid_utf8(child.relative_to(local).as_posix())
+        problem = containment_problem(relative)
+        if problem is None:
+            archive.write(child, f"{member}/{relative}")
+        else:  # a file named with a backslash, say: its reader would refuse it
+            refused.files.append(relative)
+            refused.reasons.append(f"{relative}: {problem}")
 
 
 # The schema of a spool file's records. A spool may come from anywhere (copied
@@ -339,17 +505,24 @@ _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 def _inside_artifacts(path: str | None) -> str | None:
     """Refuse an artifact path that would leave the run's artifacts."""
-    if path is None:
-        return None
-    pure = PurePosixPath(path)
-    if (
-        "\\" in path
-        or pure.is_absolute()
-        or PureWindowsPath(path).drive
-        or ".." in pure.parts
-    ):
-        raise ValueError(f"artifact path {path!r} leaves the run's artifacts")
+    if not path:
+        return path  # None or "": the run's artifact root
+    problem = containment_problem(path)
+    if problem is not None:
+        raise ValueError(
+            f"artifact path {path!r} leaves the run's artifacts: {problem}"
+        )
     return path
+
+
+def _single_name(name: str | None) -> str | None:
+    """Refuse a file name that is not one plain name (it names the upload)."""
+    if name is None:
+        return None
+    problem = containment_problem(name) or ("it holds a '/'" if "/" in name else None)
+    if problem is not None or name == ".":
+        raise ValueError(f"file name {name!r} is not a plain name: {problem}")
+    return name
 
 
 def _inside_artifacts_required(path: str) -> str:
@@ -366,6 +539,9 @@ class _Header(BaseModel):
 class _FileRecord(BaseModel):
     model_config = _STRICT
     member: str
+    # The file's own name (its member is named by number); absent in spools
+    # written before, whose member ends with it.
+    name: Annotated[str | None, AfterValidator(_single_name)] = None
     artifact_path: Annotated[str | None, AfterValidator(_inside_artifacts)]
 
 
@@ -408,7 +584,7 @@ class _BatchRecord(BaseModel):
             checked_params=dict(self.checked_params),
             tags=dict(self.tags),
             metrics=list(self.metrics),
-            files=[(local(f.member), f.artifact_path) for f in self.files],
+            files=[(_named(f, root), f.artifact_path) for f in self.files],
             texts=[
                 (
                     Path(local(t.member)).read_text(encoding="utf-8") if root else "",
@@ -420,6 +596,17 @@ class _BatchRecord(BaseModel):
             if self.end is None
             else RunEnd(self.end.status, self.end.end_time),
         )
+
+
+def _named(record: _FileRecord, root: Path | None) -> str:
+    """Where an extracted file is, under its own name (the upload's name)."""
+    extracted = (root or Path()) / record.member
+    if root is None or record.name is None or not extracted.is_file():
+        return str(extracted)  # a folder uploads its content, without its name
+    named = root / ".named" / record.member / record.name
+    named.parent.mkdir(parents=True, exist_ok=True)
+    extracted.rename(named)
+    return str(named)
 
 
 def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
@@ -436,23 +623,27 @@ def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
         TrackingError: If ``path`` cannot be read (missing, say).
     """
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = _checked_members(archive)
-            header = _Header.model_validate_json(archive.read("run.json"))
-            batch_names = sorted(n for n in names if n.startswith("batches/"))
-            records = [
-                _BatchRecord.model_validate_json(archive.read(name))
-                for name in batch_names
-            ]
-            for record in records:
-                for member in record.members():
-                    if member not in names and f"{member}/" not in names:
-                        raise BadSpoolError(
-                            f"a record names {member!r}, which the spool does not hold"
-                        )
-            if extract_to is not None:
-                archive.extractall(extract_to)
-            batches = [record.to_spooled(extract_to) for record in records]
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise BadSpoolError(
+            f"{path} is not a readable pipelinex_mlflow spool file: {_one_line(exc)}"
+        ) from exc
+    except OSError as exc:  # missing, unreadable: the file may still be good
+        raise TrackingError(
+            f"{path} is not a readable pipelinex_mlflow spool file ({exc})."
+        ) from exc
+    try:
+        with archive:
+            header, batches = _read_checked(archive, extract_to)
+    except OSError as exc:
+        if exc.errno in _LOCAL_ERRNOS:  # a full disk here: the spool may be good
+            raise TrackingError(
+                f"{path} could not be read here ({exc}); it is kept."
+            ) from exc
+        # What extracting the spool's own members raises: a spool that lies.
+        raise BadSpoolError(
+            f"{path} is not a readable pipelinex_mlflow spool file: {_one_line(exc)}"
+        ) from exc
     except BadSpoolError as exc:
         raise BadSpoolError(
             f"{path} is not a readable pipelinex_mlflow spool file: {exc}"
@@ -462,31 +653,61 @@ def read_spool(path: Path, extract_to: Path | None = None) -> SpoolContent:
         raise BadSpoolError(
             f"{path} is not a readable pipelinex_mlflow spool file: {_one_line(exc)}"
         ) from exc
-    except OSError as exc:
-        raise TrackingError(
-            f"{path} is not a readable pipelinex_mlflow spool file ({exc})."
-        ) from exc
     run = RunRef(tracking_uri=header.tracking_uri, run_id=header.run_id)
     return SpoolContent(run=run, batches=batches, files_root=extract_to)
 
 
+def _read_checked(
+    archive: zipfile.ZipFile, extract_to: Path | None
+) -> tuple[_Header, list[Spooled]]:
+    """The header and batches of a spool, every record and member checked first."""
+    names = _checked_members(archive)
+    header = _Header.model_validate_json(archive.read("run.json"))
+    batch_names = sorted(n for n in names if n.startswith("batches/"))
+    records = [
+        _BatchRecord.model_validate_json(archive.read(name)) for name in batch_names
+    ]
+    for record in records:
+        for member in record.members():
+            if member not in names and f"{member}/" not in names:
+                raise BadSpoolError(
+                    f"a record names {member!r}, which the spool does not hold"
+                )
+        for text in record.texts:
+            if text.member not in names:  # a folder: nothing to read as a text
+                raise BadSpoolError(
+                    f"a text names {text.member!r}, which is not a file of the spool"
+                )
+    if extract_to is not None:
+        archive.extractall(extract_to)
+    return header, [record.to_spooled(extract_to) for record in records]
+
+
 def _checked_members(archive: zipfile.ZipFile) -> set[str]:
-    """The member names, each checked to stay inside the folder it extracts to."""
-    names = set()
+    """The member names, each checked to stay inside the folder it extracts to.
+
+    Each name is also one member only: neither twice, nor a file that another
+    member's path goes through (extracting either fails half-way).
+    """
+    names: set[str] = set()
     for info in archive.infolist():
         name = info.filename
-        parts = PurePosixPath(name).parts
-        if (
-            not name
-            or "\\" in name
-            or PurePosixPath(name).is_absolute()
-            or PureWindowsPath(name).drive
-            or ".." in parts
-        ):
-            raise BadSpoolError(f"member {name!r} points outside the spool")
+        problem = containment_problem(name)
+        if problem is not None:
+            raise BadSpoolError(f"member {name!r} points outside the spool: {problem}")
         if stat.S_ISLNK(info.external_attr >> 16):
             raise BadSpoolError(f"member {name!r} is a symbolic link")
+        if name in names:
+            raise BadSpoolError(f"member {name!r} appears twice")
         names.add(name)
+    files = {name for name in names if not name.endswith("/")}
+    folders = {name.rstrip("/") for name in names if name.endswith("/")}
+    for name in names:
+        parts = name.rstrip("/").split("/")
+        folders.update("/".join(parts[:end]) for end in range(1, len(parts)))
+    both = files & folders
+    if both:
+        raise BadSpoolError(f"member {min(both)!r} is both a file and a folder")
     return names
 
 

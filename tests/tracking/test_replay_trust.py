@@ -2,16 +2,21 @@
 
 Each crafted spool is refused in one line, sends nothing, uploads no file from
 outside it, and is set aside as ``<name>.rejected.zip``, while a good spool after
-it is still replayed (with the real ``kedro mlflow replay`` too).
+it is still replayed (with the real ``kedro mlflow replay`` too). A spool naming
+another store than the project's is refused and kept until ``--uri`` says where.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import socket
 import stat
 import time
+import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +27,6 @@ from pipelinex_mlflow.tracking.spool import Spooled, pending_spools, write_spool
 from tests.reliability_project import generate, kedro, kedro_env, output_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from mlflow.tracking import MlflowClient
 
 OUTSIDE_TEXT = "a file outside every spool"
@@ -100,49 +103,149 @@ def outside_file(tmp_path: Path) -> Path:
     return secret
 
 
-def _crafts(outside: Path) -> dict[str, Callable[[Path, RunRef, Path], Path]]:
+def _member(name: str, data: str = "x") -> Callable[[zipfile.ZipFile], None]:
+    return lambda archive: archive.writestr(name, data)
+
+
+def _members(*names: str) -> Callable[[zipfile.ZipFile], None]:
+    def add(archive: zipfile.ZipFile) -> None:
+        with warnings.catch_warnings():  # zipfile warns of a duplicate name
+            warnings.simplefilter("ignore")
+            for name in names:
+                archive.writestr(name, "x")
+
+    return add
+
+
+def _file_at(artifact_path: str) -> Callable[[Path, RunRef, Path], Path]:
+    return lambda p, r, _: _crafted(
+        p,
+        r,
+        _record(files=[{"member": "files/b/0/f.txt", "artifact_path": artifact_path}]),
+        extra=_member("files/b/0/f.txt"),
+    )
+
+
+Craft = Callable[[Path, RunRef, Path], Path]
+
+
+def _crafts(outside: Path) -> dict[str, tuple[Craft, str]]:
+    """Each crafted spool, and the reason its one-line refusal must give."""
     up = "../" * 12 + str(outside).lstrip("/")
     return {
-        "traversal in a record's file": lambda p, r, _: _crafted(
-            p, r, _record(files=[{"member": up, "artifact_path": None}])
+        "traversal in a record's file": (
+            lambda p, r, _: _crafted(
+                p, r, _record(files=[{"member": up, "artifact_path": None}])
+            ),
+            "which the spool does not hold",
         ),
-        "absolute path in a record's file": lambda p, r, _: _crafted(
-            p, r, _record(files=[{"member": str(outside), "artifact_path": None}])
+        "absolute path in a record's file": (
+            lambda p, r, _: _crafted(
+                p, r, _record(files=[{"member": str(outside), "artifact_path": None}])
+            ),
+            "which the spool does not hold",
         ),
-        "traversal in a text's member": lambda p, r, _: _crafted(
-            p, r, _record(texts=[{"member": up, "artifact_file": "t.txt"}])
+        "traversal in a text's member": (
+            lambda p, r, _: _crafted(
+                p, r, _record(texts=[{"member": up, "artifact_file": "t.txt"}])
+            ),
+            "which the spool does not hold",
         ),
-        "traversal in a member name": lambda p, r, _: _crafted(
-            p, r, extra=lambda a: a.writestr("../../escaped.txt", "x")
+        "traversal in a member name": (
+            lambda p, r, _: _crafted(p, r, extra=_member("../../escaped.txt")),
+            "points outside the spool: it holds a '..' part",
         ),
-        "absolute member name": lambda p, r, _: _crafted(
-            p, r, extra=lambda a: a.writestr("/tmp/escaped.txt", "x")
+        "absolute member name": (
+            lambda p, r, _: _crafted(p, r, extra=_member("/tmp/escaped.txt")),
+            "points outside the spool: it is an absolute path",
         ),
-        "symbolic link member": lambda p, r, _: _crafted(p, r, extra=_symlink_member),
-        "artifact path out of the run": lambda p, r, _: _crafted(
-            p,
-            r,
-            _record(texts=[{"member": "texts/0", "artifact_file": "../../x.txt"}]),
-            extra=lambda a: a.writestr("texts/0", "x"),
+        "backslash member name": (
+            lambda p, r, _: _crafted(p, r, extra=_member("..\\..\\escaped.txt")),
+            "points outside the spool: it holds a backslash",
         ),
-        "missing key": lambda p, r, _: _crafted(
-            p, r, {k: v for k, v in _record().items() if k != "params"}
+        "drive-letter member name": (
+            lambda p, r, _: _crafted(p, r, extra=_member("C:/escaped.txt")),
+            "points outside the spool: it is an absolute path",
         ),
-        "missing run id": lambda p, r, _: _crafted(
-            p, r, header={"format": 1, "tracking_uri": r.tracking_uri}
+        "duplicate member names": (
+            lambda p, r, _: _crafted(
+                p,
+                r,
+                _record(texts=[{"member": "texts/0", "artifact_file": "t.txt"}]),
+                extra=_members("texts/0", "texts/0"),
+            ),
+            "member 'texts/0' appears twice",
         ),
-        "metric that is not a number": lambda p, r, _: _crafted(
-            p, r, _record(metrics=[["loss", "lots", 0, 1]])
+        "a member that is a file and a folder": (
+            lambda p, r, _: _crafted(
+                p,
+                r,
+                _record(files=[{"member": "files/b/0", "artifact_path": None}]),
+                extra=_members("files/b/0", "files/b/0/inner.txt"),
+            ),
+            "member 'files/b/0' is both a file and a folder",
         ),
-        "unknown end status": lambda p, r, _: _crafted(
-            p, r, _record(end={"status": "WON", "end_time": 1})
+        "a text that is a folder": (
+            lambda p, r, _: _crafted(
+                p,
+                r,
+                _record(texts=[{"member": "texts/0", "artifact_file": "t.txt"}]),
+                extra=_members("texts/0/", "texts/0/inner.txt"),
+            ),
+            "a text names 'texts/0', which is not a file of the spool",
         ),
-        "truncated zip": _truncated,
-        "text that is not UTF-8": lambda p, r, _: _crafted(
-            p,
-            r,
-            _record(texts=[{"member": "texts/0", "artifact_file": "t.txt"}]),
-            extra=lambda a: a.writestr("texts/0", b"\xff\xfe"),
+        "symbolic link member": (
+            lambda p, r, _: _crafted(p, r, extra=_symlink_member),
+            "is a symbolic link",
+        ),
+        "artifact path out of the run": (
+            lambda p, r, _: _crafted(
+                p,
+                r,
+                _record(texts=[{"member": "texts/0", "artifact_file": "../../x.txt"}]),
+                extra=_member("texts/0"),
+            ),
+            "leaves the run's artifacts: it holds a '..' part",
+        ),
+        "absolute artifact path": (
+            _file_at("/etc"),
+            "leaves the run's artifacts: it is an absolute path",
+        ),
+        "backslash artifact path": (
+            _file_at("a\\..\\..\\b"),
+            "leaves the run's artifacts: it holds a backslash",
+        ),
+        "missing key": (
+            lambda p, r, _: _crafted(
+                p, r, {k: v for k, v in _record().items() if k != "params"}
+            ),
+            "params Field required",
+        ),
+        "missing run id": (
+            lambda p, r, _: _crafted(
+                p, r, header={"format": 1, "tracking_uri": r.tracking_uri}
+            ),
+            "run_id Field required",
+        ),
+        "metric that is not a number": (
+            lambda p, r, _: _crafted(p, r, _record(metrics=[["loss", "lots", 0, 1]])),
+            "should be a valid number",
+        ),
+        "unknown end status": (
+            lambda p, r, _: _crafted(
+                p, r, _record(end={"status": "WON", "end_time": 1})
+            ),
+            "end.status Input should be 'FINISHED', 'FAILED' or 'KILLED'",
+        ),
+        "truncated zip": (_truncated, "BadZipFile"),
+        "text that is not UTF-8": (
+            lambda p, r, _: _crafted(
+                p,
+                r,
+                _record(texts=[{"member": "texts/0", "artifact_file": "t.txt"}]),
+                extra=lambda a: a.writestr("texts/0", b"\xff\xfe"),
+            ),
+            "UnicodeDecodeError",
         ),
     }
 
@@ -177,7 +280,8 @@ def test_a_crafted_spool_is_rejected_alone_and_the_next_is_replayed(
         run.tracking_uri,
         client.create_run(client.get_run(run.run_id).info.experiment_id).info.run_id,
     )
-    bad = _crafts(outside_file)[craft](folder / f"{other.run_id}.zip", other, tmp_path)
+    make, reason = _crafts(outside_file)[craft]
+    bad = make(folder / f"{other.run_id}.zip", other, tmp_path)
     os.utime(bad, (time.time() - 60, time.time() - 60))  # replayed first
     good = _good_spool(run, folder, tmp_path)
     with pytest.raises(
@@ -186,6 +290,7 @@ def test_a_crafted_spool_is_rejected_alone_and_the_next_is_replayed(
         replay_all(folder)
     message = str(raised.value)
     assert "\n" not in message
+    assert reason in message, message
     assert f"{bad} is not a readable pipelinex_mlflow spool file" in message, message
     assert f"kept aside as {other.run_id}.rejected.zip" in message
     assert (folder / f"{other.run_id}.rejected.zip").exists()
@@ -235,3 +340,45 @@ def test_kedro_mlflow_replay_rejects_a_crafted_spool_and_replays_the_next(
     again = kedro(project, "mlflow", "replay", env=kedro_env(run.tracking_uri))
     assert again.returncode == 0, output_of(again)
     assert "Nothing to replay" in again.stdout
+
+
+def test_a_spool_naming_another_store_is_refused_kept_and_sent_with_uri(
+    tmp_path: Path, run: RunRef, client: MlflowClient
+) -> None:
+    """Replay would hand the project's MLflow credentials to the host a spool names."""
+    project = generate(tmp_path / "project", steps=1)
+    folder = project / "mlflow_spool"
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        foreign.setblocking(False)
+        host, port = foreign.getsockname()
+        crafted_uri = f"http://alice:s3cret@{host}:{port}"
+        spool = write_spool(
+            RunRef(crafted_uri, run.run_id),
+            Spooled(params={"lr": "0.5"}, end=RunEnd("FINISHED", 1_700_000_001_000)),
+            folder,
+        )
+        env = kedro_env(
+            run.tracking_uri,
+            MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+            MLFLOW_HTTP_REQUEST_TIMEOUT="3",
+        )
+        result = kedro(project, "mlflow", "replay", env=env, timeout=120)
+        assert result.returncode == 1, output_of(result)
+        # Nothing reached the host the spool names: no connection was even made.
+        assert select.select([foreign], [], [], 0)[0] == []
+    (error,) = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert f"http://alice:*****@{host}:{port}" in error
+    assert run.tracking_uri in error
+    assert f"--uri {run.tracking_uri}" in error
+    assert "s3cret" not in output_of(result)
+    # Kept pending, not set aside: it is a good spool for another store.
+    assert pending_spools(folder) == [spool]
+    assert client.get_run(run.run_id).data.params == {}
+
+    sent = kedro(project, "mlflow", "replay", "--uri", run.tracking_uri, env=env)
+    assert sent.returncode == 0, output_of(sent)
+    assert client.get_run(run.run_id).data.params == {"lr": "0.5"}
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    assert pending_spools(folder) == []

@@ -162,3 +162,29 @@ def test_a_refused_server_costs_seconds_and_spools_everything(
     assert batch.params == {"lr": "0.5"}
     assert batch.metrics == [("loss", 1.0, 0, 1)]
     assert batch.end == RunEnd("FINISHED", 2)
+
+
+def test_what_the_store_refuses_at_replay_is_named_and_the_file_is_done(
+    tmp_path: Path, run: RunRef, client: MlflowClient
+) -> None:
+    """A refusal for good (a param changed since) must not keep the file pending."""
+    client.log_param(run.run_id, "lr", "0.1")
+    path = write_spool(
+        run,
+        Spooled(
+            params={"lr": "0.5"},
+            metrics=[("loss", 0.5, 0, 1_700_000_000_000)],
+            end=RunEnd("FINISHED", 1_700_000_001_000),
+        ),
+        tmp_path / "spool",
+    )
+    result = replay(path)
+    assert result.lost is not None
+    assert "1 value(s) were refused by the store" in result.lost
+    assert "already holds with other values (lr)" in result.lost
+    assert result.replayed_path.name == f"{run.run_id}.replayed.zip"
+    assert pending_spools(tmp_path / "spool") == []
+    logged = client.get_run(run.run_id)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.params == {"lr": "0.1"}
+    assert logged.data.metrics == {"loss": 0.5}

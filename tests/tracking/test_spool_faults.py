@@ -14,11 +14,12 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pipelinex_mlflow.tracking import RunEnd, RunRef, TrackingError
+from pipelinex_mlflow.tracking import RunEnd, RunRef, TrackingError, replay
 from pipelinex_mlflow.tracking.sender import RunSender
 from pipelinex_mlflow.tracking.spool import (
     SPOOL_DIR_ENV_VAR,
@@ -31,7 +32,6 @@ from tests.reliability_project import generate, kedro, kedro_env, output_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from mlflow.tracking import MlflowClient
 
@@ -262,3 +262,71 @@ def test_processes_writing_one_spool_at_once_keep_every_batch(tmp_path: Path) ->
     keys = sorted(k for b in batches for k in b.params)
     assert keys == sorted(f"w{n}_{i}" for n in range(4) for i in range(10))
     assert [p.name for p in folder.iterdir()] == ["0123456789abcdef.zip"]
+
+
+def test_a_file_name_that_is_not_utf8_is_spooled_and_replayed(
+    tmp_path: Path, run: RunRef, client: MlflowClient
+) -> None:
+    """A name the file system holds but UTF-8 cannot: the spool is still written."""
+    name = os.fsdecode(b"caf\xe9.txt")
+    single = tmp_path / name
+    single.write_text("one")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / name).write_text("two")
+    path = write_spool(
+        run,
+        Spooled(
+            params={"lr": "0.5"},
+            files=[(str(single), None), (str(folder), "model")],
+            end=RunEnd("FINISHED", 1_700_000_001_000),
+        ),
+        tmp_path / "spool",
+    )
+    replay(path)
+    logged = client.get_run(run.run_id)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.params == {"lr": "0.5"}
+    root = Path(client.download_artifacts(run.run_id, "", str(tmp_path / "back")))
+    assert (root / "caf\ufffd.txt").read_text() == "one"
+    assert (root / "model" / "caf\ufffd.txt").read_text() == "two"
+
+
+def test_what_the_reader_would_refuse_is_left_out_of_the_spool_and_counted(
+    tmp_path: Path, run: RunRef, client: MlflowClient
+) -> None:
+    """Our own spool must never be rejected whole: only what fails is lost."""
+    good = tmp_path / "good.txt"
+    good.write_text("good")
+    odd = tmp_path / "odd.txt"
+    odd.write_text("odd")
+    spooled = Spooled(
+        params={"lr": "0.5", "caf\udce9": "x"},
+        metrics=[("loss", 0.5, 0, 1_700_000_000_000)],
+        files=[
+            (str(good), "reports"),
+            (str(odd), "caf\udce9"),
+            (str(odd), "a\\b"),
+        ],
+        texts=[("t", "notes\\t.txt")],
+        end=RunEnd("FINISHED", 1_700_000_001_000),
+    )
+    path = write_spool(run, spooled, tmp_path / "spool")
+    assert spooled.refused.values == 1
+    assert spooled.refused.files == [
+        "caf\ufffd/odd.txt",
+        "a\\b/odd.txt",
+        "notes\\t.txt",
+    ]
+    assert any("holds a backslash" in reason for reason in spooled.refused.reasons)
+    (batch,) = read_spool(path).batches
+    assert batch.params == {"lr": "0.5"}
+    assert batch.end == RunEnd("FINISHED", 1_700_000_001_000)
+    replay(path)
+    logged = client.get_run(run.run_id)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.params == {"lr": "0.5"}
+    assert logged.data.metrics == {"loss": 0.5}
+    assert [a.path for a in client.list_artifacts(run.run_id, "reports")] == [
+        "reports/good.txt"
+    ]
