@@ -70,6 +70,40 @@ def test_replay_sends_the_projects_spools_and_names_bad_files(
     assert "is not a readable pipelinex_mlflow spool file" in result.output
 
 
+def test_replay_names_what_the_store_refused_and_does_not_retry_it(
+    project: ProjectMetadata, tracking_uri: str, client: MlflowClient
+) -> None:
+    run = start_run(tracking_uri, "0")
+    client.log_param(run.run_id, "lr", "0.1")  # the spool's 0.5 is refused for good
+    write_spool(
+        run,
+        Spooled(params={"lr": "0.5"}, end=RunEnd("FINISHED", 2)),
+        project.project_path / "mlflow_spool",
+    )
+    result = _kedro_mlflow(project, "replay")
+    assert result.exit_code == 1, result.output
+    assert f"into MLflow run {run.run_id}, ended it FINISHED" in result.output
+    assert "1 value(s) were refused by the store" in result.output
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    again = _kedro_mlflow(project, "replay")
+    assert again.exit_code == 0, again.output
+    assert "Nothing to replay" in again.output
+
+
+def test_replay_outside_a_project_needs_the_uri_to_send_to(
+    tracking_uri: str, client: MlflowClient, tmp_path: Path
+) -> None:
+    run = start_run(tracking_uri, "0")
+    path = write_spool(run, Spooled(params={"lr": "0.5"}), tmp_path / "spool")
+    result = _kedro_mlflow(None, "replay", str(path))
+    assert result.exit_code == 2, result.output
+    assert "or pass --uri <uri>" in result.output
+    assert client.get_run(run.run_id).data.params == {}
+    sent = _kedro_mlflow(None, "replay", "--uri", tracking_uri, str(path))
+    assert sent.exit_code == 0, sent.output
+    assert client.get_run(run.run_id).data.params == {"lr": "0.5"}
+
+
 def test_runs_before_the_first_run_says_how_to_start(project: ProjectMetadata) -> None:
     result = _kedro_mlflow(project, "runs")
     assert result.exit_code == 1
