@@ -345,7 +345,7 @@ def _add_batch(archive: zipfile.ZipFile, spooled: Spooled) -> None:
     files = []
     for number, (local, artifact_path) in enumerate(spooled.files):
         member = f"files/{batch_id}/{number}"
-        _add_path(archive, Path(local), member, spooled.refused)
+        _add_path(archive, Path(local), member, artifact_path, spooled.refused)
         files.append(
             {
                 "member": member,
@@ -480,22 +480,34 @@ def _valid_utf8(text: str) -> str:
 
 
 def _add_path(
-    archive: zipfile.ZipFile, local: Path, member: str, refused: Refused
+    archive: zipfile.ZipFile,
+    local: Path,
+    member: str,
+    artifact_path: str | None,
+    refused: Refused,
 ) -> None:
     if not local.is_dir():
         archive.write(local, member)
         return
     archive.writestr(f"{member}/", "")
+    written: set[str] = set()
     for child in sorted(local.rglob("*")):
         if not child.is_file():
             continue
         relative = _valid_utf8(child.relative_to(local).as_posix())
-        problem = containment_problem(relative)
+        # Two names that differ only in bytes UTF-8 cannot hold become one.
+        problem = containment_problem(relative) or (
+            "another file of its folder has the same name once made valid UTF-8"
+            if relative in written
+            else None
+        )
         if problem is None:
             archive.write(child, f"{member}/{relative}")
-        else:  # a file named with a backslash, say: its reader would refuse it
-            refused.files.append(relative)
-            refused.reasons.append(f"{relative}: {problem}")
+            written.add(relative)
+        else:  # its reader would refuse the whole spool: this file only is lost
+            name = f"{_valid_utf8(artifact_path or local.name).rstrip('/')}/{relative}"
+            refused.files.append(name)
+            refused.reasons.append(f"{name}: {problem}")
 
 
 # The schema of a spool file's records. A spool may come from anywhere (copied

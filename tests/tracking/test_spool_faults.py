@@ -330,3 +330,18 @@ def test_what_the_reader_would_refuse_is_left_out_of_the_spool_and_counted(
     assert [a.path for a in client.list_artifacts(run.run_id, "reports")] == [
         "reports/good.txt"
     ]
+
+
+def test_folder_files_whose_names_collide_once_valid_lose_only_one(
+    tmp_path: Path, run: RunRef
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text("one")
+    (folder / os.fsdecode(b"caf\xe8.txt")).write_text("two")
+    (folder / "ok.txt").write_text("ok")
+    spooled = Spooled(files=[(str(folder), "model")], end=RunEnd("FINISHED", 2))
+    path = write_spool(run, spooled, tmp_path / "spool")
+    assert spooled.refused.files == ["model/caf\ufffd.txt"]
+    (batch,) = read_spool(path).batches
+    assert batch.end == RunEnd("FINISHED", 2)
