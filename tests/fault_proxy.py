@@ -32,6 +32,8 @@ class Fault:
         path_part: A part of the path the request must hold.
         times: How many requests it answers; ``None``: every one.
         body: The answer's body (MLflow's JSON error, or plain text).
+        body_part: A part the request's body must hold.
+        body_lacks: A part the request's body must not hold.
     """
 
     status: int
@@ -39,12 +41,16 @@ class Fault:
     path_part: str = ""
     times: int | None = None
     body: str = ""
+    body_part: str = ""
+    body_lacks: str = ""
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, request_body: str = "") -> bool:
         return (
             (self.times is None or self.times > 0)
             and self.method in (None, method)
             and self.path_part in path
+            and self.body_part in request_body
+            and not (self.body_lacks and self.body_lacks in request_body)
         )
 
 
@@ -83,7 +89,8 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 path = self.path.split("?")[0]
-                fault = proxy._fault_for(self.command, path)
+                text = body.decode(errors="replace") if body else ""
+                fault = proxy._fault_for(self.command, path, text)
                 if fault is not None:
                     kind = (
                         "application/json"
@@ -126,15 +133,17 @@ class FaultProxy:
         with self._lock:
             self.faults.clear()
 
-    def answered(self, status: int, path_part: str = "") -> list[str]:
-        """The requests answered ``status`` whose path holds ``path_part``."""
+    def answered(self, status: int | None, path_part: str = "") -> list[str]:
+        """The requests answered ``status`` (any: ``None``) whose path holds ``path_part``."""
         with self._lock:
-            return [r for s, r in self.answers if s == status and path_part in r]
+            return [
+                r for s, r in self.answers if status in (None, s) and path_part in r
+            ]
 
-    def _fault_for(self, method: str, path: str) -> Fault | None:
+    def _fault_for(self, method: str, path: str, body: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, body):
                     if fault.times is not None:
                         fault.times -= 1
                     return fault

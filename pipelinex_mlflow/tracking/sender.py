@@ -12,12 +12,14 @@ Why not MLflow's own asynchronous logging (``synchronous=False``): its queue has
 bound, a failed batch is only logged, not retried or counted, and ending a run
 after using it costs about a second of polling.
 
-Nothing is dropped silently. A value the store rejects (a 4xx answer) is counted
-and named by :meth:`RunSender.drain`. A request that fails because the store is
-away (refused, timed out, a 5xx answer) keeps its values and is tried again, with
-growing pauses, for as long as the run lives: nodes never wait for it. When the
-run ends, :meth:`RunSender.close` waits for what is still out at most until a
-deadline, and less when the server does not even accept connections; whatever is
+Nothing is dropped silently. A value the store rejects (a 400 or 413 answer) is
+counted and named by :meth:`RunSender.drain`, and costs only itself; a refusal of
+the whole run (deleted) costs a request or three and one line. A request that
+fails because the store is away (refused, timed out, a 408, 429 or 5xx answer,
+judged by its HTTP status even when a gateway answers without MLflow's JSON)
+keeps its values and is tried again, with growing pauses, for as long as the
+run lives: nodes never wait for it. When the run ends, :meth:`RunSender.close`
+waits for what is still out at most until a deadline, and less when the server does not even accept connections; whatever is
 still unsent then (values, files, the run's final status) goes to the run's local
 spool file (:mod:`~pipelinex_mlflow.tracking.spool`), to be replayed later.
 :mod:`~pipelinex_mlflow.tracking.senders` keeps one sender per process and run, and
@@ -41,7 +43,7 @@ import time
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
@@ -78,14 +80,35 @@ SEND_DELAY_S = 1.0
 #: Values a sender may hold; a flush beyond it waits for the sender (back-pressure).
 MAX_PENDING_VALUES = 100_000
 UPLOAD_THREADS = 4
+#: HTTP answers that may pass (as MLflow's own retries): a time-out, too many
+#: requests, and a server's failure (5xx, but 501 "not implemented" stays so).
+HTTP_REQUEST_TIMEOUT = 408
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
-#: MLflow's error codes of failures that may pass: 5xx, 429, a lost connection.
+HTTP_NOT_IMPLEMENTED = 501
+#: HTTP answers that refuse a value of a batch: a smaller batch may pass.
+HTTP_BAD_REQUEST = 400
+HTTP_PAYLOAD_TOO_LARGE = 413
+#: MLflow's error codes of failures that may pass: 5xx, 429, 504, a lost connection.
 _TRANSIENT_ERROR_CODES = (
     "INTERNAL_ERROR",
     "TEMPORARILY_UNAVAILABLE",
     "REQUEST_LIMIT_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "DEADLINE_EXCEEDED",
+    "ABORTED",
 )
+#: How MLflow words an answer without its JSON (a gateway's): the status is only
+#: in the text.
+_BARE_ANSWER = re.compile(r"failed with error code (\d{3}) != \d{3}")
+#: A refusal of every value of the run, not of one (MLflow's words for a deleted run).
+_RUN_NOT_ACTIVE = "must be in the 'active' state"
+#: Single values a refused chunk is probed for, one request each; the rest of the
+#: chunk is lost with the last reason (a gateway refusing everything costs a few
+#: requests, not one per value).
+MAX_SINGLE_PROBES = 50
+#: Keys named in one line of refused values.
+MAX_NAMED_KEYS = 10
 #: Tries per request or upload in a row, before the sender pauses (the store is away)
 #: or counts its values as lost (the store rejected them).
 SEND_TRIES = 3
@@ -180,7 +203,8 @@ class SendReport:
                 f"wait in {self.spool}: send them with `kedro mlflow replay "
                 f"{self.spool}`"
             )
-        return "; ".join(sentences)
+        # A reason quotes an error, which may hold a signed URL or a password.
+        return mask_secrets("; ".join(sentences))
 
     def merge(self, other: SendReport) -> None:
         """Add what ``other`` reports to this report."""
@@ -407,6 +431,14 @@ class RunSender:
         folder holding the file, say, which is removed when it is collected).
         """
         key = (local, artifact_path)
+        if artifact_path is not None:
+            # As MLflow and the spool take it: valid UTF-8, inside the run.
+            artifact_path = valid_utf8(artifact_path)
+            problem = artifact_path_problem(artifact_path)
+            if problem is not None:
+                job = _FileJob(artifact_path, local=local)
+                self._lose_file(job.name, f"artifact path {artifact_path!r} {problem}")
+                return
         with self._lock:
             earlier = self._uploads.get(key)
             if earlier is not None and not _done(earlier):
@@ -417,8 +449,13 @@ class RunSender:
 
     def upload_text(self, text: str, artifact_file: str) -> None:
         """Upload ``text`` as the artifact file ``artifact_file``, in the background."""
+        artifact_file = valid_utf8(artifact_file)
+        problem = artifact_path_problem(artifact_file)
+        if problem is not None:
+            self._lose_file(artifact_file, f"artifact file {artifact_file!r} {problem}")
+            return
         with self._lock:
-            job = _FileJob(valid_utf8(artifact_file), text=valid_utf8(text))
+            job = _FileJob(artifact_file, text=valid_utf8(text))
             # Each text is its own upload, even under a name uploaded before.
             self._uploads[(f"text:{next(self._text_ids)}", artifact_file)] = job
             self._start_upload(job)
@@ -820,6 +857,11 @@ class RunSender:
                 new_params = self._unchanged_params(client, chunk.checked_params, tags)
                 params.update(new_params)
             self._send_batch(client, params, chunk.metrics, tags)
+        except _PartlySent as partly:
+            # Only what is still unsent goes back: a value lost or sent before the
+            # failure must not be counted or sent again.
+            self._store_away(partly.error, partly.unsent, generation)
+            return
         except Exception as exc:  # a failed request must not kill the thread
             if _is_transient(exc):
                 self._store_away(exc, chunk, generation)
@@ -881,11 +923,15 @@ class RunSender:
         from mlflow.entities import Metric, Param, RunTag
 
         entities: list[_Entity] = [
-            ("metric", Metric(e[0], e[1], e[3], e[2], model_id=linked_model_id(e)))
+            (
+                "metric",
+                Metric(e[0], e[1], e[3], e[2], model_id=linked_model_id(e)),
+                e,
+            )
             for e in metrics
         ]
-        entities += [("param", Param(k, v)) for k, v in params.items()]
-        entities += [("tag", RunTag(k, v)) for k, v in tags.items()]
+        entities += [("param", Param(k, v), (k, v)) for k, v in params.items()]
+        entities += [("tag", RunTag(k, v), (k, v)) for k, v in tags.items()]
         try:
             self._log_batch(client, entities)
         except Exception as exc:
@@ -893,14 +939,17 @@ class RunSender:
                 raise
             # The store refused some value: the others must still land.
             logger.debug("MLflow refused a batch of run %s: %s", self.run.run_id, exc)
+            if _refuses_the_run(exc):
+                self._lose_refused(entities, exc)
+                return
             if params:
                 kept = self._without_changed_params(client, params)
                 entities = [
-                    (kind, entity)
-                    for kind, entity in entities
-                    if kind != "param" or entity.key in kept
+                    entity
+                    for entity in entities
+                    if entity[0] != "param" or entity[1].key in kept
                 ]
-            self._send_in_parts(client, entities)
+            self._send_in_parts(client, entities, exc)
             return
         logger.debug(
             "Logged %d params, %d metrics and %d tags to MLflow run %s",
@@ -912,7 +961,7 @@ class RunSender:
 
     def _log_batch(self, client: MlflowClient, entities: list[_Entity]) -> None:
         by_kind: dict[str, list[Any]] = {"metric": [], "param": [], "tag": []}
-        for kind, entity in entities:
+        for kind, entity, _ in entities:
             by_kind[kind].append(entity)
         self._retrying(
             lambda: client.log_batch(
@@ -923,30 +972,102 @@ class RunSender:
             )
         )
 
-    def _send_in_parts(self, client: MlflowClient, entities: list[_Entity]) -> None:
-        """Send ``entities`` in halves, down to single values: a refused one is lost.
+    def _send_in_parts(
+        self, client: MlflowClient, entities: list[_Entity], refusal: Exception
+    ) -> None:
+        """Send ``entities``, which the store refused with ``refusal``, in halves.
 
-        A value refused alone costs only itself, named; a transient failure
-        raises, and the whole chunk is tried again later (MLflow keeps one of
-        identical entries).
+        A value refused alone costs only itself, named. When both halves meet
+        the very refusal of the whole, it concerns the run (or everything), not
+        a value: the whole is lost in one line. At most
+        :data:`MAX_SINGLE_PROBES` values are tried alone; the rest is then lost
+        with the last reason.
+
+        Raises:
+            _PartlySent: A transient failure; it holds the values still unsent,
+                which are tried again later (MLflow keeps one of identical entries).
         """
-        if not entities:
-            return
-        try:
-            self._log_batch(client, entities)
-            return
-        except Exception as exc:
-            if not _refuses_values(exc):
-                raise
-            if len(entities) == 1:
-                kind, entity = entities[0]
-                self._lose(
-                    1, f"MLflow refused {kind} {entity.key!r}: {_error_text(exc)}"
-                )
-                return
+        # Parts still to send, each with the refusal it met already (if any).
+        parts: list[tuple[list[_Entity], Exception | None]] = []
         half = len(entities) // 2
-        self._send_in_parts(client, entities[:half])
-        self._send_in_parts(client, entities[half:])
+        halves = [entities[:half], entities[half:]]
+        first_refusals: list[Exception] = []
+        for index, part in enumerate(halves):
+            refused_before = [p for p, _ in parts]
+            error = self._try_part(
+                client, part, [*refused_before, *halves[index + 1 :]]
+            )
+            if error is None:
+                continue
+            first_refusals.append(error)
+            parts.append((part, error))
+        if len(first_refusals) == len(halves) and all(
+            _same_refusal(error, refusal) for error in first_refusals
+        ):
+            self._lose_refused(entities, refusal)
+            return
+        lost: dict[str, list[_Entity]] = {}
+        probes = 0
+        try:
+            while parts:
+                part, error = parts.pop(0)
+                if error is None:
+                    error = self._try_part(client, part, [p for p, _ in parts])
+                    if error is None:
+                        continue
+                if len(part) > 1 and probes < MAX_SINGLE_PROBES:
+                    middle = len(part) // 2
+                    parts[:0] = [(part[:middle], None), (part[middle:], None)]
+                    continue
+                probes += len(part) == 1
+                lost.setdefault(_error_text(error), []).extend(part)
+                if probes >= MAX_SINGLE_PROBES and parts:
+                    # Enough requests for one chunk: the rest goes with this reason.
+                    lost[_error_text(error)].extend(e for p, _ in parts for e in p)
+                    parts = []
+        finally:
+            # Also before a transient failure: what was refused is not unsent.
+            for reason, refused in lost.items():
+                self._lose_named(refused, reason)
+
+    def _try_part(
+        self,
+        client: MlflowClient,
+        part: list[_Entity],
+        later: list[list[_Entity]],
+    ) -> Exception | None:
+        """Send ``part``: ``None`` if it landed, the refusal if refused.
+
+        Raises:
+            _PartlySent: A transient failure, with ``part`` and ``later`` unsent.
+        """
+        if not part:
+            return None
+        try:
+            self._log_batch(client, part)
+        except Exception as exc:
+            if _refuses_values(exc):
+                return exc
+            unsent = [entity for p in [part, *later] for entity in p]
+            raise _PartlySent(exc, _pending_of(unsent)) from exc
+        return None
+
+    def _lose_refused(self, entities: list[_Entity], error: Exception) -> None:
+        """Lose ``entities`` for a refusal of them all, in one line."""
+        self._lose(
+            len(entities),
+            f"MLflow refused all {len(entities)} values of a request: "
+            f"{_error_text(error)}",
+        )
+
+    def _lose_named(self, refused: list[_Entity], reason: str) -> None:
+        """Lose ``refused`` for one ``reason``, naming the first of them."""
+        names = [f"{kind} {entity.key!r}" for kind, entity, _ in refused]
+        if len(names) > MAX_NAMED_KEYS:
+            names = [*names[:MAX_NAMED_KEYS], f"{len(names) - MAX_NAMED_KEYS} more"]
+        what = names[0] if len(refused) == 1 else f"{len(refused)} values"
+        detail = "" if len(refused) == 1 else f" ({', '.join(names)})"
+        self._lose(len(refused), f"MLflow refused {what}{detail}: {reason}")
 
     def _without_changed_params(
         self, client: MlflowClient, params: dict[str, str]
@@ -1008,7 +1129,7 @@ class RunSender:
                     self._unsent_files.append(job)
                 self._store_away(exc)
             else:
-                self._lose_file(job.name, f"{type(exc).__name__}: {exc}")
+                self._lose_file(job.name, f"{type(exc).__name__}: {_error_text(exc)}")
             return
         logger.debug("Uploaded %s to MLflow run %s", job.name, run_id)
 
@@ -1055,6 +1176,7 @@ class RunSender:
         )
 
     def _lose_file(self, name: str, reason: str) -> None:
+        reason = mask_secrets(reason)
         with self._lock:
             self._report.lost_files.append(name)
             self._report.errors.append(reason)
@@ -1069,22 +1191,51 @@ _LOCAL_FILE_ERRORS = (
 
 
 def _is_transient(exc: BaseException) -> bool:
-    """Whether the store may take it later: it was away, overloaded or failed (5xx).
+    """Whether the store may take it later: it was away, overloaded or failed.
 
-    A refused connection or a time-out (``OSError``, which ``requests``' errors are),
-    and MLflow's wrapping of them (``INTERNAL_ERROR``), are; a 4xx answer (a
+    By the answer's HTTP status where it can be found (408, 429 and 5xx but 501
+    are); else a refused connection or a time-out (``OSError``, which
+    ``requests``' errors are, but not a malformed URL or header), a locked
+    database, and MLflow's codes of such failures. Any other 4xx answer (a
     rejected value, a deleted run) is not.
     """
     if isinstance(exc, _LOCAL_FILE_ERRORS):
         return False  # a missing or unreadable local file stays so
-    # An HTTP answer (``requests.HTTPError`` of an artifact upload): by its status.
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if isinstance(status, int):
-        return status == HTTP_TOO_MANY_REQUESTS or status >= HTTP_SERVER_ERROR
+    status = _http_status(exc)
+    if status is not None:
+        return status in (HTTP_REQUEST_TIMEOUT, HTTP_TOO_MANY_REQUESTS) or (
+            status >= HTTP_SERVER_ERROR and status != HTTP_NOT_IMPLEMENTED
+        )
     if isinstance(exc, OSError):
+        # ``requests``' InvalidURL, InvalidHeader, MissingSchema are ValueErrors
+        # too: the request is wrong, and stays so.
+        return not isinstance(exc, ValueError)
+    if _is_database_busy(exc):
         return True
     code = getattr(exc, "error_code", "")
     return code in _TRANSIENT_ERROR_CODES
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the answer ``exc`` reports, where it can be found.
+
+    A ``requests.HTTPError`` (an artifact upload) keeps its response; MLflow keeps
+    an answer without its JSON (a gateway's) only in its text.
+    """
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status
+    match = _BARE_ANSWER.search(str(getattr(exc, "message", None) or exc))
+    return int(match.group(1)) if match else None
+
+
+def _is_database_busy(exc: BaseException) -> bool:
+    """A database's operational failure (locked, gone) outside MLflow's wrapping."""
+    # By name: SQLAlchemy is imported only with MLflow's SQL stores.
+    return any(
+        kind.__name__ == "OperationalError" and kind.__module__.startswith("sqlalchemy")
+        for kind in type(exc).__mro__
+    )
 
 
 def _refuses_values(exc: BaseException) -> bool:
@@ -1097,17 +1248,55 @@ def _refuses_values(exc: BaseException) -> bool:
     """
     if _is_transient(exc):
         return False
+    if _http_status(exc) in (HTTP_BAD_REQUEST, HTTP_PAYLOAD_TOO_LARGE):
+        return True  # a smaller batch may pass
     code = getattr(exc, "error_code", None)
     if code is not None:
         return code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST")
     return isinstance(exc, ValueError)
 
 
+def _refuses_the_run(exc: BaseException) -> bool:
+    """Whether a refusal concerns the run (deleted), so every value would meet it."""
+    return _RUN_NOT_ACTIVE in str(getattr(exc, "message", None) or exc)
+
+
+def _same_refusal(error: BaseException, other: BaseException) -> bool:
+    return (getattr(error, "error_code", None), _error_text(error)) == (
+        getattr(other, "error_code", None),
+        _error_text(other),
+    )
+
+
+class _PartlySent(Exception):
+    """A transient failure in the middle of a split: what is still unsent."""
+
+    def __init__(self, error: Exception, unsent: _Pending) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.unsent = unsent
+
+
+def _pending_of(entities: list[_Entity]) -> _Pending:
+    """The values of ``entities`` as pending values, to be sent again."""
+    pending = _Pending()
+    for kind, _, original in entities:
+        if kind == "metric":
+            pending.metrics.append(original)
+        elif kind == "param":
+            pending.params[original[0]] = original[1]
+        else:
+            pending.tags[original[0]] = original[1]
+    return pending
+
+
 def _error_text(exc: BaseException) -> str:
-    return str(getattr(exc, "message", None) or exc)[:300]
+    # Masked before it is cut: a cut could hide a secret's name, not its value.
+    return mask_secrets(str(getattr(exc, "message", None) or exc))[:300]
 
 
-_Entity = tuple[str, Any]
+#: A value to send: its kind, MLflow's entity, and the value as it was queued.
+_Entity = tuple[str, Any, Any]
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -1118,7 +1307,29 @@ def valid_utf8(text: str) -> str:
         >>> valid_utf8("caf\udce9") == "caf\ufffd"
         True
     """
+    if text.isascii():
+        return text  # the common case, without a regex
     return _SURROGATES.sub("\ufffd", text)
+
+
+def artifact_path_problem(path: str) -> str | None:
+    r"""Why ``path`` would leave the run's artifacts (as the spool's reader checks).
+
+    Examples:
+        >>> artifact_path_problem("reports/2026")
+        >>> artifact_path_problem("a\\b")
+        'holds a backslash'
+    """
+    # The spool's reader refuses these (and rejects the whole spool with them);
+    # MLflow refuses most of them too.
+    if "\\" in path:
+        return "holds a backslash"
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or PureWindowsPath(path).drive:
+        return "is absolute"
+    if ".." in pure.parts:
+        return "holds a '..' part"
+    return None
 
 
 def _valid_texts(values: Mapping[str, str]) -> dict[str, str]:
