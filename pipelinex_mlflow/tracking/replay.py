@@ -43,9 +43,6 @@ from pipelinex_mlflow.tracking.spool import (
 
 #: How long a replay may take in total (large artifacts over a slow link).
 REPLAY_TIMEOUT_S = 600.0
-# How the sender says what it did not send in time when it may not spool it: the
-# only part of its report that a later replay may still deliver.
-_NOT_IN_TIME = "did not take them in time"
 
 logger = get_logger(__name__)
 
@@ -131,7 +128,7 @@ def replay(
             end = batch.end or end
         report = sender.close(time.monotonic() + REPLAY_TIMEOUT_S, end, spool=False)
     reasons = mask_secrets("; ".join(dict.fromkeys(report.errors)))
-    if any(_NOT_IN_TIME in error for error in report.errors):
+    if report.unsent_in_time:
         raise TrackingError(
             f"Replaying {path} into MLflow run {run.run_id} at "
             f"{mask_url_passwords(run.tracking_uri)} did not finish: the store did "

@@ -43,7 +43,7 @@ import time
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
@@ -51,6 +51,7 @@ from pipelinex_mlflow.tracking.daemon_pool import DaemonPool
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.json_tags import JsonTagPages, process_suffix
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key, suffixed_key
+from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.spool import (
     MetricEntry,
     RunEnd,
@@ -59,7 +60,7 @@ from pipelinex_mlflow.tracking.spool import (
     write_spool,
 )
 from pipelinex_mlflow.tracking.stores import get_client, server_address
-from pipelinex_mlflow.tracking.values import short_repr
+from pipelinex_mlflow.tracking.values import short_repr, valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -146,6 +147,9 @@ class SendReport:
         spooled_end: Whether the run's end waits in ``spool``.
         end_lost: The status the run should have ended with, when that end
             reached neither the store nor a spool: the store shows it RUNNING.
+        unsent_in_time: Whether values were lost only because the store did not
+            take them in time (another try may land them), as opposed to
+            refused for good.
     """
 
     lost_values: int = 0
@@ -156,6 +160,7 @@ class SendReport:
     spooled_files: int = 0
     spooled_end: bool = False
     end_lost: str | None = None
+    unsent_in_time: bool = False
 
     @property
     def end_unrecorded(self) -> bool:
@@ -434,10 +439,10 @@ class RunSender:
         if artifact_path is not None:
             # As MLflow and the spool take it: valid UTF-8, inside the run.
             artifact_path = valid_utf8(artifact_path)
-            problem = artifact_path_problem(artifact_path)
-            if problem is not None:
+            problem = artifact_path and containment_problem(artifact_path)
+            if problem:
                 job = _FileJob(artifact_path, local=local)
-                self._lose_file(job.name, f"artifact path {artifact_path!r} {problem}")
+                self._lose_file(job.name, f"artifact path {artifact_path!r}: {problem}")
                 return
         with self._lock:
             earlier = self._uploads.get(key)
@@ -450,9 +455,11 @@ class RunSender:
     def upload_text(self, text: str, artifact_file: str) -> None:
         """Upload ``text`` as the artifact file ``artifact_file``, in the background."""
         artifact_file = valid_utf8(artifact_file)
-        problem = artifact_path_problem(artifact_file)
+        problem = containment_problem(artifact_file)
         if problem is not None:
-            self._lose_file(artifact_file, f"artifact file {artifact_file!r} {problem}")
+            self._lose_file(
+                artifact_file, f"artifact file {artifact_file!r}: {problem}"
+            )
             return
         with self._lock:
             job = _FileJob(artifact_file, text=valid_utf8(text))
@@ -685,6 +692,7 @@ class RunSender:
             return
         try:
             if not write:
+                report.unsent_in_time = True
                 raise TrackingError("the tracking store did not take them in time")
             report.spool = write_spool(self.run, spooled)
         except TrackingError as exc:
@@ -700,6 +708,10 @@ class RunSender:
             else:
                 report.errors.append(str(exc))
             return
+        # What the spool's own reader would refuse was left out of it: lost.
+        report.lost_values += spooled.refused.values
+        report.lost_files += spooled.refused.files
+        report.errors += spooled.refused.reasons
         report.spooled_values += spooled.value_count
         report.spooled_files += spooled.file_count
         report.spooled_end = report.spooled_end or end is not None
@@ -1297,39 +1309,6 @@ def _error_text(exc: BaseException) -> str:
 
 #: A value to send: its kind, MLflow's entity, and the value as it was queued.
 _Entity = tuple[str, Any, Any]
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def valid_utf8(text: str) -> str:
-    r"""``text`` with each lone surrogate (not valid UTF-8) replaced by U+FFFD.
-
-    Examples:
-        >>> valid_utf8("caf\udce9") == "caf\ufffd"
-        True
-    """
-    if text.isascii():
-        return text  # the common case, without a regex
-    return _SURROGATES.sub("\ufffd", text)
-
-
-def artifact_path_problem(path: str) -> str | None:
-    r"""Why ``path`` would leave the run's artifacts (as the spool's reader checks).
-
-    Examples:
-        >>> artifact_path_problem("reports/2026")
-        >>> artifact_path_problem("a\\b")
-        'holds a backslash'
-    """
-    # The spool's reader refuses these (and rejects the whole spool with them);
-    # MLflow refuses most of them too.
-    if "\\" in path:
-        return "holds a backslash"
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or PureWindowsPath(path).drive:
-        return "is absolute"
-    if ".." in pure.parts:
-        return "holds a '..' part"
-    return None
 
 
 def _valid_texts(values: Mapping[str, str]) -> dict[str, str]:

@@ -51,6 +51,7 @@ from pipelinex_mlflow.masking import get_logger, mask_secrets
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.run_ref import RunRef
+from pipelinex_mlflow.tracking.values import valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -349,14 +350,14 @@ def _add_batch(archive: zipfile.ZipFile, spooled: Spooled) -> None:
         files.append(
             {
                 "member": member,
-                "name": _valid_utf8(Path(local).name),
+                "name": valid_utf8(Path(local).name),
                 "artifact_path": artifact_path,
             }
         )
     texts = []
     for number, (text, artifact_file) in enumerate(spooled.texts):
         member = f"texts/{batch_id}/{number}"
-        archive.writestr(member, _valid_utf8(text))
+        archive.writestr(member, valid_utf8(text))
         texts.append({"member": member, "artifact_file": artifact_file})
     record = {
         "params": spooled.params,
@@ -385,7 +386,7 @@ def _leave_out_refused(spooled: Spooled, batch_id: str) -> None:
                 del values[key]
                 refused.values += 1
                 refused.reasons.append(
-                    f"{kind.rstrip('s')} {_valid_utf8(key)!r}: {problem}"
+                    f"{kind.rstrip('s')} {valid_utf8(key)!r}: {problem}"
                 )
     if _refusal(_BatchRecord, _empty_record(metrics=spooled.metrics)) is not None:
         kept = []
@@ -395,7 +396,7 @@ def _leave_out_refused(spooled: Spooled, batch_id: str) -> None:
                 kept.append(entry)
             else:
                 refused.values += 1
-                refused.reasons.append(f"metric {_valid_utf8(entry[0])!r}: {problem}")
+                refused.reasons.append(f"metric {valid_utf8(entry[0])!r}: {problem}")
         spooled.metrics = kept
     _leave_out_refused_files(spooled, batch_id)
 
@@ -409,7 +410,7 @@ def _leave_out_refused_files(spooled: Spooled, batch_id: str) -> None:
             _FileRecord,
             {
                 "member": f"files/{batch_id}/{number}",
-                "name": _valid_utf8(Path(local).name),
+                "name": valid_utf8(Path(local).name),
                 "artifact_path": artifact_path,
             },
         )
@@ -429,8 +430,8 @@ def _leave_out_refused_files(spooled: Spooled, batch_id: str) -> None:
         if problem is None:
             kept_texts.append((text, artifact_file))
         else:
-            refused.files.append(_valid_utf8(artifact_file))
-            refused.reasons.append(f"{_valid_utf8(artifact_file)}: {problem}")
+            refused.files.append(valid_utf8(artifact_file))
+            refused.reasons.append(f"{valid_utf8(artifact_file)}: {problem}")
     spooled.texts = kept_texts
 
 
@@ -465,18 +466,11 @@ def _refusal(model: type[BaseModel], record: dict[str, Any]) -> str | None:
 
 def _artifact_name(local: str, artifact_path: str | None) -> str:
     """The artifact ``local`` makes in the run, as the MLflow UI shows it."""
-    base = _valid_utf8(Path(local).name)
-    shown = _valid_utf8(artifact_path or "")
+    base = valid_utf8(Path(local).name)
+    shown = valid_utf8(artifact_path or "")
     if Path(local).is_dir():
         return f"{shown or base}/"
     return f"{shown.rstrip('/')}/{base}" if shown else base
-
-
-def _valid_utf8(text: str) -> str:
-    # The sender's rule, so a spooled name reads as a sent one would.
-    from pipelinex_mlflow.tracking.sender import valid_utf8
-
-    return valid_utf8(text)
 
 
 def _add_path(
@@ -494,7 +488,7 @@ def _add_path(
     for child in sorted(local.rglob("*")):
         if not child.is_file():
             continue
-        relative = _valid_utf8(child.relative_to(local).as_posix())
+        relative = valid_utf8(child.relative_to(local).as_posix())
         # Two names that differ only in bytes UTF-8 cannot hold become one.
         problem = containment_problem(relative) or (
             "another file of its folder has the same name once made valid UTF-8"
@@ -505,7 +499,7 @@ def _add_path(
             archive.write(child, f"{member}/{relative}")
             written.add(relative)
         else:  # its reader would refuse the whole spool: this file only is lost
-            name = f"{_valid_utf8(artifact_path or local.name).rstrip('/')}/{relative}"
+            name = f"{valid_utf8(artifact_path or local.name).rstrip('/')}/{relative}"
             refused.files.append(name)
             refused.reasons.append(f"{name}: {problem}")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -431,3 +432,18 @@ def short_repr(value: Any, limit: int = 80) -> str:
     """
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_utf8(text: str) -> str:
+    r"""``text`` with each lone surrogate (not valid UTF-8) replaced by U+FFFD.
+
+    Examples:
+        >>> valid_utf8("caf\udce9") == "caf\ufffd"
+        True
+    """
+    if text.isascii():
+        return text  # the common case, without a regex
+    return _SURROGATES.sub("\ufffd", text)

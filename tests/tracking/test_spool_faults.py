@@ -75,6 +75,26 @@ def test_an_unwritable_spool_is_counted_as_lost_with_the_runs_end(
     assert "the run's end (FINISHED) could not be recorded" in summary
 
 
+def test_what_the_spool_leaves_out_is_counted_in_the_senders_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Left out of a spool is lost: in the report, so in the warning and the tag."""
+    monkeypatch.setenv(SPOOL_DIR_ENV_VAR, str(tmp_path / "spool"))
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text("one")
+    (folder / os.fsdecode(b"caf\xe8.txt")).write_text("two")
+    sender = RunSender(RunRef(_refused_url(), "0123456789abcdef"))
+    sender.submit(params={"lr": "0.5"}, metrics=[], tags={})
+    sender.upload(str(folder), "model")
+    report = sender.close(time.monotonic() + 60, RunEnd("FINISHED", 2))
+    assert report.spool is not None
+    assert report.spooled_values == 1
+    assert report.lost_files == ["model/caf\ufffd.txt"]
+    assert "model/caf\ufffd.txt" in report.summary()
+
+
 _FULL_DISK = """
 import os, resource, signal, sys
 from pathlib import Path
