@@ -216,6 +216,17 @@ class ServerProcess:
             _stop_group(self.process)
 
 
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real ``mlflow server`` of this test alone, which the test may kill."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    process = ServerProcess(folder)
+    process.start()
+    yield process
+    process.stop()
+
+
 @pytest.fixture(scope="session")
 def mlflow_server_process(
     tmp_path_factory: pytest.TempPathFactory,

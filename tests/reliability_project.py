@@ -115,6 +115,25 @@ HOOKS = (
 """
 
 
+#: A ``logging.yml`` that prints one plain line per record (Kedro's rich handler
+#: wraps lines, which splits the messages tests look for).
+PLAIN_LOGGING = """
+version: 1
+disable_existing_loggers: false
+formatters:
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+handlers:
+  console:
+    class: logging.StreamHandler
+    formatter: plain
+    stream: ext://sys.stderr
+root:
+  level: INFO
+  handlers: [console]
+"""
+
+
 def generate(folder: Path, steps: int = 6) -> Path:
     """Write the project into ``folder`` (created) and return it."""
     package = write_skeleton(folder, PACKAGE)

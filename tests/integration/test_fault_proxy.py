@@ -22,7 +22,13 @@ from pipelinex_mlflow.tracking.sender import SEND_TRIES, UNLOGGED_TAG, RunSender
 from pipelinex_mlflow.tracking.spool import read_spool
 from tests.conftest import ServerProcess
 from tests.fault_proxy import Fault, FaultProxy, mlflow_error
-from tests.reliability_project import generate, kedro, kedro_env, output_of
+from tests.reliability_project import (
+    PLAIN_LOGGING,
+    generate,
+    kedro,
+    kedro_env,
+    output_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -47,32 +53,6 @@ SIGNED_URL = (
     f"&X-Amz-Credential=AKIAEXAMPLEKEY%2F20260101&X-Amz-Signature={SIGNATURE}"
 )
 
-_PLAIN_LOGGING = """
-version: 1
-disable_existing_loggers: false
-formatters:
-  plain:
-    format: "%(levelname)s %(name)s: %(message)s"
-handlers:
-  console:
-    class: logging.StreamHandler
-    formatter: plain
-    stream: ext://sys.stderr
-root:
-  level: INFO
-  handlers: [console]
-"""
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    folder = tmp_path / "server"
-    folder.mkdir()
-    process = ServerProcess(folder)
-    process.start()
-    yield process
-    process.stop()
-
 
 def test_a_refused_upload_is_lost_alone_and_503s_are_retried_until_they_land(
     tmp_path: Path, server: ServerProcess
@@ -80,7 +60,7 @@ def test_a_refused_upload_is_lost_alone_and_503s_are_retried_until_they_land(
     from mlflow.tracking import MlflowClient
 
     project = generate(tmp_path / "project", steps=STEPS)
-    (project / "logging.yml").write_text(_PLAIN_LOGGING)
+    (project / "logging.yml").write_text(PLAIN_LOGGING)
     with FaultProxy(server.url) as proxy:
         proxy.fail(
             Fault(

@@ -10,8 +10,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.conftest import ServerProcess
 from tests.reliability_project import generate, kedro, kedro_env, output_of, task_name
 
@@ -52,16 +50,6 @@ def _assert_complete(client: MlflowClient, run_id: str, steps: int = STEPS) -> N
         "time_log.json",
         "gantt.html",
     } <= _artifacts(client, run_id)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> ServerProcess:
-    folder = tmp_path / "server"
-    folder.mkdir()
-    process = ServerProcess(folder)
-    process.start()
-    yield process
-    process.stop()
 
 
 def test_a_dead_server_costs_seconds_and_replay_sends_everything_once(

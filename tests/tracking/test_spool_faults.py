@@ -28,11 +28,15 @@ from pipelinex_mlflow.tracking.spool import (
     write_spool,
 )
 from tests.conftest import ServerProcess
-from tests.reliability_project import generate, kedro, kedro_env, output_of
+from tests.reliability_project import (
+    PLAIN_LOGGING,
+    generate,
+    kedro,
+    kedro_env,
+    output_of,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mlflow.tracking import MlflowClient
 
 
@@ -149,33 +153,6 @@ def test_a_spool_written_by_turns_keeps_every_batch(
 # ----------------------------------------------------------------------------------
 # A real `kedro run` whose server dies at its first node
 # ----------------------------------------------------------------------------------
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    folder = tmp_path / "server"
-    folder.mkdir()
-    process = ServerProcess(folder)
-    process.start()
-    yield process
-    process.stop()
-
-
-_PLAIN_LOGGING = """
-version: 1
-disable_existing_loggers: false
-formatters:
-  plain:
-    format: "%(levelname)s %(name)s: %(message)s"
-handlers:
-  console:
-    class: logging.StreamHandler
-    formatter: plain
-    stream: ext://sys.stderr
-root:
-  level: INFO
-  handlers: [console]
-"""
-
-
 #: A full disk for ``kedro run``: no file may grow past 100 kB (the spool of the
 #: 3-step project is about 400 kB); writing past it fails with EFBIG, as a full
 #: disk fails with ENOSPC.
@@ -202,7 +179,7 @@ def _run_with_the_server_killed(
         )
     # Plain log lines, one per record, however long: the test reads whole lines.
     logging_config = project / "logging.yml"
-    logging_config.write_text(_PLAIN_LOGGING)
+    logging_config.write_text(PLAIN_LOGGING)
     assert server.process is not None
     env = kedro_env(
         server.url,
