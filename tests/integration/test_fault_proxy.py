@@ -93,6 +93,9 @@ def test_a_refused_upload_is_lost_alone_and_503s_are_retried_until_they_land(
     assert "1 file(s)" in warning, warning
     assert "report_1.json" in warning, warning
     assert "400" in warning, warning
+    # The end reached the store, and the log says so (the spool tests rely on
+    # this line being absent when it did not).
+    assert f"MLflow run {warning.split()[4]} ended FINISHED" in out, out
 
     client = MlflowClient(tracking_uri=server.url)
     (run,) = client.search_runs(
