@@ -393,8 +393,10 @@ class RunSender:
                 pages = self._json_tags.get(base)
                 if pages is None:
                     pages = self._json_tags[base] = JsonTagPages(base, process_suffix())
+                # merge() masks the data itself: masking the JSON text again
+                # would break it where a dataset's name looks secret.
                 for key, text in pages.merge(entries).items():
-                    self._pending.tags[key] = mask_secrets(text)
+                    self._pending.tags[key] = text
             self._pending.metrics.extend(metrics)
             if self._pending.since is None and self._pending.count:
                 self._pending.since = time.monotonic()

@@ -12,6 +12,7 @@ from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet
 from pipelinex_mlflow.io.value_codec import LAYOUTS_TAG, encode
+from pipelinex_mlflow.masking import MASK
 from pipelinex_mlflow.tracking import MAX_TAG_LENGTH, RunRef, drain_run, set_current_run
 from pipelinex_mlflow.tracking.json_tags import JsonTagPages, read_json_tags
 from tests._kedro import run_with_hooks
@@ -125,6 +126,30 @@ def test_values_saved_to_one_run_by_two_datasets_share_the_tag(
     tags = _layout_tags(client, run.run_id)
     (text,) = tags.values()
     assert set(json.loads(text)) == {"a", "b"}
+
+
+def test_a_dataset_with_a_secret_looking_name_keeps_its_layout(
+    client: MlflowClient, tracking_uri: str
+) -> None:
+    """The layout tag stays JSON: its data is masked, not its text."""
+    experiment_id = client.create_experiment("secret_name")
+    run = RunRef(tracking_uri, client.create_run(experiment_id).info.run_id)
+    set_current_run(run)
+    try:
+        MLflowDataSet(dataset="a", dataset_name="db_password").save({"x": [1, 2]})
+        drain_run(run)
+    finally:
+        set_current_run(None)
+    (text,) = _layout_tags(client, run.run_id).values()
+    assert set(json.loads(text)) == {"db_password"}
+    loaded = MLflowDataSet(
+        dataset="a",
+        dataset_name="db_password",
+        loading_run_id=run.run_id,
+        loading_tracking_uri=tracking_uri,
+    ).load()
+    # The tree loads back; the param under a secret-looking key stays masked.
+    assert loaded == {"x": MASK}
 
 
 def test_layouts_too_many_for_one_tag_go_on_in_numbered_tags() -> None:
