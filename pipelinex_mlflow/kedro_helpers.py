@@ -315,3 +315,19 @@ def relocated_dataset(
     path_key = next((k for k in _PATH_KEYS if k in relocated), "filepath")
     relocated[path_key] = local
     return AbstractDataset.from_config(name, relocated)
+
+
+def dataset_type_name(dataset: AbstractDataset[Any, Any]) -> str:
+    """``pandas.CSVDataset`` for kedro-datasets' classes, else ``<module>.<class>``.
+
+    Examples:
+        >>> from kedro.io import MemoryDataset
+        >>> dataset_type_name(MemoryDataset())
+        'kedro.io.memory_dataset.MemoryDataset'
+    """
+    kind = type(dataset)
+    module = kind.__module__
+    if module.startswith("kedro_datasets."):
+        # kedro_datasets.pandas.csv_dataset -> pandas, as the catalog spells it
+        module = module.split(".")[1]
+    return f"{module}.{kind.__qualname__}"

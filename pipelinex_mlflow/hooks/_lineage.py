@@ -31,15 +31,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
 from pipelinex_mlflow.io import MLflowDataSet
 from pipelinex_mlflow.kedro_helpers import (
+    dataset_type_name,
     dataset_uri,
     dataset_version,
     is_parameter,
     keeps_in_memory,
 )
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import DatasetContext, DatasetRecord
+from pipelinex_mlflow.tracking import (
+    DatasetContext,
+    DatasetRecord,
+    RunStatus,
+    log_dataset_records,
+)
+from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:
     from kedro.io import AbstractDataset, CatalogProtocol
@@ -168,17 +176,25 @@ def _stamp(files: list[tuple[str, os.stat_result]]) -> str:
     return "stamp-" + sha.hexdigest()[:24]
 
 
-def dataset_type_name(dataset: AbstractDataset[Any, Any]) -> str:
-    """``pandas.CSVDataset`` for kedro-datasets' classes, else ``<module>.<class>``.
+class Lineage(RunFeature):
+    """The run's datasets as its MLflow dataset inputs: one request at the end."""
 
-    Examples:
-        >>> from kedro.io import MemoryDataset
-        >>> dataset_type_name(MemoryDataset())
-        'kedro.io.memory_dataset.MemoryDataset'
-    """
-    kind = type(dataset)
-    module = kind.__module__
-    if module.startswith("kedro_datasets."):
-        # kedro_datasets.pandas.csv_dataset -> pandas, as the catalog spells it
-        module = module.split(".")[1]
-    return f"{module}.{kind.__qualname__}"
+    def __init__(self) -> None:
+        self._lineage: RunLineage | None = None
+
+    def start(self, scope: RunScope) -> None:
+        """Digest the inputs before any node could change them."""
+        with warn_on_failure(scope.owner, "digest the run's input datasets"):
+            self._lineage = RunLineage.plan(scope.pipeline, scope.catalog)
+
+    def finish(self, scope: RunScope, status: RunStatus) -> None:
+        """Digest the rest and log every dataset of the run (failed runs too)."""
+        lineage, self._lineage = self._lineage, None
+        if lineage is None:
+            return
+        with warn_on_failure(scope.owner, "log the run's datasets"):
+            records = lineage.records(scope.catalog)
+            if records:
+                run = scope.opened.run
+                log_dataset_records(run, records)
+                logger.debug("Logged %d datasets of run %s", len(records), run.run_id)

@@ -22,12 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.hooks._lineage import dataset_type_name
-from pipelinex_mlflow.kedro_helpers import dataset_uri, is_parameter
+from pipelinex_mlflow.dag_picture import dag_svg
+from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.io.naming import artifacts_of_outputs, path_beside_entries
+from pipelinex_mlflow.kedro_helpers import (
+    dataset_type_name,
+    dataset_uri,
+    is_parameter,
+)
 from pipelinex_mlflow.masking import mask_json, mask_secrets
+from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -36,6 +44,31 @@ if TYPE_CHECKING:
 
 #: Bump when a field changes meaning.
 SCHEMA_VERSION = 1
+PIPELINE_JSON = "pipeline.json"
+PIPELINE_SVG = "pipeline.svg"
+
+
+class PipelineStructure(RunFeature):
+    """Upload ``pipeline.json`` and, where matplotlib draws it, ``pipeline.svg``."""
+
+    def start(self, scope: RunScope) -> None:
+        """Queue both files, beside any catalog entry that takes their names."""
+        with warn_on_failure(scope.owner, "describe the pipeline"):
+            root = scope.run_params.get("project_path")
+            structure = pipeline_structure(
+                scope.pipeline, scope.catalog, Path(root) if root else None
+            )
+            saved = artifacts_of_outputs(scope.pipeline, scope.catalog)
+            writer = type(scope.owner).__name__
+            scope.logger.log_text(
+                json.dumps(structure, indent=2),
+                path_beside_entries(PIPELINE_JSON, saved, writer),
+            )
+            svg = dag_svg(*dag_layers(scope.pipeline))
+            if svg is not None:
+                scope.logger.log_text(
+                    svg, path_beside_entries(PIPELINE_SVG, saved, writer)
+                )
 
 
 def pipeline_structure(

@@ -38,8 +38,14 @@ from kedro.io import AbstractDataset, DatasetError, SharedMemoryCatalogProtocol
 from pipelinex_mlflow.config import current_config
 from pipelinex_mlflow.hooks._configurable import apply_config_to_all
 from pipelinex_mlflow.hooks._guard import warn_on_failure
+from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import RunLogger, current_run, set_current_run
+from pipelinex_mlflow.tracking import (
+    RunLogger,
+    current_run,
+    set_current_run,
+    settle_before_fork,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -301,3 +307,25 @@ def _warn_no_worker_hooks(hook: object, method: str, run: RunRef | None) -> None
             }
         )
         run_logger.flush()
+
+
+class WorkerHandOver(RunFeature):
+    """What ParallelRunner's workers need from the run, handed over before they start."""
+
+    def start(self, scope: RunScope) -> None:
+        """Put the run's :class:`WorkerSetup` into a ParallelRunner's catalog."""
+        with warn_on_failure(scope.owner, "prepare ParallelRunner's spawned workers"):
+            # Spawned workers log datasets to this run (a fork server keeps the
+            # environment of an earlier run).
+            prepare_workers(scope.owner, scope.catalog, scope.run_params)
+
+    def before_workers(self, scope: RunScope) -> None:
+        """Before ParallelRunner forks its workers, let the sending threads go idle."""
+        if not isinstance(scope.catalog, SharedMemoryCatalogProtocol):
+            return
+        if start_method() != "fork":
+            return
+        with warn_on_failure(
+            scope.owner, "send the run's start before the workers fork"
+        ):
+            settle_before_fork(scope.opened.run)

@@ -160,17 +160,17 @@ EVERYTHING = {
 
 FAULTS = {
     "run tags": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:run_tags",
+        "pipelinex_mlflow.hooks._run_records:run_tags",
         "could not log the run's tags",
         _lacks("tag:kedro.runner"),
     ),
     "parameters": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:used_parameters",
+        "pipelinex_mlflow.hooks._run_records:used_parameters",
         "could not log the run's parameters",
         _lacks("param:model.depth", "param:model.alpha"),
     ),
     "pipeline structure": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:pipeline_structure",
+        "pipelinex_mlflow.hooks._pipeline_structure:pipeline_structure",
         "could not describe the pipeline",
         _lacks("artifact:pipeline.json"),
     ),
@@ -183,7 +183,7 @@ FAULTS = {
         "could not start sampling system metrics",
     ),
     "runs of dead processes": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:end_dead_runs",
+        "pipelinex_mlflow.hooks._liveness:end_dead_runs",
         "could not end the runs left RUNNING",
     ),
     "node values": Fault(
@@ -233,11 +233,11 @@ FAULTS = {
         - {"artifact:conf"},
     ),
     "ending the run": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:close_all",
+        "pipelinex_mlflow.hooks._run_ending:close_all",
         "could not end MLflow run",
     ),
     "a bug before the run exists": Fault(
-        "pipelinex_mlflow.hooks.run_lifecycle:RunModels.plan",
+        "pipelinex_mlflow.pipeline_ml.run_models:RunModels.plan",
         "the pipeline runs untracked",
     ),
 }

@@ -1,0 +1,213 @@
+"""Opening the MLflow run of a Kedro run: which run, and in which mode, as one value.
+
+A Kedro run is tracked in one of four modes (:class:`RunMode`), decided once
+here and read from :class:`OpenedRun` everywhere else:
+
+- ``OWN``: a new run, begun and ended by this process;
+- ``RESUMED``: an existing run named by ``run_id``, ended by this process;
+- ``SHARED``: the run orchestrated steps share (``PIPELINEX_MLFLOW_RUN_KEY``),
+  ended by the orchestrator with ``kedro mlflow end-run``;
+- ``ADOPTED``: the run the caller opened with ``mlflow.start_run()``, logged
+  into and ended by its owner.
+
+Examples:
+    >>> from pipelinex_mlflow.tracking import RunRef
+    >>> opened = OpenedRun(RunRef("sqlite:///m.db", "r1"), "0", RunMode.SHARED)
+    >>> opened.ends_here, opened.may_hold_params
+    (False, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.tracking import (
+    PROCESS_TAG,
+    RUN_KEY_ENV_VAR,
+    callers_active_run,
+    check_reachable,
+    check_run_key,
+    get_experiment_id,
+    open_run,
+    open_shared_run,
+    process_tag,
+    run_view_hint,
+    run_view_lines,
+    set_flush_timeout,
+    set_spool_dir,
+)
+from pipelinex_mlflow.tracking.spool import DEFAULT_SPOOL_DIR_NAME
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from pipelinex_mlflow.tracking import RunRef
+
+logger = get_logger(__name__)
+
+
+class RunMode(Enum):
+    """Who began the MLflow run of a Kedro run, and who ends it."""
+
+    OWN = "own"
+    RESUMED = "resumed"
+    SHARED = "shared"
+    ADOPTED = "adopted"
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    """The MLflow run a Kedro run logs into, its experiment, and its mode.
+
+    Attributes:
+        run: The run.
+        experiment_id: Its experiment's id.
+        mode: Who began it and who ends it.
+        created: Whether this process created the run (a shared run joined by a
+            later step was created by the first).
+        key: The orchestrated run key, for a ``SHARED`` run.
+    """
+
+    run: RunRef
+    experiment_id: str
+    mode: RunMode
+    created: bool = True
+    key: str | None = None
+
+    @property
+    def ends_here(self) -> bool:
+        """Whether this process logs the run's end and marks it ended."""
+        return self.mode in (RunMode.OWN, RunMode.RESUMED)
+
+    @property
+    def may_hold_params(self) -> bool:
+        """Whether the run may already hold params (MLflow refuses changed ones)."""
+        return self.mode is not RunMode.OWN
+
+
+class RunSettings(Protocol):
+    """What opening a run reads from ``MLflowBasicLoggerHook``'s settings."""
+
+    uri: str | None
+    experiment_name: str | None
+    artifact_location: str | None
+    run_name: str | None
+    run_id: str | None
+    nested: bool
+    experiment_tags: dict[str, Any]
+    server_timeout: float
+    flush_timeout: float
+
+    def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
+        """The tracking URI for the project at ``project_path``."""
+
+    def resolved_experiment_name(self) -> str:
+        """The experiment's name."""
+
+
+def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
+    """Open the MLflow run of a Kedro run of ``project``, in the mode its settings say.
+
+    Raises:
+        TrackingError: The store cannot be used as configured (its URI, its
+            reachability, a run to resume, a bad run key).
+    """
+    key = os.environ.get(RUN_KEY_ENV_VAR)
+    callers = (
+        None if settings.run_id or settings.nested or key else callers_active_run()
+    )
+    uri = callers.tracking_uri if callers else settings.tracking_uri(project)
+    # Every process of the run (workers, later the CLI) agrees on these.
+    set_spool_dir(project / DEFAULT_SPOOL_DIR_NAME)
+    set_flush_timeout(settings.flush_timeout)
+    check_reachable(uri, timeout_s=settings.server_timeout)
+    if callers is not None:
+        _say_callers_run_wins(settings)
+        return OpenedRun(callers, get_experiment_id(callers), RunMode.ADOPTED)
+    experiment_name = settings.resolved_experiment_name()
+    if key and not settings.run_id:
+        run, experiment_id, created = open_shared_run(
+            uri,
+            experiment_name=experiment_name,
+            key=check_run_key(key),
+            artifact_location=settings.artifact_location,
+            run_name=settings.run_name,
+            experiment_tags=settings.experiment_tags,
+        )
+        return OpenedRun(run, experiment_id, RunMode.SHARED, created, key)
+    run, experiment_id = open_run(
+        uri,
+        experiment_name=experiment_name,
+        artifact_location=settings.artifact_location,
+        run_id=settings.run_id,
+        run_name=settings.run_name,
+        nested=settings.nested,
+        experiment_tags=settings.experiment_tags,
+        # At creation: a process killed in its first second is known too.
+        tags={PROCESS_TAG: process_tag()},
+    )
+    mode = RunMode.RESUMED if settings.run_id else RunMode.OWN
+    return OpenedRun(run, experiment_id, mode)
+
+
+def _say_callers_run_wins(settings: RunSettings) -> None:
+    if settings.uri or settings.experiment_name or settings.run_name:
+        logger.info(
+            "MLflowBasicLoggerHook logs into the run the caller opened with "
+            "mlflow.start_run(), so its uri, experiment_name and run_name are "
+            "not used; pass nested=True for a child run that uses them."
+        )
+
+
+def announce(opened: OpenedRun) -> None:
+    """Log which run tracks this Kedro run, and how to view it."""
+    run = opened.run
+    logger.info(
+        "Tracking this Kedro run as MLflow run %s%s; to view it, %s",
+        run.run_id,
+        _whose(opened),
+        run_view_hint(run.tracking_uri, opened.experiment_id, run.run_id),
+    )
+    _print_view_lines(run, opened.experiment_id)
+
+
+def _whose(opened: OpenedRun) -> str:
+    if opened.mode is RunMode.SHARED:
+        return f" (shared by the steps of {opened.key})"
+    if opened.mode is RunMode.ADOPTED:
+        return " (the caller's, from mlflow.start_run())"
+    return ""
+
+
+def _print_view_lines(run: RunRef, experiment_id: str) -> None:
+    """Write how to view the run on lines of their own, where no log handler wraps them.
+
+    Kedro's log handler wraps a long line to the terminal's width, which breaks
+    the ``mlflow ui`` command and the URL in the log line into pieces that
+    cannot be pasted. Written only when the package logs at INFO.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    lines = run_view_lines(
+        mask_url_passwords(run.tracking_uri), experiment_id, run.run_id
+    )
+    sys.stderr.write(
+        "".join(["View the MLflow run:\n", *(f"    {x}\n" for x in lines)])
+    )
+
+
+def pipeline_names(run_params: Mapping[str, Any]) -> list[str]:
+    """The registered pipelines a Kedro run runs (``__default__`` when none named).
+
+    Examples:
+        >>> pipeline_names({"pipeline_names": None})
+        ['__default__']
+    """
+    return list(run_params.get("pipeline_names") or ()) or ["__default__"]
