@@ -52,6 +52,7 @@ from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.json_tags import JsonTagPages, process_suffix
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH, sanitize_key, suffixed_key
 from pipelinex_mlflow.tracking.paths import containment_problem
+from pipelinex_mlflow.tracking.retry_policy import POLICY
 from pipelinex_mlflow.tracking.spool import (
     MetricEntry,
     RunEnd,
@@ -112,16 +113,17 @@ MAX_SINGLE_PROBES = 50
 MAX_NAMED_KEYS = 10
 #: Tries per request or upload in a row, before the sender pauses (the store is away)
 #: or counts its values as lost (the store rejected them).
-SEND_TRIES = 3
-RETRY_PAUSE_S = 0.5
+#: (The policy states them all: :mod:`~pipelinex_mlflow.tracking.retry_policy`.)
+SEND_TRIES = POLICY.send_tries
+RETRY_PAUSE_S = POLICY.retry_pause_s
 #: The longest pause between two tries of a request the store did not take.
-MAX_RETRY_PAUSE_S = 30.0
+MAX_RETRY_PAUSE_S = POLICY.max_retry_pause_s
 #: How long a connection attempt may take when checking that a server is still there.
-PROBE_TIMEOUT_S = 1.0
-PROBE_EVERY_S = 1.0
+PROBE_TIMEOUT_S = POLICY.probe_timeout_s
+PROBE_EVERY_S = POLICY.probe_every_s
 #: How long a server must refuse connections before a waiting close gives up on it
 #: (a server that restarts is back within seconds).
-GONE_AFTER_S = 5.0
+GONE_AFTER_S = POLICY.gone_after_s
 CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."
 #: Names what the store rejected, so a run never looks complete while values are missing.
 UNLOGGED_TAG = "pipelinex_mlflow.unlogged"
@@ -897,7 +899,7 @@ class RunSender:
             if first:
                 self._away_since = now
             self._failures += 1
-            pause = min(MAX_RETRY_PAUSE_S, RETRY_PAUSE_S * 2**self._failures)
+            pause = POLICY.away_pause_s(self._failures)
             self._retry_at = now + pause
             if chunk is not None and generation == self._spooled_generation:
                 self._pending.take_back(chunk)

@@ -53,13 +53,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.retry_policy import POLICY
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 #: How long a process waits for another one to finish creating the store. Creating
 #: it takes 1.5-3 s; a holder that dies releases the lock at once.
-CREATION_LOCK_TIMEOUT_S = 120.0
+CREATION_LOCK_TIMEOUT_S = POLICY.creation_lock_timeout_s
 #: What follows the store's name in the name of a half-made store set aside.
 HALF_MADE_SUFFIX = ".half-made-"
 # How long reading the store waits for a writer before the lock is taken instead.

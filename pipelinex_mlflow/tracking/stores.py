@@ -16,6 +16,7 @@ from pipelinex_mlflow.masking import (
     mask_url_passwords,
 )
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.retry_policy import POLICY, apply_mlflow_http_settings
 from pipelinex_mlflow.tracking.server_probe import (
     DEFAULT_DATABASE_PORTS,
     database_scheme,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 DEFAULT_DB_NAME = "mlflow.db"
 DEFAULT_ARTIFACTS_DIR = "mlartifacts"
 #: How long :func:`check_reachable` waits for a store to connect and answer.
-SERVER_TIMEOUT_S = 10.0
+SERVER_TIMEOUT_S = POLICY.server_timeout_s
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SERVER_SCHEMES = ("http", "https")
 _DETAIL_CHARS = 300
@@ -72,6 +73,10 @@ def get_client(tracking_uri: str) -> MlflowClient:
     the model registry, artifact downloads) is made after this client, in the same
     process: MLflow's own cache then hands it the store opened here.
 
+    MLflow's HTTP client gets the package's retries and timeouts
+    (:func:`~pipelinex_mlflow.tracking.retry_policy.apply_mlflow_http_settings`),
+    where the environment does not set them.
+
     For a URI that holds credentials, MLflow's own "View run ... at:" line is
     turned off for the process: MLflow prints the URI as it is, password included
     (the package's own lines mask it).
@@ -87,6 +92,8 @@ def get_client(tracking_uri: str) -> MlflowClient:
     """
     if has_url_credentials(tracking_uri):
         os.environ[SUPPRESS_URL_PRINTING_ENV_VAR] = "true"
+    # Before the first request: MLflow reads them on each one.
+    apply_mlflow_http_settings()
     key = (os.getpid(), tracking_uri)
     with _clients_lock:
         client = _clients.get(key)
