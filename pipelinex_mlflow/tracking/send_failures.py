@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
 from pipelinex_mlflow.tracking.retry_policy import POLICY
-from pipelinex_mlflow.tracking.stores import server_address
+from pipelinex_mlflow.tracking.server_probe import server_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable

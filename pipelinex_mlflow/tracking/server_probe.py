@@ -36,6 +36,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlparse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,6 +56,8 @@ ProbeKind = Literal[
 ]
 
 _HEALTH_PATH = "/health"
+#: The schemes of a tracking server's URI.
+SERVER_SCHEMES = ("http", "https")
 # Beyond the budget, how long the thread is given to report urllib3's own timeout,
 # which then names the phase that ran out; after it, the thread is left behind.
 _REPORT_GRACE_S = 0.25
@@ -132,6 +135,21 @@ def _bounded(
     thread.join(timeout_s + _REPORT_GRACE_S)
     kind, detail = found[0] if found else ("no_answer", "still waiting")
     return ProbeResult(kind, detail, time.monotonic() - started)
+
+
+def server_address(tracking_uri: str) -> tuple[str, int] | None:
+    """The host and port of an HTTP(S) tracking server; ``None`` for other stores.
+
+    Examples:
+        >>> server_address("https://mlflow.example.com")
+        ('mlflow.example.com', 443)
+        >>> server_address("sqlite:///mlflow.db") is None
+        True
+    """
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in SERVER_SCHEMES or not parsed.hostname:
+        return None
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 def database_scheme(uri: str) -> str | None:
