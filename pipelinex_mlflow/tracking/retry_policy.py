@@ -75,6 +75,16 @@ class RetryPolicy:
             creating a SQLite store (creating one takes 1.5-3 s).
         flush_timeout_s: How long the end of a run waits, in total, before it
             spools (``flush_timeout``).
+        probe_report_grace_s: Beyond a start-up check's bound, how long its
+            thread is given to say which phase ran out.
+        heartbeat_every_s: How often a run's owner refreshes its heartbeat tag
+            (:mod:`~pipelinex_mlflow.tracking.liveness`, checked by a test).
+        stale_after_s: Silence after which a run of another machine is taken
+            for dead (:mod:`~pipelinex_mlflow.tracking.liveness`).
+        spool_lock_timeout_s: How long a process waits for another one writing
+            the same spool file (:mod:`~pipelinex_mlflow.tracking.spool`).
+        replay_timeout_s: How long a replay may take in total
+            (:mod:`~pipelinex_mlflow.tracking.replay`).
     """
 
     http_max_retries: int = 7
@@ -93,6 +103,11 @@ class RetryPolicy:
     server_timeout_s: float = 10.0
     creation_lock_timeout_s: float = 120.0
     flush_timeout_s: float = 60.0
+    probe_report_grace_s: float = 0.25
+    heartbeat_every_s: float = 30.0
+    stale_after_s: float = 600.0
+    spool_lock_timeout_s: float = 120.0
+    replay_timeout_s: float = 600.0
 
     def http_pauses_s(self) -> list[float]:
         """The longest pauses between the tries of one MLflow HTTP request.

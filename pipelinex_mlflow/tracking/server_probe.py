@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlparse
 
+from pipelinex_mlflow.tracking.retry_policy import POLICY
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -60,7 +62,7 @@ _HEALTH_PATH = "/health"
 SERVER_SCHEMES = ("http", "https")
 # Beyond the budget, how long the thread is given to report urllib3's own timeout,
 # which then names the phase that ran out; after it, the thread is left behind.
-_REPORT_GRACE_S = 0.25
+_REPORT_GRACE_S = POLICY.probe_report_grace_s
 _DETAIL_CHARS = 200
 _TRUE = ("1", "true")  # as MLflow reads its boolean variables
 #: The database kinds MLflow stores runs in, by URI scheme (before any ``+driver``).

@@ -10,7 +10,16 @@ from unittest import mock
 import mlflow.environment_variables as mlflow_variables
 import pytest
 
-from pipelinex_mlflow.tracking import liveness, sender, senders, store_creation, stores
+from pipelinex_mlflow.tracking import (
+    liveness,
+    replay,
+    sender,
+    senders,
+    server_probe,
+    spool,
+    store_creation,
+    stores,
+)
 from pipelinex_mlflow.tracking.retry_policy import (
     POLICY,
     RetryPolicy,
@@ -63,14 +72,17 @@ def test_opening_a_client_applies_the_policy(tmp_path: Path) -> None:
 def test_the_modules_read_their_bounds_from_the_policy() -> None:
     """No module keeps a deadline of its own that the policy does not state."""
     assert POLICY.send_tries == sender.SEND_TRIES
-    assert POLICY.gone_after_s == sender.GONE_AFTER_S
     assert POLICY.flush_timeout_s == senders.DEFAULT_FLUSH_TIMEOUT_S
     assert POLICY.direct_call_timeout_s == senders.DIRECT_CALL_TIMEOUT_S
     assert POLICY.direct_call_probe_s == senders.DIRECT_CALL_PROBE_S
     assert POLICY.server_timeout_s == stores.SERVER_TIMEOUT_S
     assert POLICY.creation_lock_timeout_s == store_creation.CREATION_LOCK_TIMEOUT_S
-    # Liveness keeps its own clock, within what a close waits for.
-    assert POLICY.flush_timeout_s >= liveness.HEARTBEAT_EVERY_S
+    assert POLICY.probe_report_grace_s == server_probe._REPORT_GRACE_S
+    # Modules of other owners keep their constants; the policy states them too.
+    assert POLICY.heartbeat_every_s == liveness.HEARTBEAT_EVERY_S
+    assert POLICY.stale_after_s == liveness.STALE_AFTER_S
+    assert POLICY.spool_lock_timeout_s == spool.SPOOL_LOCK_TIMEOUT_S
+    assert POLICY.replay_timeout_s == replay.REPLAY_TIMEOUT_S
 
 
 @pytest.mark.parametrize(
