@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 from pathlib import Path
 from unittest import mock
@@ -12,7 +13,6 @@ import pytest
 
 from pipelinex_mlflow.tracking import (
     liveness,
-    replay,
     sender,
     senders,
     server_probe,
@@ -82,6 +82,8 @@ def test_the_modules_read_their_bounds_from_the_policy() -> None:
     assert POLICY.heartbeat_every_s == liveness.HEARTBEAT_EVERY_S
     assert POLICY.stale_after_s == liveness.STALE_AFTER_S
     assert POLICY.spool_lock_timeout_s == spool.SPOOL_LOCK_TIMEOUT_S
+    # The package exports a function named replay: the module by its full name.
+    replay = importlib.import_module("pipelinex_mlflow.tracking.replay")
     assert POLICY.replay_timeout_s == replay.REPLAY_TIMEOUT_S
 
 
