@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pipelinex_mlflow.scratch  # noqa: F401
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.retry_policy import POLICY
 from pipelinex_mlflow.tracking.sender import RunSender, SendReport
 from pipelinex_mlflow.tracking.stores import check_reachable
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from pipelinex_mlflow.tracking.spool import RunEnd
 
 FLUSH_TIMEOUT_ENV_VAR = "PIPELINEX_MLFLOW_FLUSH_TIMEOUT"
-DEFAULT_FLUSH_TIMEOUT_S = 60.0
+DEFAULT_FLUSH_TIMEOUT_S = POLICY.flush_timeout_s
 
 logger = get_logger(__name__)
 T = TypeVar("T")
@@ -101,9 +102,9 @@ def sender_for(run: RunRef) -> RunSender:
 
 
 #: The longest a direct call (a trace, the datasets) may take before it is given up.
-DIRECT_CALL_TIMEOUT_S = 20.0
+DIRECT_CALL_TIMEOUT_S = POLICY.direct_call_timeout_s
 #: How long the server may take to answer the check before a direct call.
-DIRECT_CALL_PROBE_S = 3.0
+DIRECT_CALL_PROBE_S = POLICY.direct_call_probe_s
 
 
 def call_directly(

@@ -36,6 +36,9 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlparse
+
+from pipelinex_mlflow.tracking.retry_policy import POLICY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,9 +58,11 @@ ProbeKind = Literal[
 ]
 
 _HEALTH_PATH = "/health"
+#: The schemes of a tracking server's URI.
+SERVER_SCHEMES = ("http", "https")
 # Beyond the budget, how long the thread is given to report urllib3's own timeout,
 # which then names the phase that ran out; after it, the thread is left behind.
-_REPORT_GRACE_S = 0.25
+_REPORT_GRACE_S = POLICY.probe_report_grace_s
 _DETAIL_CHARS = 200
 _TRUE = ("1", "true")  # as MLflow reads its boolean variables
 #: The database kinds MLflow stores runs in, by URI scheme (before any ``+driver``).
@@ -132,6 +137,21 @@ def _bounded(
     thread.join(timeout_s + _REPORT_GRACE_S)
     kind, detail = found[0] if found else ("no_answer", "still waiting")
     return ProbeResult(kind, detail, time.monotonic() - started)
+
+
+def server_address(tracking_uri: str) -> tuple[str, int] | None:
+    """The host and port of an HTTP(S) tracking server; ``None`` for other stores.
+
+    Examples:
+        >>> server_address("https://mlflow.example.com")
+        ('mlflow.example.com', 443)
+        >>> server_address("sqlite:///mlflow.db") is None
+        True
+    """
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in SERVER_SCHEMES or not parsed.hostname:
+        return None
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 def database_scheme(uri: str) -> str | None:

@@ -16,11 +16,12 @@ from pipelinex_mlflow.masking import (
     mask_url_passwords,
 )
 from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.retry_policy import POLICY, apply_mlflow_http_settings
 from pipelinex_mlflow.tracking.server_probe import (
-    DEFAULT_DATABASE_PORTS,
     database_scheme,
     probe_database,
     probe_server,
+    server_address,
 )
 from pipelinex_mlflow.tracking.store_creation import (
     check_sqlite_location,
@@ -29,16 +30,19 @@ from pipelinex_mlflow.tracking.store_creation import (
     sqlite_db_path,
     store_is_ready,
 )
+from pipelinex_mlflow.tracking.store_messages import (
+    database_message,
+    unreachable_message,
+)
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from pipelinex_mlflow.tracking.server_probe import ProbeResult
 
 DEFAULT_DB_NAME = "mlflow.db"
 DEFAULT_ARTIFACTS_DIR = "mlartifacts"
 #: How long :func:`check_reachable` waits for a store to connect and answer.
-SERVER_TIMEOUT_S = 10.0
+SERVER_TIMEOUT_S = POLICY.server_timeout_s
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SERVER_SCHEMES = ("http", "https")
 _DETAIL_CHARS = 300
@@ -72,6 +76,10 @@ def get_client(tracking_uri: str) -> MlflowClient:
     the model registry, artifact downloads) is made after this client, in the same
     process: MLflow's own cache then hands it the store opened here.
 
+    MLflow's HTTP client gets the package's retries and timeouts
+    (:func:`~pipelinex_mlflow.tracking.retry_policy.apply_mlflow_http_settings`),
+    where the environment does not set them.
+
     For a URI that holds credentials, MLflow's own "View run ... at:" line is
     turned off for the process: MLflow prints the URI as it is, password included
     (the package's own lines mask it).
@@ -87,6 +95,8 @@ def get_client(tracking_uri: str) -> MlflowClient:
     """
     if has_url_credentials(tracking_uri):
         os.environ[SUPPRESS_URL_PRINTING_ENV_VAR] = "true"
+    # Before the first request: MLflow reads them on each one.
+    apply_mlflow_http_settings()
     key = (os.getpid(), tracking_uri)
     with _clients_lock:
         client = _clients.get(key)
@@ -225,21 +235,6 @@ def local_artifacts_uri(tracking_uri: str) -> str | None:
     return (db_path.parent / DEFAULT_ARTIFACTS_DIR).as_uri()
 
 
-def server_address(tracking_uri: str) -> tuple[str, int] | None:
-    """The host and port of an HTTP(S) tracking server; ``None`` for other stores.
-
-    Examples:
-        >>> server_address("https://mlflow.example.com")
-        ('mlflow.example.com', 443)
-        >>> server_address("sqlite:///mlflow.db") is None
-        True
-    """
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme not in _SERVER_SCHEMES or not parsed.hostname:
-        return None
-    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
-
-
 def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> None:
     """Fail fast unless the tracking store can be used, within ``timeout_s``.
 
@@ -288,10 +283,10 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
         return
     if server_address(tracking_uri) is not None:
         result = probe_server(tracking_uri, timeout_s)
-        message = _unreachable_message
+        message = unreachable_message
     elif database_scheme(tracking_uri) not in (None, "sqlite"):
         result = probe_database(tracking_uri, timeout_s)
-        message = _database_message
+        message = database_message
     else:
         return
     logger.debug(
@@ -302,140 +297,6 @@ def check_reachable(tracking_uri: str, timeout_s: float = SERVER_TIMEOUT_S) -> N
     )
     if result.kind != "answered":
         raise TrackingError(message(tracking_uri, timeout_s, result))
-
-
-_FIX_URI = (
-    "fix the `uri` of MLflowBasicLoggerHook or the MLFLOW_TRACKING_URI environment "
-    "variable"
-)
-_DATABASE_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mssql": "SQL Server"}
-# What to install for a SQLAlchemy driver that is missing.
-_DRIVER_PACKAGES = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary",
-    "pg8000": "pg8000",
-    "pymysql": "pymysql",
-    "mysqldb": "mysqlclient",
-    "mysqlconnector": "mysql-connector-python",
-    "pyodbc": "pyodbc",
-    "pymssql": "pymssql",
-}
-
-
-def _raise_bound(timeout_s: float) -> str:
-    return (
-        "if it is only slow, raise the bound with "
-        f"MLflowBasicLoggerHook(server_timeout=...) (now {timeout_s:g} s)"
-    )
-
-
-def _database_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
-    """One line for a database store that did not take a connection."""
-    from sqlalchemy.engine import make_url
-
-    scheme = database_scheme(uri) or ""
-    database = _DATABASE_NAMES.get(scheme, "database")
-    shown = repr(mask_url_passwords(uri))
-    try:
-        url = make_url(uri)
-        host = url.host or "localhost"
-        port = url.port or DEFAULT_DATABASE_PORTS.get(scheme, 0)
-        driver = uri.split(":", 1)[0].partition("+")[2] or url.get_driver_name()
-    except Exception:  # an unusable URI: said by the detail
-        host, port, driver = "", 0, ""
-    address = f"{host}:{port}"
-    messages = {
-        "refused": (
-            f"Cannot reach the {database} database of the MLflow store at {shown}: "
-            f"connection refused at {address}. Start the database server (or check "
-            f"its port), or {_FIX_URI}."
-        ),
-        "unresolved": (
-            f"Cannot reach the {database} database of the MLflow store at {shown}: "
-            f"the host name {host!r} does not resolve. Check its spelling and the "
-            f"DNS, or {_FIX_URI}."
-        ),
-        "no_connection": (
-            f"The {database} database of the MLflow store at {shown} did not accept "
-            f"a connection within {timeout_s:g} s. Check the host, the port and any "
-            f"firewall or VPN in between; {_raise_bound(timeout_s)}."
-        ),
-        "no_answer": (
-            f"The {database} database of the MLflow store at {shown} accepted the "
-            f"connection but did not answer within {timeout_s:g} s. Check that "
-            f"{address} is a {database} server and that it is not stuck or "
-            f"overloaded; {_raise_bound(timeout_s)}."
-        ),
-        "rejected": (
-            f"The {database} database of the MLflow store at {shown} refused the "
-            f"connection: {result.detail}. Check the user name, the password and the "
-            f"database name in the URI, and that this user may connect from here."
-        ),
-        "no_driver": (
-            f"The MLflow store at {shown} needs the {database} driver "
-            f"{driver or '(unknown)'!r}, which cannot be loaded ({result.detail}). "
-            f"Install it (`pip install {_DRIVER_PACKAGES.get(driver, driver)}`), or "
-            f"name an installed driver in the URI ({scheme}+<driver>://...)."
-        ),
-    }
-    default = (
-        f"Cannot open the {database} database of the MLflow store at {shown} "
-        f"({result.detail}). Check the URI, or {_FIX_URI}."
-    )
-    return mask_url_passwords(messages.get(result.kind, default))
-
-
-def _unreachable_message(uri: str, timeout_s: float, result: ProbeResult) -> str:
-    host, port = server_address(uri) or ("", 0)
-    shown = repr(mask_url_passwords(uri))
-    address = f"{host}:{port}"
-    fix_uri = _FIX_URI
-    raise_bound = _raise_bound(timeout_s)
-    messages = {
-        "refused": (
-            f"Cannot reach the MLflow tracking server at {shown}: connection refused. "
-            "Start it (for example `mlflow server --host 127.0.0.1 --port "
-            f"{port}`), or {fix_uri}."
-        ),
-        "unresolved": (
-            f"Cannot reach the MLflow tracking server at {shown}: the host name "
-            f"{host!r} does not resolve. Check its spelling and the DNS, "
-            f"or {fix_uri}."
-        ),
-        "no_connection": (
-            f"The MLflow tracking server at {shown} did not accept a connection "
-            f"within {timeout_s:g} s. Check the host, the port and any firewall, VPN "
-            f"or proxy in between; {raise_bound}."
-        ),
-        "no_answer": (
-            f"The MLflow tracking server at {shown} accepted the connection but did "
-            f"not answer within {timeout_s:g} s. Check that {address} is an MLflow "
-            f"server and that it is not stuck or overloaded (`curl "
-            f"{mask_url_passwords(uri).rstrip('/')}/health` should answer OK); "
-            f"{raise_bound}."
-        ),
-        "not_http": (
-            f"The MLflow tracking server at {shown} accepted the connection but did "
-            f"not answer in HTTP ({result.detail}). Check that {address} is an "
-            "MLflow server, and whether the URI should say https:// instead of "
-            "http:// or the reverse."
-        ),
-        "tls": (
-            f"Cannot reach the MLflow tracking server at {shown}: the TLS handshake "
-            f"failed ({result.detail}). Point MLFLOW_TRACKING_SERVER_CERT_PATH at "
-            "the CA bundle that signed its certificate, or set "
-            "MLFLOW_TRACKING_INSECURE_TLS=true for a server you trust."
-        ),
-        "proxy": (
-            f"Cannot reach the MLflow tracking server at {shown} through the proxy "
-            f"({result.detail}). Check HTTP_PROXY, HTTPS_PROXY and NO_PROXY."
-        ),
-    }
-    default = (
-        f"Cannot reach the MLflow tracking server at {shown} ({result.detail}). "
-        f"Check that it runs, or {fix_uri}."
-    )
-    return mask_url_passwords(messages.get(result.kind, default))
 
 
 def run_view_lines(tracking_uri: str, experiment_id: str, run_id: str) -> list[str]:

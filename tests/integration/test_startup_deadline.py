@@ -398,9 +398,14 @@ def _no_run_anywhere(project: Path, client: MlflowClient) -> None:
 
 
 class TestKedroRunDatabaseStores:
-    def test_a_closed_port(self, example_project: Path, client: MlflowClient) -> None:
+    @pytest.mark.parametrize(
+        ("scheme", "database"), [("postgresql", "PostgreSQL"), ("mysql", "MySQL")]
+    )
+    def test_a_closed_port(
+        self, example_project: Path, client: MlflowClient, scheme: str, database: str
+    ) -> None:
         port = _free_port()
-        uri = f"postgresql://bob:hunter2@127.0.0.1:{port}/mlflow"
+        uri = f"{scheme}://bob:hunter2@127.0.0.1:{port}/mlflow"
 
         output, code, elapsed = _run_against_store(example_project, uri)
 
@@ -408,8 +413,8 @@ class TestKedroRunDatabaseStores:
             output,
             code,
             elapsed,
-            "TrackingError: Cannot reach the PostgreSQL database of the MLflow store "
-            f"at 'postgresql://bob:*****@127.0.0.1:{port}/mlflow': connection "
+            f"TrackingError: Cannot reach the {database} database of the MLflow store "
+            f"at '{scheme}://bob:*****@127.0.0.1:{port}/mlflow': connection "
             f"refused at 127.0.0.1:{port}. Start the database server",
         )
         assert "MLFLOW_TRACKING_URI" in line  # what to fix
@@ -436,6 +441,42 @@ class TestKedroRunDatabaseStores:
         assert "MLflowBasicLoggerHook(server_timeout=...)" in line
         assert "hunter2" not in output
         _no_run_anywhere(example_project, client)
+
+
+class TestMySQLStores:
+    """MySQL is bounded at start like PostgreSQL; no MySQL server or driver needed."""
+
+    @pytest.mark.parametrize("driver", ["", "+pymysql", "+mysqlconnector"])
+    def test_a_closed_port_fails_within_the_bound_in_one_masked_line(
+        self, driver: str
+    ) -> None:
+        from pipelinex_mlflow.tracking import get_client
+        from pipelinex_mlflow.tracking.retry_policy import POLICY
+
+        port = _free_port()
+        uri = f"mysql{driver}://bob:hunter2@127.0.0.1:{port}/mlflow"
+        started = time.monotonic()
+        with pytest.raises(TrackingError, match="connection refused") as err:
+            get_client(uri)  # what a run opens first
+        assert time.monotonic() - started < POLICY.server_timeout_s
+        assert str(err.value) == (
+            f"Cannot reach the MySQL database of the MLflow store at "
+            f"'mysql{driver}://bob:*****@127.0.0.1:{port}/mlflow': connection "
+            f"refused at 127.0.0.1:{port}. Start the database server (or check its "
+            "port), or fix the `uri` of MLflowBasicLoggerHook or the "
+            "MLFLOW_TRACKING_URI environment variable."
+        )
+
+    def test_a_silent_listener_fails_at_the_bound(self) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as silent:
+            port = silent.getsockname()[1]
+            uri = f"mysql+pymysql://bob:hunter2@127.0.0.1:{port}/mlflow"
+            started = time.monotonic()
+            with pytest.raises(TrackingError, match="MySQL") as err:
+                check_reachable(uri, timeout_s=1)
+        assert time.monotonic() - started < 1 + 2  # the bound, and a grace
+        assert "\n" not in str(err.value)
+        assert "hunter2" not in str(err.value)
 
 
 @pytest.mark.server

@@ -207,9 +207,9 @@ def test_values_still_queued_at_exit_are_sent_first(
     report = tmp_path / "report.txt"
     report.write_text("ok")
     code = (
-        "import pipelinex_mlflow.tracking.sender as sender\n"
+        "import pipelinex_mlflow.tracking.send_queue as send_queue\n"
         # Nothing would go out before the process ends, but for the exit drain.
-        "sender.SEND_DELAY_S = 600\n"
+        "send_queue.SEND_DELAY_S = 600\n"
         "from pipelinex_mlflow.tracking import RunLogger, RunRef\n"
         f"logger = RunLogger(RunRef({run.tracking_uri!r}, {run.run_id!r}))\n"
         "logger.log_metrics({'late': 1})\n"

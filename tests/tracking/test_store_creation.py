@@ -20,13 +20,13 @@ from mlflow.tracking import MlflowClient
 
 from pipelinex_mlflow.tracking import TrackingError, get_client
 from pipelinex_mlflow.tracking.store_creation import (
-    _host_id,
     create_store,
     creation_lock,
     creation_lock_path,
     sqlite_db_path,
     store_is_ready,
 )
+from pipelinex_mlflow.tracking.store_leftovers import host_id
 
 PROCESSES = 4
 # Each worker imports everything first, says it is ready, and waits for the go file,
@@ -405,7 +405,7 @@ class TestCreatedAside:
             check=True,
         )
         dead_pid = int(gone.stdout)
-        here, other = _host_id(), "0" * 8 if _host_id() != "0" * 8 else "1" * 8
+        here, other = host_id(), "0" * 8 if host_id() != "0" * 8 else "1" * 8
         names = {
             "dead": f".mlflow.db.creating-{here}-{dead_pid}-0000000a",
             "dead_journal": f".mlflow.db.creating-{here}-{dead_pid}-0000000a-journal",
@@ -495,7 +495,7 @@ class TestHalfMadeStores:
 
 
 def _expected_missing(db: Path) -> set[str]:
-    from pipelinex_mlflow.tracking.store_creation import _expected_tables
+    from pipelinex_mlflow.tracking.sqlite_store_state import _expected_tables
 
     expected = _expected_tables()
     assert expected is not None
