@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from kedro.io import DatasetError
 
 from pipelinex_mlflow.kedro_helpers import project_root
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
     FLUSH_TIMEOUT_ENV_VAR,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -219,6 +220,17 @@ class RunTarget:
             )
         return _require_current_run(name, "load from")
 
+    def describe(self) -> dict[str, str]:
+        """The runs and stores that were set, for ``repr``: URIs without passwords."""
+        described = {
+            "saving_tracking_uri": _masked(self.saving_tracking_uri),
+            "saving_experiment_name": self.saving_experiment_name,
+            "saving_run_id": self.saving_run_id,
+            "loading_tracking_uri": _masked(self.loading_tracking_uri),
+            "loading_run_id": self.loading_run_id,
+        }
+        return {k: v for k, v in described.items() if v is not None}
+
     def loading_store(self) -> str:
         """The tracking URI loads read from: ``loading_tracking_uri`` or the current run's."""
         return self._store_uri(self.loading_tracking_uri)
@@ -229,6 +241,10 @@ class RunTarget:
             return uri
         run = current_run()
         return run.tracking_uri if run else default_tracking_uri(project_root(None))
+
+
+def _masked(uri: str | None) -> str | None:
+    return None if uri is None else mask_url_passwords(uri)
 
 
 def _require_current_run(name: str | None, purpose: str) -> RunRef:
