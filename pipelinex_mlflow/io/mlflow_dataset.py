@@ -10,7 +10,7 @@ from kedro.io import AbstractDataset, DatasetError, MemoryDataset, Version
 from pipelinex_mlflow.io.backends.base import BackendSettings, CopyMode, ModelOptions
 from pipelinex_mlflow.io.catalog_entry import CatalogEntry
 from pipelinex_mlflow.io.dataset_arguments import MODEL_ARGUMENTS, check_arguments
-from pipelinex_mlflow.io.registry import backend_class, parse_dataset
+from pipelinex_mlflow.io.registry import backend_class, check_filepath, parse_dataset
 from pipelinex_mlflow.io.run_copy import RunCopy, keep_copy, served_copy
 from pipelinex_mlflow.io.run_target import RunTarget
 from pipelinex_mlflow.tracking import (
@@ -188,24 +188,10 @@ class MLflowDataSet(CatalogEntry, AbstractDataset[Any, Any]):
         check_arguments(arguments)
         parsed = parse_dataset(dataset, version)
         backend = backend_class(parsed)
-        if filepath is not None and not backend.takes_filepath:
-            raise DatasetError(
-                f"MLflowDataSet(dataset={dataset!r}) does not write a local file, so "
-                "'filepath' does not apply. Remove it, or set it on the nested "
-                "dataset's own config."
-            )
         self._filepath = os.fspath(filepath) if filepath is not None else None
+        check_filepath(backend, dataset, self._filepath)
         self._artifact_path = artifact_path.strip("/") if artifact_path else None
-        self._target = RunTarget(
-            saving_tracking_uri=saving_tracking_uri,
-            saving_experiment_name=saving_experiment_name,
-            saving_run_id=saving_run_id,
-            loading_tracking_uri=loading_tracking_uri,
-            loading_run_id=loading_run_id,
-            max_param_length=max_param_length,
-            long_param_policy=long_param_policy,
-        )
-        model = ModelOptions(**{key: arguments[key] for key in MODEL_ARGUMENTS})
+        self._target = RunTarget.from_arguments(arguments)
         # Chosen once: every save, load and check below goes to this backend.
         self._backend = backend(
             BackendSettings(
@@ -218,7 +204,7 @@ class MLflowDataSet(CatalogEntry, AbstractDataset[Any, Any]):
                 artifact_path=self._artifact_path,
                 flatten_separator=flatten_separator,
                 file_caching=file_caching,
-                model=model,
+                model=ModelOptions(**{k: arguments[k] for k in MODEL_ARGUMENTS}),
             )
         )
         self._dataset_name = dataset_name
@@ -242,9 +228,6 @@ class MLflowDataSet(CatalogEntry, AbstractDataset[Any, Any]):
         self.__dict__.update(state)
         self._init_process_state()
 
-    # ----------------------------------------------------------------------------------
-    # Save and load
-    # ----------------------------------------------------------------------------------
     def save(self, data: Any) -> None:
         """Save ``data`` as the dataset code says; see the class docstring.
 
@@ -316,9 +299,6 @@ class MLflowDataSet(CatalogEntry, AbstractDataset[Any, Any]):
     def _cached(self) -> MemoryDataset | None:
         return served_copy(self._cache, self.name)
 
-    # ----------------------------------------------------------------------------------
-    # Kedro's other hooks into a dataset
-    # ----------------------------------------------------------------------------------
     def _exists(self) -> bool:
         if self._cached() is not None:
             return True

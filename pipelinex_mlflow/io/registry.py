@@ -81,6 +81,22 @@ def backend_class(parsed: ParsedDataset) -> type[DatasetBackend]:
     return BACKENDS_BY_CODE[parsed.code]
 
 
+def check_filepath(
+    backend: type[DatasetBackend], dataset: object, filepath: str | None
+) -> None:
+    """Refuse ``filepath`` for a code that writes no local file of its own.
+
+    Raises:
+        DatasetError: Saying to remove it, or set it on the nested dataset.
+    """
+    if filepath is not None and not backend.takes_filepath:
+        raise DatasetError(
+            f"MLflowDataSet(dataset={dataset!r}) does not write a local file, so "
+            "'filepath' does not apply. Remove it, or set it on the nested "
+            "dataset's own config."
+        )
+
+
 def parse_dataset(
     dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None,
     version: Version | None = None,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kedro.io import DatasetError
 
@@ -34,7 +34,7 @@ from pipelinex_mlflow.tracking.run_ref import in_kedro_run
 from pipelinex_mlflow.tracking.senders import call_directly
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
 SOURCE_RUN_TAG = "pipelinex_mlflow.source_run_id"
@@ -68,6 +68,15 @@ class RunTarget:
     loading_run_id: str | None = None
     max_param_length: int = MLFLOW_MAX_PARAM_LENGTH
     long_param_policy: LongParamPolicy = "truncate"
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> RunTarget:
+        """The target of a dataset's constructor ``arguments`` (its ``locals()``).
+
+        Raises:
+            DatasetError: For ``saving_tracking_uri`` without a run to save to.
+        """
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
     def __post_init__(self) -> None:
         if self.saving_tracking_uri and not (
