@@ -147,6 +147,13 @@ def _classify(code: ValueCode, key: str, value: Any) -> ValueEncoding:
     return ValueEncoding(classified.kind, classified.value)
 
 
+class _Rounded(NamedTuple):
+    """An int a float64 metric does not hold exactly, and the float it becomes."""
+
+    given: Any
+    stored: float
+
+
 def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
     """``values`` as the floats MLflow stores; a warning if an int is rounded.
 
@@ -154,7 +161,7 @@ def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
         DatasetError: For infinity, or an int too large for any float.
     """
     numbers = []
-    rounded: list[tuple[Any, float]] = []
+    rounded: list[_Rounded] = []
     for value in values:
         try:
             number = float(value)
@@ -166,20 +173,20 @@ def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
                 "exactly as a param, or with dataset='p'."
             ) from None
         if not fits_a_float(value):
-            rounded.append((value, number))
+            rounded.append(_Rounded(value, number))
         numbers.append(_finite(key, number))
     run = current_run()
     warned = (run.run_id if run is not None else None, key)
     if rounded and warned not in _warned_rounded_keys:
         _warned_rounded_keys.add(warned)
-        value, number = rounded[0]
+        first = rounded[0]
         logger.warning(
             "MLflow metric %r is rounded: every metric is a float64, so %s is stored "
             "as %r%s. Save it with dataset='a', which keeps such an int exactly as "
             "a param, if the exact number matters.",
             key,
-            value,
-            number,
+            first.given,
+            first.stored,
             f" ({len(rounded)} values of its history are rounded)"
             if len(rounded) > 1
             else "",
