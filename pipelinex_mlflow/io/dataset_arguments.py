@@ -4,8 +4,6 @@ A message names the argument and what it must be, never the value of one that ma
 hold a secret (a tracking URI with a password, say).
 
 Examples:
-    >>> parse_dataset("CSV")
-    ('csv', None, None)
     >>> check_arguments({**DEFAULTS, "dataset": "m", "caching": "yes"})
     Traceback (most recent call last):
     ...
@@ -15,24 +13,17 @@ Examples:
 from __future__ import annotations
 
 import os
-from copy import deepcopy
-from typing import Any, Literal
+from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError, Version
+from kedro.io import DatasetError, Version
 
-from pipelinex_mlflow.io.artifact_formats import ARTIFACT_FORMATS, check_installed
+from pipelinex_mlflow.io.model_backend import MODEL_CODE
 from pipelinex_mlflow.tracking import (
     MLFLOW_MAX_PARAM_LENGTH,
     validate_long_param_policy,
 )
 from pipelinex_mlflow.tracking.paths import containment_problem
 
-VALUE_CODES: tuple[Literal["p", "m", "a"], ...] = ("p", "m", "a")
-#: Codes whose saves may log metrics, which can be linked to models.
-METRIC_CODES = ("m", "a")
-#: The code of an MLflow model (``io.model_backend``).
-MODEL_CODE = "model"
-ALLOWED_CODES = tuple(sorted((*VALUE_CODES, MODEL_CODE, *ARTIFACT_FORMATS)))
 #: The arguments that only ``dataset="model"`` takes, with their defaults.
 MODEL_ARGUMENTS: dict[str, Any] = {
     "flavor": None,
@@ -44,7 +35,6 @@ MODEL_ARGUMENTS: dict[str, Any] = {
     "load_args": None,
     "pyfunc_workflow": None,
 }
-CopyMode = Literal["deepcopy", "copy", "assign"]
 COPY_MODES: tuple[str, ...] = ("assign", "copy", "deepcopy")
 
 _OPTIONAL_STRINGS = (
@@ -70,8 +60,6 @@ DEFAULTS: dict[str, Any] = {
     "version": None,
     **MODEL_ARGUMENTS,
 }
-#: The name Kedro gives the nested dataset in its messages.
-INNER_NAME = "mlflow_inner"
 
 
 def check_arguments(arguments: dict[str, Any]) -> None:
@@ -169,79 +157,3 @@ def _fail(name: str, expected: str, value: Any) -> None:
     raise DatasetError(
         f"MLflowDataSet {name} must be {expected}, not {type(value).__name__}."
     )
-
-
-def parse_dataset(
-    dataset: str | dict[str, Any] | AbstractDataset[Any, Any] | None,
-    version: Version | None = None,
-) -> tuple[str | None, AbstractDataset[Any, Any] | None, dict[str, Any] | None]:
-    """The code, the nested dataset and its config, from the ``dataset`` argument.
-
-    Args:
-        dataset: The ``dataset`` argument.
-        version: The versions Kedro passes for ``versioned: true`` on the entry;
-            only a nested dataset given as a config dict takes them.
-
-    Raises:
-        DatasetError: For an unknown code, a missing extra, another type, or a
-            version for anything but a nested dataset's config.
-    """
-    if version is not None and not isinstance(dataset, dict):
-        raise DatasetError(
-            "MLflowDataSet versioned: true versions a nested Kedro dataset given as "
-            f"a config, not dataset: {_shown(dataset)}. Nest the dataset (dataset: "
-            "{type: pandas.CSVDataset, filepath: data/x.csv}), or remove versioned."
-        )
-    if dataset is None:
-        return None, None, None
-    if isinstance(dataset, str):
-        code = dataset.strip().lower().lstrip(".")
-        if code not in ALLOWED_CODES:
-            raise DatasetError(
-                f"Unknown MLflowDataSet dataset code {dataset!r}. Must be one of: "
-                f"{', '.join(ALLOWED_CODES)}; or a Kedro dataset config dict, a "
-                "Kedro dataset, or None to skip MLflow."
-            )
-        if code in ARTIFACT_FORMATS:
-            check_installed(code)
-        return code, None, None
-    if isinstance(dataset, dict):
-        config = deepcopy(dataset)
-        return None, nested_dataset(config, version), config
-    if isinstance(dataset, AbstractDataset):
-        return None, dataset, None
-    raise DatasetError(
-        f"MLflowDataSet dataset must be a code string, a dict or a Kedro "
-        f"dataset, not {type(dataset).__name__}."
-    )
-
-
-def nested_dataset(
-    config: dict[str, Any], version: Version | None = None
-) -> AbstractDataset[Any, Any]:
-    """Build the nested dataset of ``config``; with ``version``, versioned by it.
-
-    As Kedro's ``CachedDataset`` does for the dataset it wraps: ``version`` (from
-    ``versioned: true`` on the ``MLflowDataSet`` entry, or the run's versions,
-    see :meth:`~pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet.bind_versions`)
-    gives its load and save versions. Without it, a nested ``versioned: true``
-    gets what Kedro gives a dataset built alone: the latest version to load, and
-    a save version made now.
-
-    Examples:
-        >>> config = {"type": "json.JSONDataset", "filepath": "x.json"}
-        >>> nested_dataset(config, Version(None, "2026-01-02T03.04.05.678Z"))
-        kedro_datasets.json.json_dataset.JSONDataset(..., version=Version(load=None, save='2026-01-02T03.04.05.678Z'))
-    """
-    if version is None:
-        return AbstractDataset.from_config(INNER_NAME, config)
-    return AbstractDataset.from_config(
-        INNER_NAME, {**config, "versioned": True}, version.load, version.save
-    )
-
-
-def _shown(dataset: object) -> str:
-    # A dataset instance's repr may be long; its type says enough.
-    if isinstance(dataset, AbstractDataset):
-        return f"a {type(dataset).__name__} instance (version it with its own version=)"
-    return repr(dataset)

@@ -15,6 +15,7 @@ from pipelinex_mlflow.io.artifact_formats import (
     is_matplotlib_figure,
     is_plotly_figure,
 )
+from pipelinex_mlflow.io.backends.base import LocalFile
 from pipelinex_mlflow.kedro_helpers import (
     dataset_base_path,
     dataset_config,
@@ -112,7 +113,7 @@ class FileBackend:
         """The temporary folder of default files and downloads (removed when collected)."""
         return self._scratch
 
-    def write(self, data: Any, name: str) -> tuple[Path, str | None]:
+    def write(self, data: Any, name: str) -> LocalFile:
         """Write ``data`` locally; return the file or folder and its artifact folder.
 
         An upload of an earlier save that still reads the same file is waited for.
@@ -135,8 +136,8 @@ class FileBackend:
         self._saved_files.add(str(local))
         folder = self._artifact_folder(name)
         if local.is_dir():
-            return local, str(PurePosixPath(folder or "", local.name))
-        return local, folder
+            return LocalFile(local, str(PurePosixPath(folder or "", local.name)))
+        return LocalFile(local, folder)
 
     def _artifact_folder(self, name: str) -> str | None:
         """The artifact folder of the file: ``artifact_path``, then the name's folders.

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
+    from pipelinex_mlflow.io.backends.base import ArtifactDestination
+
 logger = get_logger(__name__)
 
 
@@ -106,18 +108,17 @@ def _refuse_artifact_clashes(
     # Transcoded entries (report@pandas, report@spark) are one file.
     # Paths differing only in case are one file on macOS's and Windows' disks,
     # where a local artifact store may live.
-    by_artifact: dict[tuple[str, str, str], set[str]] = {}
+    by_artifact: dict[ArtifactDestination, set[str]] = {}
     for name, dataset in datasets.items():
         destination = dataset.artifact_destination
         if name in outputs and destination is not None:
-            store, run, artifact = destination
-            key = (store, run, artifact.casefold())
+            key = destination._replace(artifact=destination.artifact.casefold())
             by_artifact.setdefault(key, set()).add(name.partition("@")[0])
-    for (_, _, artifact), names in sorted(by_artifact.items()):
+    for destination, names in sorted(by_artifact.items()):
         if len(names) > 1:
             raise DatasetError(
                 f"MLflowDataSet entries {' and '.join(map(repr, sorted(names)))} "
-                f"would both upload to artifact {artifact!r} of the run, and only "
+                f"would both upload to artifact {destination.artifact!r} of the run, and only "
                 "the last upload would be kept. Give one another dataset_name (the "
                 "name's folders are kept in the artifact path), another file name, "
                 "or an artifact_path folder."
@@ -141,8 +142,8 @@ def artifacts_of_outputs(
         dataset = catalog.get(name)
         if isinstance(dataset, MLflowDataSet):
             destination = dataset.artifact_destination
-            if destination is not None and destination[:2] == ("", ""):
-                saved[destination[2]] = name
+            if destination is not None and destination.in_current_run:
+                saved[destination.artifact] = name
     return saved
 
 

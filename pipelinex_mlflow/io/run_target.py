@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kedro.io import DatasetError
 
 from pipelinex_mlflow.kedro_helpers import project_root
+from pipelinex_mlflow.masking import mask_url_passwords
 from pipelinex_mlflow.tracking import (
     FLUSH_TIMEOUT_ENV_VAR,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -33,7 +34,7 @@ from pipelinex_mlflow.tracking.run_ref import in_kedro_run
 from pipelinex_mlflow.tracking.senders import call_directly
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
 SOURCE_RUN_TAG = "pipelinex_mlflow.source_run_id"
@@ -67,6 +68,15 @@ class RunTarget:
     loading_run_id: str | None = None
     max_param_length: int = MLFLOW_MAX_PARAM_LENGTH
     long_param_policy: LongParamPolicy = "truncate"
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> RunTarget:
+        """The target of a dataset's constructor ``arguments`` (its ``locals()``).
+
+        Raises:
+            DatasetError: For ``saving_tracking_uri`` without a run to save to.
+        """
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
     def __post_init__(self) -> None:
         if self.saving_tracking_uri and not (
@@ -219,6 +229,17 @@ class RunTarget:
             )
         return _require_current_run(name, "load from")
 
+    def describe(self) -> dict[str, str]:
+        """The runs and stores that were set, for ``repr``: URIs without passwords."""
+        described = {
+            "saving_tracking_uri": _masked(self.saving_tracking_uri),
+            "saving_experiment_name": self.saving_experiment_name,
+            "saving_run_id": self.saving_run_id,
+            "loading_tracking_uri": _masked(self.loading_tracking_uri),
+            "loading_run_id": self.loading_run_id,
+        }
+        return {k: v for k, v in described.items() if v is not None}
+
     def loading_store(self) -> str:
         """The tracking URI loads read from: ``loading_tracking_uri`` or the current run's."""
         return self._store_uri(self.loading_tracking_uri)
@@ -229,6 +250,10 @@ class RunTarget:
             return uri
         run = current_run()
         return run.tracking_uri if run else default_tracking_uri(project_root(None))
+
+
+def _masked(uri: str | None) -> str | None:
+    return None if uri is None else mask_url_passwords(uri)
 
 
 def _require_current_run(name: str | None, purpose: str) -> RunRef:

@@ -1,24 +1,26 @@
 """Turns values into MLflow params and metrics (codes ``p``, ``m``, ``a``) and back.
 
 Saving also writes a small *layout* recording the shape of what was saved, so
-loading can rebuild the same structure: a scalar, a metric history, or a nested
-dict whose leaves remember their kind and Python type. The layouts of a run's
-datasets share one JSON tag per process, ``pipelinex_mlflow.layouts.<process>``
-(:mod:`pipelinex_mlflow.tracking.json_tags`); runs of earlier versions kept one
-``pipelinex_mlflow.layout.<name>`` tag per dataset, which still load.
+loading can rebuild the same structure (:mod:`~pipelinex_mlflow.io.value_layout`).
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kedro.io import DatasetError
 
+from pipelinex_mlflow.io.value_layout import (
+    LAYOUTS_TAG,
+    LayoutLeaf,
+    renamed,
+    saved_layout,
+    tree_leaves,
+)
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking import (
     STRICT,
@@ -33,17 +35,12 @@ from pipelinex_mlflow.tracking import (
     get_metric_history,
     get_run_data,
     is_number,
-    read_json_tags,
     sanitize_key,
     short_repr,
 )
 from pipelinex_mlflow.tracking.values import fits_a_float
 
 ValueCode = Literal["p", "m", "a"]
-#: The base key of the tags holding the layouts of a run's datasets.
-LAYOUTS_TAG = "pipelinex_mlflow.layouts"
-#: Earlier versions' tag per dataset, read when loading their runs.
-LAYOUT_TAG_PREFIX = "pipelinex_mlflow.layout."
 
 logger = get_logger(__name__)
 # Types that ast.literal_eval rebuilds from their str() for dataset code "a"; an
@@ -83,34 +80,7 @@ class Encoded:
         run_logger.log_metrics(self.metrics, model_ids=model_ids)
         for key, values in self.histories.items():
             run_logger.log_metric_history(key, values, model_ids=model_ids)
-        run_logger.add_json_tag_entry(LAYOUTS_TAG, name, _renamed(self.layout, queued))
-
-
-def _renamed(layout: dict[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
-    """``layout`` with each param key replaced by the key it was queued under."""
-    if all(key == queued for key, queued in keys.items()):
-        return layout
-    if layout["shape"] != "tree":
-        return {**layout, "key": next(iter(keys.values()))}
-    leaves = [
-        [path, keys.get(key, key) if kind == "param" else key, kind, type_name]
-        for path, key, kind, type_name in layout["leaves"]
-    ]
-    return {**layout, "leaves": leaves}
-
-
-def layout_tag_key(name: str) -> str:
-    """Return the tag key of an earlier version's layout of ``name``."""
-    return sanitize_key(LAYOUT_TAG_PREFIX + name)
-
-
-def saved_layout(tags: Mapping[str, str], name: str) -> dict[str, Any] | None:
-    """The layout of the value saved under ``name``, from a run's tags, if any."""
-    layout = read_json_tags(tags, LAYOUTS_TAG).get(name)
-    if isinstance(layout, dict):
-        return layout
-    text = tags.get(layout_tag_key(name))
-    return json.loads(text) if text else None
+        run_logger.add_json_tag_entry(LAYOUTS_TAG, name, renamed(self.layout, queued))
 
 
 def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
@@ -127,29 +97,38 @@ def encode(code: ValueCode, name: str, data: Any, sep: str) -> Encoded:
         keys = distinct_keys(leaf.key for leaf in flat)
         for leaf in flat:
             key = keys[leaf.key]
-            kind, plain = _classify(code, key, leaf.value)
-            _put(encoded, kind, key, plain)
+            classified = _classify(code, key, leaf.value)
+            _put(encoded, key, classified)
+            type_name = type(classified.value).__name__
             path = list(leaf.path[1:])
-            leaves.append([path, key, kind, type(plain).__name__])
+            leaves.append(LayoutLeaf(path, key, classified.kind, type_name).to_json())
         encoded.layout = {"code": code, "shape": "tree", "leaves": leaves}
         return encoded
     key = sanitize_key(name)
-    kind, plain = _classify(code, key, data)
-    _put(encoded, kind, key, plain)
-    encoded.layout = {"code": code, "shape": kind, "type": type(plain).__name__}
+    classified = _classify(code, key, data)
+    _put(encoded, key, classified)
+    type_name = type(classified.value).__name__
+    encoded.layout = {"code": code, "shape": classified.kind, "type": type_name}
     return encoded
 
 
-def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
-    """The kind (``param``, ``metric``, ``history``) of one value, and what to log."""
+class ValueEncoding(NamedTuple):
+    """What one value is logged as (``param``, ``metric``, ``history``), and the value to log."""
+
+    kind: str
+    value: Any
+
+
+def _classify(code: ValueCode, key: str, value: Any) -> ValueEncoding:
+    """The kind of one value under ``code``, and the value to log."""
     if code == "p":
-        return "param", value
+        return ValueEncoding("param", value)
     if code == "m":
         if is_number(value):
-            return "metric", _metric_numbers(key, [value])[0]
+            return ValueEncoding("metric", _metric_numbers(key, [value])[0])
         if _is_number_sequence(value):
             values = value.tolist() if hasattr(value, "tolist") else value
-            return "history", _metric_numbers(key, values)
+            return ValueEncoding("history", _metric_numbers(key, values))
         raise DatasetError(
             f"MLflowDataSet(dataset='m') can log numbers, sequences of numbers and "
             f"dicts of them, but {key!r} is {type(value).__name__} "
@@ -157,7 +136,7 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
             "choose by type."
         )
     try:
-        return classify(value, STRICT)
+        classified = classify(value, STRICT)
     except UnloggableValueError as exc:
         raise DatasetError(
             f"MLflowDataSet(dataset='a') logs numbers as metrics and str, list, "
@@ -165,6 +144,14 @@ def _classify(code: ValueCode, key: str, value: Any) -> tuple[str, Any]:
             f"is {exc}. Save it as a file instead, for example dataset='pkl', 'csv' "
             "or 'json'."
         ) from None
+    return ValueEncoding(classified.kind, classified.value)
+
+
+class _Rounded(NamedTuple):
+    """An int a float64 metric does not hold exactly, and the float it becomes."""
+
+    given: Any
+    stored: float
 
 
 def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
@@ -174,7 +161,7 @@ def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
         DatasetError: For infinity, or an int too large for any float.
     """
     numbers = []
-    rounded: list[tuple[Any, float]] = []
+    rounded: list[_Rounded] = []
     for value in values:
         try:
             number = float(value)
@@ -186,20 +173,20 @@ def _metric_numbers(key: str, values: Sequence[Any]) -> list[float]:
                 "exactly as a param, or with dataset='p'."
             ) from None
         if not fits_a_float(value):
-            rounded.append((value, number))
+            rounded.append(_Rounded(value, number))
         numbers.append(_finite(key, number))
     run = current_run()
     warned = (run.run_id if run is not None else None, key)
     if rounded and warned not in _warned_rounded_keys:
         _warned_rounded_keys.add(warned)
-        value, number = rounded[0]
+        first = rounded[0]
         logger.warning(
             "MLflow metric %r is rounded: every metric is a float64, so %s is stored "
             "as %r%s. Save it with dataset='a', which keeps such an int exactly as "
             "a param, if the exact number matters.",
             key,
-            value,
-            number,
+            first.given,
+            first.stored,
             f" ({len(rounded)} values of its history are rounded)"
             if len(rounded) > 1
             else "",
@@ -230,13 +217,13 @@ def _is_number_sequence(value: Any) -> bool:
     )
 
 
-def _put(encoded: Encoded, kind: str, key: str, value: Any) -> None:
-    if kind == "metric":
-        encoded.metrics[key] = value
-    elif kind == "history":
-        encoded.histories[key] = value
+def _put(encoded: Encoded, key: str, classified: ValueEncoding) -> None:
+    if classified.kind == "metric":
+        encoded.metrics[key] = classified.value
+    elif classified.kind == "history":
+        encoded.histories[key] = classified.value
     else:
-        encoded.params[key] = value
+        encoded.params[key] = classified.value
 
 
 def decode(
@@ -260,9 +247,11 @@ def decode(
         return _decode_without_layout(name, run_data, history, sep)
     if layout["shape"] == "tree":
         result: dict[str, Any] = {}
-        for path, key, kind, type_name in layout["leaves"]:
-            value = _read(run_data, history, key, kind)
-            _set_path(result, path, _rebuild(code, value, kind, type_name))
+        for leaf in tree_leaves(layout):
+            value = _read(run_data, history, leaf.key, leaf.kind)
+            _set_path(
+                result, leaf.path, _rebuild(code, value, leaf.kind, leaf.type_name)
+            )
         return result
     key = layout.get("key") or sanitize_key(name)
     value = _read(run_data, history, key, layout["shape"])

@@ -14,8 +14,8 @@ skip instead of an error):
 - anything else (DataFrames, arrays, models, a list holding one) is neither.
 
 Examples:
-    >>> classify(3), classify(True), classify(["a", 2])
-    (('metric', 3.0), ('param', True), ('param', ['a', 2]))
+    >>> classify(3), classify(["a", 2]).value
+    (Classified(kind='metric', value=3.0), ['a', 2])
     >>> split_by_kind("cfg", {"depth": 3, "name": "rf"})
     LoggableValues(params={'cfg.name': 'rf'}, metrics={'cfg.depth': 3.0}, skipped={})
 """
@@ -28,12 +28,21 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking.keys import MLFLOW_MAX_PARAM_LENGTH, suffixed_key
 
 ValueKind = Literal["metric", "param"]
+
+
+class Classified(NamedTuple):
+    """What one value becomes in MLflow, and the value in the form to log."""
+
+    kind: ValueKind
+    value: Any
+
+
 _CONTAINERS = (list, tuple, set, frozenset)
 _NUMERIC_DTYPE_KINDS = frozenset("iuf")
 
@@ -106,7 +115,7 @@ def is_number(value: Any) -> bool:
     )
 
 
-def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
+def classify(value: Any, rules: ValueRules = STRICT) -> Classified:
     """Say what ``value`` becomes in MLflow, and return it in the form to log.
 
     Args:
@@ -114,7 +123,8 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
         rules: The size caps to apply.
 
     Returns:
-        ``("metric", float)`` or ``("param", plain Python value)``.
+        The kind, ``metric`` (the value a float) or ``param`` (a plain Python
+        value), and the value.
 
     Raises:
         UnloggableValueError: Saying what the value is, when it is neither (an
@@ -122,24 +132,24 @@ def classify(value: Any, rules: ValueRules = STRICT) -> tuple[ValueKind, Any]:
 
     Examples:
         >>> import numpy as np
-        >>> classify(np.bool_(True)), classify([np.int64(1)])
-        (('param', True), ('param', [1]))
+        >>> classify(np.bool_(True)), classify([np.int64(1)]).value
+        (Classified(kind='param', value=True), [1])
         >>> classify(2**80 + 1)
-        ('param', 1208925819614629174706177)
+        Classified(kind='param', value=1208925819614629174706177)
     """
     if is_number(value):
         if not fits_a_float(value):
             # A metric is a float64: the int would come back changed. Its exact
             # text, as a param, does not.
-            return "param", _plain(value, rules)
+            return Classified("param", _plain(value, rules))
         number = float(value)
         if math.isinf(number):
             raise UnloggableValueError(
                 f"{number}, which MLflow cannot store (it would keep "
                 "1.7976931348623157e+308 instead)"
             )
-        return "metric", number
-    return "param", _plain(value, rules)
+        return Classified("metric", number)
+    return Classified("param", _plain(value, rules))
 
 
 def fits_a_float(number: Any) -> bool:
@@ -263,14 +273,14 @@ def split_by_kind(
         if not leaf_key:
             continue
         try:
-            kind, plain = classify(value, rules)
+            classified = classify(value, rules)
         except UnloggableValueError as exc:
             split.skipped[leaf_key] = str(exc)
             continue
-        if kind == "metric":
-            split.metrics[leaf_key] = plain
+        if classified.kind == "metric":
+            split.metrics[leaf_key] = classified.value
         else:
-            split.params[leaf_key] = plain
+            split.params[leaf_key] = classified.value
     return split
 
 

@@ -11,7 +11,8 @@ from kedro.pipeline import Pipeline, node
 from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet
-from pipelinex_mlflow.io.value_codec import LAYOUTS_TAG, encode
+from pipelinex_mlflow.io.value_codec import encode
+from pipelinex_mlflow.io.value_layout import LAYOUTS_TAG
 from pipelinex_mlflow.masking import MASK
 from pipelinex_mlflow.tracking import MAX_TAG_LENGTH, RunRef, drain_run, set_current_run
 from pipelinex_mlflow.tracking.json_tags import JsonTagPages, read_json_tags

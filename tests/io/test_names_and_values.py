@@ -93,7 +93,7 @@ class TestNamesStayInTheirFolder:
             for p in _files_under(Path("/tmp")) - before
             if not p.is_relative_to(tmp_path) and p.name.startswith("summary")
         }
-        scratch = dataset._files.scratch.path  # type: ignore[union-attr]
+        scratch = dataset._backend.files.scratch.path  # type: ignore[attr-defined]
         assert written
         assert all(p.is_relative_to(scratch) for p in written), written
         assert _reload("reports/summary", run, dataset="json", file_caching=False) == {
