@@ -1,13 +1,14 @@
 """``MLflowTimeLoggerHook`` logs how long each node ran, with a Gantt chart of the run.
 
-The hook is a short loop, as ``MLflowBasicLoggerHook`` is: one
-:class:`~._node_recorder.NodeRecorder` per Kedro run records every node and its
-loads and saves (in ParallelRunner's workers too), and when the pipeline ends
-its timeline features (:class:`~._run_features.TimelineFeature`) each record
-one thing from the run's :class:`~._run_features.RunTimeline`: the timing
-metrics (:mod:`._timing_metrics`), the resource metrics
-(:mod:`._resource_metrics`), the time log and the Gantt chart with their local
-copies (:mod:`._gantt_chart`), and the trace (:mod:`._run_trace`).
+The hook is a short loop, as ``MLflowBasicLoggerHook`` is. Each Kedro run gets a
+fresh :class:`~._timed_run.TimedRun`: its :class:`~._node_recorder.NodeRecorder`
+records every node and its loads and saves (in ParallelRunner's workers too),
+and when the pipeline ends the run's timeline features
+(:class:`~._run_features.TimelineFeature`) each record one thing from its
+:class:`~._run_features.RunTimeline`: the timing metrics
+(:mod:`._timing_metrics`), the resource metrics (:mod:`._resource_metrics`), the
+time log and the Gantt chart with their local copies (:mod:`._gantt_chart`),
+and the trace (:mod:`._run_trace`).
 """
 
 from __future__ import annotations
@@ -351,6 +352,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         self._remove_spool()
 
     def _run_to_log(self) -> RunRef | None:
+        """The run ``MLflowBasicLoggerHook`` started, unless MLflow is off for this hook."""
         return self._find_run() if self.enable_mlflow else None
 
     def rebuild_timeline(self, run: RunRef) -> int:
