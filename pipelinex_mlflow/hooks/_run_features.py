@@ -20,6 +20,15 @@ Each feature warns for itself, through
 owner, so a failing feature costs only what it records. A new run feature is one
 class with these methods and one line in the hook's list.
 
+``MLflowTimeLoggerHook`` is the same loop over :class:`TimelineFeature` s (the
+node metrics, the Gantt chart, the trace). Its features never see a node: the
+hook records every node and dataset event once (:mod:`._node_recorder`, which
+also collects them from ParallelRunner's workers), and hands each feature the
+finished :class:`RunTimeline`. A feature is called twice at most:
+:meth:`TimelineFeature.start` when the pipeline starts, and
+:meth:`TimelineFeature.finish` when it ends, fails, or the process exits mid-run
+(then a second time if a Ctrl-C stopped the first).
+
 Examples:
     >>> class Hello(RunFeature):
     ...     def start(self, scope: RunScope) -> None:
@@ -31,16 +40,17 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
+    from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
     from pipelinex_mlflow.hooks._run_opening import OpenedRun
-    from pipelinex_mlflow.tracking import RunLogger, RunStatus
+    from pipelinex_mlflow.tracking import RunLogger, RunRef, RunStatus
 
 
 @dataclass(frozen=True)
@@ -89,3 +99,63 @@ class RunFeature:
 
     def finish(self, scope: RunScope, status: RunStatus) -> None:
         """Record what the run's end knows, before the run is ended ``status``."""
+
+
+@dataclass(frozen=True)
+class RunTimeline:
+    """One Kedro run's node timings, as every timeline feature sees them at its end.
+
+    Attributes:
+        owner: The hook the features work for, named in their warnings.
+        run: The MLflow run to log to; ``None`` when nothing goes to MLflow
+            (``enable_mlflow=False``, or no run was started).
+        own: The timings this process recorded (its workers' included), in
+            start order.
+        timings: What the time log and the chart show: ``own`` and, in a run
+            that orchestrated steps share, the other steps' so far, in start order.
+        tasks: The task name of each of ``timings``, a valid MLflow key unique
+            in the run.
+        events: The loads and saves of ``own``'s nodes (recorded only when a
+            feature reads them).
+        run_params: Kedro's ``run_params``.
+        main_pid: The process that ran the pipeline: its nodes ran in a thread
+            of it, the others in a worker process.
+        shared: Orchestrated steps share the run (``timings`` holds theirs).
+        succeeded: The pipeline succeeded.
+        interrupted: The process is exiting mid-run (Ctrl-C, ``SIGTERM``).
+    """
+
+    owner: object
+    run: RunRef | None
+    own: list[NodeTiming]
+    timings: list[NodeTiming]
+    tasks: list[str]
+    events: list[DatasetEvent]
+    run_params: Mapping[str, Any]
+    main_pid: int
+    shared: bool = False
+    succeeded: bool = True
+    interrupted: bool = False
+
+    def own_tasks(self) -> Iterator[tuple[NodeTiming, str]]:
+        """Each of this process's timings with its task name, in start order."""
+        mine = set(map(id, self.own))
+        for timing, task in zip(self.timings, self.tasks, strict=True):
+            if id(timing) in mine:
+                yield timing, task
+
+
+class TimelineFeature:
+    """One thing a run records from its node timings; each step does nothing unless overridden."""
+
+    #: Whether :meth:`finish` reads ``RunTimeline.events``: loads and saves are
+    #: recorded only if a feature does.
+    reads_dataset_events: ClassVar[bool] = False
+
+    def start(
+        self, owner: object, pipeline: Pipeline, catalog: CatalogProtocol[Any, Any]
+    ) -> None:
+        """Prepare as the pipeline starts, before any node runs; warn as ``owner``."""
+
+    def finish(self, timeline: RunTimeline) -> None:
+        """Record the run's timings, once its nodes have run (or never will)."""

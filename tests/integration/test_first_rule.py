@@ -202,12 +202,12 @@ FAULTS = {
         _lacks("artifact:conf"),
     ),
     "node timings": Fault(
-        "pipelinex_mlflow.hooks.node_timing:unique_task_names",
+        "pipelinex_mlflow.hooks._timed_run:unique_task_names",
         "could not collect the node timings",
         _lacks("artifact:gantt.html"),
     ),
     "trace": Fault(
-        "pipelinex_mlflow.hooks.node_timing:log_trace",
+        "pipelinex_mlflow.hooks._run_trace:log_trace",
         "could not log the run's trace",
     ),
     "dataset values": Fault(
