@@ -112,6 +112,28 @@ def client(tracking_uri: str) -> MlflowClient:
 
 
 @pytest.fixture
+def connection_attempts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every ``(host, port)`` an HTTP client of this process connects to, in order.
+
+    urllib3 (under requests and MLflow's client) opens every connection through
+    ``urllib3.util.connection.create_connection``: counting there says how many
+    tries a failure took, which is what "fails at once" means, whatever the
+    machine's load does to the seconds.
+    """
+    from urllib3.util import connection
+
+    attempts: list[tuple[str, int]] = []
+    real = connection.create_connection
+
+    def counted(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        attempts.append((address[0], int(address[1])))
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "create_connection", counted)
+    return attempts
+
+
+@pytest.fixture
 def example_project(tmp_path: Path) -> Path:
     """A clean copy of the example Kedro project, bootstrapped for KedroSession."""
     from kedro.framework.startup import bootstrap_project
