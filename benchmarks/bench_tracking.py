@@ -1,8 +1,8 @@
-"""Benchmarks, run by hand: import cost, batched vs per-call logging, a dataset save.
+"""Benchmarks, run by hand: import cost, the start-up check, logging, a dataset save.
 
 Usage (from the repository root, in the project's virtualenv):
 
-    python benchmarks/bench_tracking.py [--server http://127.0.0.1:5000]
+    python benchmarks/bench_tracking.py [--server http://127.0.0.1:5000] [--database URI]
 
 Prints a Markdown table of median milliseconds over ``--repeat`` fresh runs; the
 README quotes its results.
@@ -52,7 +52,13 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
     from mlflow.tracking import MlflowClient
 
     from pipelinex_mlflow import MLflowDataSet
-    from pipelinex_mlflow.tracking import RunLogger, RunRef, drain_run, set_current_run
+    from pipelinex_mlflow.tracking import (
+        RunLogger,
+        RunRef,
+        check_reachable,
+        drain_run,
+        set_current_run,
+    )
 
     client = MlflowClient(tracking_uri=uri)
     experiment_id = client.create_experiment(f"bench-{time.time()}")
@@ -89,7 +95,14 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
         set_current_run(None)
 
     values = f"{N_PARAMS} params + {N_METRICS} metrics"
+    check_reachable(uri)  # the first check imports the drivers and opens the paths
     return [
+        (
+            f"the start-up check, `check_reachable` ({label}): one `GET /health` "
+            "or one database connection",
+            _median_ms(lambda: check_reachable(uri, timeout_s=5), max(repeat, 10)),
+            "",
+        ),
         (
             f"{values}, one `RunLogger.flush(wait=True)` ({label})",
             _median_ms(batched, repeat),
@@ -117,6 +130,9 @@ def _store_rows(label: str, uri: str, repeat: int) -> list[tuple[str, float, str
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", help="also measure against this MLflow server URL")
+    parser.add_argument(
+        "--database", help="also measure against this database store URI (PostgreSQL)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
@@ -138,6 +154,8 @@ def main() -> None:
     uris = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"}
     if args.server:
         uris["HTTP"] = args.server
+    if args.database:
+        uris["database"] = args.database
     for label, uri in uris.items():
         rows.extend(_store_rows(label, uri, args.repeat))
 

@@ -46,6 +46,41 @@ _EXAMPLE_LEFTOVERS = (
 )
 
 
+# The fast path, `python -m pytest -m "not slow"`, leaves out the tests marked slow
+# here. The rule, from measured durations (`--durations=0`): a test is slow if it
+# (1) lives in tests/integration/ or tests/conformance/ (real `kedro run`
+# processes, servers, fault proxies, PostgreSQL, a browser), (2) uses a fixture
+# that starts a process of its own (SLOW_FIXTURES), or (3) took over 2 s on its
+# own (SLOW_TESTS, listed in tests/slow_tests.txt: `kedro run` subprocesses,
+# spawned workers, model packaging).
+SLOW_FOLDERS = ("integration", "conformance")
+SLOW_FIXTURES = frozenset(
+    {"server", "mlflow_server", "mlflow_server_process", "postgres", "team_server"}
+)
+SLOW_TESTS = frozenset(
+    line
+    for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tests ``slow`` (the rule is the comment above)."""
+    tests = Path(__file__).parent
+    for item in items:
+        path = item.path
+        if not path.is_relative_to(tests):
+            continue  # the package's doctests: all fast
+        relative = path.relative_to(tests)
+        function = getattr(item, "originalname", item.name)
+        if (
+            relative.parts[0] in SLOW_FOLDERS
+            or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or f"{relative.as_posix()}::{function}" in SLOW_TESTS
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite store, migrated once (about 3 s), copied into every test."""
@@ -109,6 +144,28 @@ def client(tracking_uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture
+def connection_attempts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every ``(host, port)`` an HTTP client of this process connects to, in order.
+
+    urllib3 (under requests and MLflow's client) opens every connection through
+    ``urllib3.util.connection.create_connection``: counting there says how many
+    tries a failure took, which is what "fails at once" means, whatever the
+    machine's load does to the seconds.
+    """
+    from urllib3.util import connection
+
+    attempts: list[tuple[str, int]] = []
+    real = connection.create_connection
+
+    def counted(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        attempts.append((address[0], int(address[1])))
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "create_connection", counted)
+    return attempts
 
 
 @pytest.fixture

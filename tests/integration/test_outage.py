@@ -1,4 +1,4 @@
-"""A tracking server lost mid-run: seconds lost, no values lost (real `mlflow server`).
+"""A tracking server lost mid-run: the run does not wait for it, no values are lost.
 
 Each test runs the reliability project (``tests/reliability_project.py``) with
 ``kedro run`` against its own `mlflow server` on 127.0.0.1, which a node SIGKILLs.
@@ -11,7 +11,14 @@ import time
 from typing import TYPE_CHECKING
 
 from tests.conftest import ServerProcess
-from tests.reliability_project import generate, kedro, kedro_env, output_of, task_name
+from tests.reliability_project import (
+    PLAIN_LOGGING,
+    generate,
+    kedro,
+    kedro_env,
+    output_of,
+    task_name,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,29 +59,38 @@ def _assert_complete(client: MlflowClient, run_id: str, steps: int = STEPS) -> N
     } <= _artifacts(client, run_id)
 
 
-def test_a_dead_server_costs_seconds_and_replay_sends_everything_once(
+def test_a_dead_server_is_not_waited_for_and_replay_sends_everything_once(
     tmp_path: Path, server: ServerProcess
 ) -> None:
     project = generate(tmp_path / "project", steps=STEPS)
     env = kedro_env(server.url)
-    started = time.monotonic()
     normal = kedro(project, "run", env=env)
-    normal_s = time.monotonic() - started
     assert normal.returncode == 0, output_of(normal)
 
     assert server.process is not None
+    (project / "logging.yml").write_text(PLAIN_LOGGING)
+    # An hour to send what is left: only noticing that the server is gone (not
+    # slow) ends the run, and a run that waited for it instead would outlast
+    # kedro()'s timeout. The seconds this costs are not asserted (a loaded
+    # machine stretches them); what the run did with the dead server is.
     killing = kedro_env(
-        server.url, RELIABILITY_ACTIONS=f"step_3=killpg:{server.process.pid}"
+        server.url,
+        RELIABILITY_ACTIONS=f"step_3=killpg:{server.process.pid}",
+        RELIABILITY_FLUSH_TIMEOUT="3600",
+        KEDRO_LOGGING_CONFIG=str(project / "logging.yml"),  # whole lines
     )
-    started = time.monotonic()
     outage = kedro(project, "run", env=killing)
-    outage_s = time.monotonic() - started
     assert outage.returncode == 0, output_of(outage)
-    # Nodes never waited for the dead server; the end gave up on it in seconds.
-    assert outage_s < normal_s + 15, (normal_s, outage_s)
     (spool,) = (project / "mlflow_spool").glob("*.zip")
     run_id = spool.stem
-    assert "kedro mlflow replay" in output_of(outage)
+    # The end gave up on the server and kept the run's end for the replay.
+    (kept,) = [
+        line
+        for line in output_of(outage).splitlines()
+        if f"MLflow run {run_id}: the tracking store" in line
+    ]
+    assert "and the run's end in time" in kept, kept
+    assert "kedro mlflow replay" in kept
 
     server.start()
     client = _client(server.url)

@@ -23,7 +23,14 @@ from pipelinex_mlflow.tracking import TrackingError, check_reachable
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tests.conftest import MlflowServer
     from tests.postgres import Postgres
+
+
+#: check_reachable's default bound: a check given less must end before it.
+SERVER_TIMEOUT_S = 10
+#: Longer than any bound here by far: a check still waiting by then is hanging.
+HANG_GUARD_S = 30
 
 
 class Listener:
@@ -164,7 +171,10 @@ class TestCheckReachable:
         ) as err:
             check_reachable(silent_server.url, timeout_s=2)
         elapsed = time.monotonic() - started
-        assert 1.9 < elapsed < 3.0
+        # It waited the bound, then gave up: the silent server would hold it
+        # forever. The upper end only guards against that hang, with room for a
+        # loaded machine; how fast the check ends is benchmarks/bench_tracking.py's.
+        assert 1.9 < elapsed < HANG_GUARD_S
         assert "\n" not in str(err.value)
         assert silent_server.received == [b"GET /health HTTP/1.1"]  # no retries
 
@@ -172,11 +182,13 @@ class TestCheckReachable:
         started = time.monotonic()
         with pytest.raises(TrackingError, match=r"did not answer within 0\.5 s"):
             check_reachable(silent_server.url, timeout_s=0.5)
-        assert time.monotonic() - started < 1.5
+        # Short of the default bound, whatever the load: the argument was used.
+        assert time.monotonic() - started < SERVER_TIMEOUT_S
 
-    def test_a_refused_port_fails_at_once(self) -> None:
+    def test_a_refused_port_fails_at_once(
+        self, connection_attempts: list[tuple[str, int]]
+    ) -> None:
         port = _free_port()
-        started = time.monotonic()
         with pytest.raises(
             TrackingError,
             match=(
@@ -185,7 +197,7 @@ class TestCheckReachable:
             ),
         ):
             check_reachable(f"http://127.0.0.1:{port}", timeout_s=5)
-        assert time.monotonic() - started < 1
+        assert connection_attempts == [("127.0.0.1", port)]  # one try, no retries
 
     def test_a_server_closing_without_an_answer(self) -> None:
         listener = Listener(close=True)
@@ -217,12 +229,19 @@ class TestCheckReachable:
             check_reachable("http://127.0.0.1:5000", timeout_s=bound)
 
     @pytest.mark.server
-    def test_a_healthy_server_answers_in_milliseconds(self, mlflow_server: str) -> None:
-        check_reachable(mlflow_server)  # the first request opens the server's paths
-        started = time.perf_counter()
+    def test_a_healthy_server_is_asked_once_per_check(
+        self, mlflow_server_process: MlflowServer
+    ) -> None:
+        """One ``GET /health`` a check (its milliseconds: benchmarks/bench_tracking.py)."""
+        offset = mlflow_server_process.log_offset()
         for _ in range(10):
-            check_reachable(mlflow_server, timeout_s=2)
-        assert (time.perf_counter() - started) / 10 < 0.25
+            check_reachable(mlflow_server_process.url, timeout_s=5)
+        health = [
+            r
+            for r in mlflow_server_process.requests_since(offset)
+            if r.startswith("GET /health")
+        ]
+        assert len(health) == 10, mlflow_server_process.requests_since(offset)
 
     def test_a_server_that_never_accepts(self) -> None:
         """A full accept queue: the kernel drops the connection attempt."""
@@ -241,7 +260,8 @@ class TestCheckReachable:
                     match=r"did not accept a connection within 1 s\. Check the host",
                 ):
                     check_reachable(f"http://127.0.0.1:{port}", timeout_s=1)
-                assert time.monotonic() - started < 2
+                # Short of the default bound, whatever the load: the argument held.
+                assert time.monotonic() - started < SERVER_TIMEOUT_S
             finally:
                 for sock in waiting:
                     sock.close()
@@ -486,11 +506,12 @@ class TestRealPostgres:
     def test_the_database_answers_and_a_wrong_name_is_refused(
         self, postgres: Postgres
     ) -> None:
-        """The check costs milliseconds; a database that does not exist fails it."""
-        check_reachable(postgres.uri, timeout_s=5)  # the first one imports drivers
-        started = time.perf_counter()
+        """The check passes; a database that does not exist fails it.
+
+        What the check costs: ``benchmarks/bench_tracking.py --database URI``.
+        """
         check_reachable(postgres.uri, timeout_s=5)
-        assert time.perf_counter() - started < 1
+        check_reachable(postgres.uri, timeout_s=5)
         with pytest.raises(
             TrackingError,
             match=r"refused the connection: database \"no_such_database\" does not "

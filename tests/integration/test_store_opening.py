@@ -113,7 +113,9 @@ def _env() -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
         DO_NOT_TRACK="true",
         PYTHONUNBUFFERED="1",
-        COLUMNS="400",  # rich wraps log lines at the terminal width
+        # rich wraps log lines at the terminal width; the paths in them are long
+        # (under pytest-xdist, a worker folder more), and the tests read whole lines.
+        COLUMNS="1000",
     )
     return env
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,19 +81,17 @@ class TestNamesStayInTheirFolder:
         assert not list(tmp_path.rglob("escaped*"))
 
     def test_a_name_with_folders_stays_inside(
-        self, run: RunRef, tmp_path: Path
+        self, run: RunRef, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        before = _files_under(Path("/tmp"))
+        # The save gets a temporary folder of its own, and only that is searched:
+        # the shared one holds other processes' files, which come and go meanwhile.
+        temporary = tmp_path / "tmp"
+        temporary.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(temporary))
         dataset = MLflowDataSet(dataset="json", dataset_name="reports/summary")
         dataset.save({"a": 1})
         drain_run(run)
-        # Besides the store's own artifact copy under tmp_path; other processes of
-        # the session (a PostgreSQL server) write under /tmp meanwhile.
-        written = {
-            p
-            for p in _files_under(Path("/tmp")) - before
-            if not p.is_relative_to(tmp_path) and p.name.startswith("summary")
-        }
+        written = {p for p in _files_under(temporary) if p.name.startswith("summary")}
         scratch = dataset._backend.files.scratch.path  # type: ignore[attr-defined]
         assert written
         assert all(p.is_relative_to(scratch) for p in written), written
