@@ -211,7 +211,7 @@ FAULTS = {
         "could not log the run's trace",
     ),
     "dataset values": Fault(
-        "pipelinex_mlflow.io.mlflow_dataset:encode",
+        "pipelinex_mlflow.io.backends.values:encode",
         "could not record 'score'",
         _lacks("metric:score", "param:config.kind"),
     ),
