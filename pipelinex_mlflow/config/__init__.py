@@ -93,7 +93,7 @@ class LoadedConfig:
         if self.config is None or name is None:
             return "no keys"
         present = set_keys(self.config)
-        paths = [key_path(path) for path, _, _ in HOOK_KEYS[name] if path in present]
+        paths = [key_path(key.path) for key in HOOK_KEYS[name] if key.path in present]
         return ", ".join(paths) or "no keys"
 
 

@@ -1,9 +1,13 @@
-"""The schema of ``mlflow.yml``, and which hook argument each of its keys sets.
+"""The schema of ``mlflow.yml``, built from the hooks' options.
 
-Every section is a pydantic model that forbids unknown keys and takes values of
-their own type only (``"yes"`` is not a bool), so a typo or a wrong type fails
-before any run starts. A key left out sets nothing: the hook keeps its constructor
-argument, else its ``MLFLOW_*`` environment variable, else its default.
+Every key that sets a hook's option comes from that option's declaration
+(:mod:`pipelinex_mlflow.options`): its kind, its default, the key's path. The
+keys that set no option (``server.credentials``, ``ui``, kedro-mlflow's keys
+that must keep one value) are declared below. Every section forbids unknown
+keys and takes values of their own kind only (``"yes"`` is not a bool), so a
+typo or a wrong type fails before any run starts. A key left out sets nothing:
+the hook keeps its constructor argument, else its ``MLFLOW_*`` environment
+variable, else its default.
 
 kedro-mlflow's ``mlflow.yml`` keys are accepted where they mean the same here
 (``server.mlflow_tracking_uri``, ``tracking.experiment.create_experiment_kwargs``,
@@ -20,8 +24,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,25 +32,22 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
+    create_model,
     model_validator,
 )
 
-from pipelinex_mlflow.gantt import PlotlyJs  # noqa: TC001 - pydantic reads it at runtime
-from pipelinex_mlflow.tracking import (
-    DEFAULT_FLUSH_TIMEOUT_S,
-    MLFLOW_MAX_PARAM_LENGTH,
-    SERVER_TIMEOUT_S,
-    LongParamPolicy,
-)
+from pipelinex_mlflow.options import ALL_OPTIONS, YmlKey
 
-Seconds = float  # strict: 10 and 10.5 pass, "10" does not
-Names = StrictStr | list[StrictStr]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class _Section(BaseModel):
     """A section of ``mlflow.yml``: unknown keys and wrong types are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +62,9 @@ class _Section(BaseModel):
         }
 
 
+# --------------------------------------------------------------------------------------
+# The keys that set no hook option
+# --------------------------------------------------------------------------------------
 class RequestHeaderProviderSection(_Section):
     """kedro-mlflow's ``server.request_header_provider``: accepted only when empty."""
 
@@ -74,10 +77,9 @@ class RequestHeaderProviderSection(_Section):
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class ServerSection(_Section):
+class _ServerKeys(_Section):
     """Where the runs go, and how long the server may take."""
 
-    mlflow_tracking_uri: StrictStr | None = None
     mlflow_registry_uri: StrictStr | None = Field(
         default=None,
         description="Only null or the tracking URI: models are registered in the "
@@ -88,16 +90,16 @@ class ServerSection(_Section):
         description="A credentials.yml entry whose keys are set as environment "
         "variables (MLFLOW_TRACKING_TOKEN, AWS_ACCESS_KEY_ID...) before the run.",
     )
-    timeout: Seconds = Field(default=SERVER_TIMEOUT_S, gt=0)
-    flush_timeout: Seconds = Field(default=DEFAULT_FLUSH_TIMEOUT_S, gt=0)
     request_header_provider: RequestHeaderProviderSection = Field(
         default_factory=RequestHeaderProviderSection
     )
 
     @model_validator(mode="after")
-    def _registry_is_the_tracking_store(self) -> ServerSection:
+    def _registry_is_the_tracking_store(self) -> _ServerKeys:
         registry = self.mlflow_registry_uri
-        if registry is not None and registry != self.mlflow_tracking_uri:
+        if registry is not None and registry != getattr(
+            self, "mlflow_tracking_uri", None
+        ):
             raise ValueError(
                 "mlflow_registry_uri must be null or the tracking URI: "
                 "pipelinex_mlflow registers models in the tracking store"
@@ -105,160 +107,26 @@ class ServerSection(_Section):
         return self
 
 
-class DisableTrackingSection(_Section):
+class _DisableTrackingKeys(_Section):
     """Runs to leave untracked."""
 
-    all: StrictBool = False
-    pipelines: list[StrictStr] = Field(default_factory=list)
     # kedro-mlflow turns MLflow's autologging off; pipelinex_mlflow never turns it on.
     disable_autologging: StrictBool = True
 
 
-class CreateExperimentKwargs(_Section):
-    """kedro-mlflow's spelling of ``artifact_location`` and ``tags``."""
-
-    artifact_location: StrictStr | None = None
-    tags: dict[StrictStr, Any] | None = None
-
-
-class ExperimentSection(_Section):
+class _ExperimentKeys(_Section):
     """The experiment the runs go to."""
 
-    name: StrictStr | None = Field(default=None, min_length=1)
-    artifact_location: StrictStr | None = None
-    tags: dict[StrictStr, Any] = Field(default_factory=dict)
-    create_experiment_kwargs: CreateExperimentKwargs = Field(
-        default_factory=CreateExperimentKwargs
-    )
     # A deleted experiment of that name is always restored.
     restore_if_deleted: Literal[True] = True
 
 
-class RunSection(_Section):
-    """The MLflow run of each Kedro run."""
-
-    id: StrictStr | None = None
-    name: StrictStr | None = None
-    nested: StrictBool = False
-    tags: dict[StrictStr, Any] = Field(default_factory=dict)
-
-
-class DictParamsSection(_Section):
+class _DictParamsKeys(_Section):
     """How nested parameters are flattened: always, recursively, with ``sep``."""
 
     # Each leaf is its own param, so it can be searched and a secret one masked.
     flatten: Literal[True] = True
     recursive: Literal[True] = True
-    sep: StrictStr = Field(default=".", min_length=1)
-
-
-class ParamsSection(_Section):
-    """Which parameters are logged, and how."""
-
-    log: StrictBool = True
-    dict_params: DictParamsSection = Field(default_factory=DictParamsSection)
-    long_params_strategy: LongParamPolicy = "truncate"
-    max_length: int = Field(default=MLFLOW_MAX_PARAM_LENGTH, gt=0)
-    kedro_run_params: Names = Field(default_factory=list)
-    secret_names: Names = Field(default_factory=list)
-
-
-class LineageSection(_Section):
-    """The datasets a run reads and writes, as its MLflow dataset inputs."""
-
-    enabled: StrictBool = True
-
-
-class PipelineStructureSection(_Section):
-    """``pipeline.json`` and ``pipeline.svg`` of each run."""
-
-    enabled: StrictBool = True
-
-
-class SystemMetricsSection(_Section):
-    """CPU, memory, disk, network and GPU use, sampled during the run."""
-
-    enabled: StrictBool = True
-    interval: Seconds = Field(default=10.0, gt=0)
-
-
-class TimeSection(_Section):
-    """The run's begin, end and duration."""
-
-    log_begin: StrictBool = True
-    log_end: StrictBool = True
-    log_duration: StrictBool = True
-    offset_hours: float = 0
-
-
-class GanttSection(_Section):
-    """The Gantt chart of node timings."""
-
-    enabled: StrictBool = True
-    filepath: StrictStr | None = None
-    params: dict[StrictStr, Any] = Field(default_factory=dict)
-    plotlyjs: PlotlyJs = "basic"
-
-
-class NodesSection(_Section):
-    """``MLflowTimeLoggerHook``: each node's duration and the Gantt chart."""
-
-    enabled: StrictBool = True
-    metric_name_prefix: StrictStr = "_time_to_run "
-    time_log_filepath: StrictStr | None = None
-    gantt: GanttSection = Field(default_factory=GanttSection)
-    trace: StrictBool = True
-    resource_metrics: StrictBool = True
-
-
-class EnvVarsSection(_Section):
-    """``MLflowEnvVarsLoggerHook``: environment variables to log."""
-
-    enabled: StrictBool = True
-    params: Names = Field(default_factory=list)
-    metrics: Names = Field(default_factory=list)
-    prefix: StrictStr | None = None
-
-
-class ArtifactsSection(_Section):
-    """``MLflowArtifactsLoggerHook``: files to upload."""
-
-    enabled: StrictBool = True
-    before_pipeline_run: Names = Field(default_factory=list)
-    after_pipeline_run: Names = Field(default_factory=list)
-    datasets_after_node_run: Names = Field(default_factory=list)
-    allow_credentials_files: StrictBool = False
-
-
-class CatalogSection(_Section):
-    """``MLflowCatalogLoggerHook``: node inputs and outputs to log."""
-
-    enabled: StrictBool = True
-    auto: StrictBool = True
-    datasets: dict[StrictStr, StrictStr | dict[StrictStr, Any] | None] = Field(
-        default_factory=dict
-    )
-
-
-class TrackingSection(_Section):
-    """What each Kedro run logs."""
-
-    disable_tracking: DisableTrackingSection = Field(
-        default_factory=DisableTrackingSection
-    )
-    experiment: ExperimentSection = Field(default_factory=ExperimentSection)
-    run: RunSection = Field(default_factory=RunSection)
-    params: ParamsSection = Field(default_factory=ParamsSection)
-    lineage: LineageSection = Field(default_factory=LineageSection)
-    system_metrics: SystemMetricsSection = Field(default_factory=SystemMetricsSection)
-    pipeline_structure: PipelineStructureSection = Field(
-        default_factory=PipelineStructureSection
-    )
-    time: TimeSection = Field(default_factory=TimeSection)
-    nodes: NodesSection = Field(default_factory=NodesSection)
-    env_vars: EnvVarsSection = Field(default_factory=EnvVarsSection)
-    artifacts: ArtifactsSection = Field(default_factory=ArtifactsSection)
-    catalog: CatalogSection = Field(default_factory=CatalogSection)
 
 
 class UiSection(_Section):
@@ -269,118 +137,87 @@ class UiSection(_Section):
     port: int = Field(default=5000, gt=0, lt=65536, strict=False)
 
 
-class MlflowConfig(_Section):
+class _RootKeys(_Section):
     """The whole of ``mlflow.yml``."""
 
-    server: ServerSection = Field(default_factory=ServerSection)
-    tracking: TrackingSection = Field(default_factory=TrackingSection)
     ui: UiSection = Field(default_factory=UiSection)
+
+
+#: The section that holds each path's keys that set no option.
+_SECTION_BASES: dict[tuple[str, ...], type[_Section]] = {
+    (): _RootKeys,
+    ("server",): _ServerKeys,
+    ("tracking", "disable_tracking"): _DisableTrackingKeys,
+    ("tracking", "experiment"): _ExperimentKeys,
+    ("tracking", "params", "dict_params"): _DictParamsKeys,
+}
+
+
+# --------------------------------------------------------------------------------------
+# The keys that set hook options, from their declarations
+# --------------------------------------------------------------------------------------
+#: Hook class name -> the ``mlflow.yml`` keys that set its options.
+HOOK_KEYS: dict[str, tuple[YmlKey, ...]] = {
+    options.hook: tuple(options.yml_keys()) for options in ALL_OPTIONS
+}
+
+
+def _tree(keys: Iterable[YmlKey]) -> dict[str, Any]:
+    """The keys as nested dicts: section name -> ..., key name -> its ``YmlKey``."""
+    tree: dict[str, Any] = {}
+    for key in keys:
+        *sections, leaf = key.path
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = key
+    for path in _SECTION_BASES:
+        node = tree
+        for section in path:
+            node = node.setdefault(section, {})
+    return tree
+
+
+def _section(path: tuple[str, ...], tree: dict[str, Any]) -> type[_Section]:
+    fields: dict[str, Any] = {}
+    for name, child in tree.items():
+        if isinstance(child, dict):
+            section = _section((*path, name), child)
+            fields[name] = (section, Field(default_factory=section))
+        else:
+            fields[name] = (child.kind, Field(default=child.default))
+    title = "".join(part.title().replace("_", "") for part in path)
+    name = f"{title}Section" if path else "MlflowConfig"
+    model: type[_Section] = create_model(
+        name,
+        __base__=_SECTION_BASES.get(path, _Section),
+        __module__=__name__,
+        __doc__=(_SECTION_BASES.get(path) or _Section).__doc__,
+        **fields,
+    )
+    # A module attribute, so that a config pickles (spawned workers get it).
+    globals()[name] = model
+    return model
+
+
+_KEYS = [key for keys in HOOK_KEYS.values() for key in keys]
+
+if TYPE_CHECKING:
+
+    class MlflowConfig(_Section):
+        """The whole of ``mlflow.yml`` (its sections are built at import time)."""
+
+        server: Any
+        tracking: Any
+        ui: UiSection
+
+else:
+    MlflowConfig = _section((), _tree(_KEYS))
 
 
 def _is_section(field: Any) -> bool:
     annotation = getattr(field, "annotation", None)
     return isinstance(annotation, type) and issubclass(annotation, _Section)
-
-
-def _negated(value: Any) -> Any:
-    return not value
-
-
-# (path in mlflow.yml, hook argument, conversion) for each hook.
-_Key = tuple[tuple[str, ...], str, Callable[[Any], Any] | None]
-HOOK_KEYS: dict[str, tuple[_Key, ...]] = {
-    "MLflowBasicLoggerHook": (
-        (("server", "mlflow_tracking_uri"), "uri", None),
-        (("server", "timeout"), "server_timeout", None),
-        (("server", "flush_timeout"), "flush_timeout", None),
-        (("tracking", "disable_tracking", "all"), "enable_mlflow", _negated),
-        (("tracking", "disable_tracking", "pipelines"), "disabled_pipelines", None),
-        (("tracking", "experiment", "name"), "experiment_name", None),
-        (
-            ("tracking", "experiment", "create_experiment_kwargs", "artifact_location"),
-            "artifact_location",
-            None,
-        ),
-        (("tracking", "experiment", "artifact_location"), "artifact_location", None),
-        (
-            ("tracking", "experiment", "create_experiment_kwargs", "tags"),
-            "experiment_tags",
-            None,
-        ),
-        (("tracking", "experiment", "tags"), "experiment_tags", None),
-        (("tracking", "run", "id"), "run_id", None),
-        (("tracking", "run", "name"), "run_name", None),
-        (("tracking", "run", "nested"), "nested", None),
-        (("tracking", "run", "tags"), "tags", None),
-        (("tracking", "params", "log"), "log_parameters", None),
-        (("tracking", "params", "dict_params", "sep"), "flatten_separator", None),
-        (("tracking", "params", "long_params_strategy"), "long_param_policy", None),
-        (("tracking", "params", "max_length"), "max_param_length", None),
-        (("tracking", "params", "kedro_run_params"), "logging_kedro_run_params", None),
-        (("tracking", "params", "secret_names"), "secret_names", None),
-        (("tracking", "lineage", "enabled"), "log_datasets", None),
-        (("tracking", "system_metrics", "enabled"), "log_system_metrics", None),
-        (
-            ("tracking", "pipeline_structure", "enabled"),
-            "log_pipeline_structure",
-            None,
-        ),
-        (
-            ("tracking", "system_metrics", "interval"),
-            "system_metrics_interval",
-            None,
-        ),
-        (("tracking", "time", "log_begin"), "enable_logging_time_begin", None),
-        (("tracking", "time", "log_end"), "enable_logging_time_end", None),
-        (("tracking", "time", "log_duration"), "enable_logging_time", None),
-        (("tracking", "time", "offset_hours"), "offset_hours", None),
-    ),
-    "MLflowTimeLoggerHook": (
-        (("tracking", "nodes", "enabled"), "enable_mlflow", None),
-        (("tracking", "nodes", "metric_name_prefix"), "metric_name_prefix", None),
-        (("tracking", "nodes", "time_log_filepath"), "time_log_filepath", None),
-        (("tracking", "nodes", "gantt", "enabled"), "enable_plotly", None),
-        (("tracking", "nodes", "gantt", "filepath"), "gantt_filepath", None),
-        (("tracking", "nodes", "gantt", "params"), "gantt_params", None),
-        (("tracking", "nodes", "gantt", "plotlyjs"), "gantt_plotlyjs", None),
-        (("tracking", "nodes", "trace"), "enable_trace", None),
-        (("tracking", "nodes", "resource_metrics"), "enable_resource_metrics", None),
-    ),
-    "MLflowEnvVarsLoggerHook": (
-        (("tracking", "env_vars", "enabled"), "enable_mlflow", None),
-        (("tracking", "env_vars", "params"), "param_env_vars", None),
-        (("tracking", "env_vars", "metrics"), "metric_env_vars", None),
-        (("tracking", "env_vars", "prefix"), "prefix", None),
-    ),
-    "MLflowArtifactsLoggerHook": (
-        (("tracking", "artifacts", "enabled"), "enable_mlflow", None),
-        (
-            ("tracking", "artifacts", "before_pipeline_run"),
-            "filepaths_before_pipeline_run",
-            None,
-        ),
-        (
-            ("tracking", "artifacts", "after_pipeline_run"),
-            "filepaths_after_pipeline_run",
-            None,
-        ),
-        (
-            ("tracking", "artifacts", "datasets_after_node_run"),
-            "datasets_after_node_run",
-            None,
-        ),
-        (
-            ("tracking", "artifacts", "allow_credentials_files"),
-            "allow_credentials_files",
-            None,
-        ),
-    ),
-    "MLflowCatalogLoggerHook": (
-        (("tracking", "catalog", "enabled"), "enable_mlflow", None),
-        (("tracking", "catalog", "auto"), "auto", None),
-        (("tracking", "catalog", "datasets"), "mlflow_catalog", None),
-    ),
-}
 
 
 def set_keys(config: BaseModel) -> dict[tuple[str, ...], Any]:
@@ -400,7 +237,7 @@ def set_keys(config: BaseModel) -> dict[tuple[str, ...], Any]:
     return found
 
 
-def hook_arguments(config: MlflowConfig) -> dict[str, dict[str, Any]]:
+def hook_arguments(config: BaseModel) -> dict[str, dict[str, Any]]:
     """Hook class name -> the constructor arguments ``config`` sets for it.
 
     Only keys present in the file set an argument; where two keys set one
@@ -410,10 +247,10 @@ def hook_arguments(config: MlflowConfig) -> dict[str, dict[str, Any]]:
     arguments: dict[str, dict[str, Any]] = {}
     for hook, keys in HOOK_KEYS.items():
         chosen: dict[str, Any] = {}
-        for path, argument, convert in keys:
-            if path in present:
-                value = present[path]
-                chosen[argument] = convert(value) if convert else value
+        for key in keys:  # each option's keys come ours first: the first found wins
+            if key.path in present and key.option not in chosen:
+                value = present[key.path]
+                chosen[key.option] = not value if key.negated else value
         arguments[hook] = chosen
     return arguments
 

@@ -1,11 +1,12 @@
-"""Lets ``mlflow.yml`` set a hook's constructor arguments, below the explicit ones.
+"""A hook's options, and ``mlflow.yml`` setting them below the explicit arguments.
 
-A hook's effective arguments are, key by key: what ``settings.py`` passed to the
-constructor, else what the project's ``mlflow.yml`` sets, else the constructor's
-default (which, for the URI and the experiment name, reads ``MLFLOW_*``
-variables). They are worked out again when each Kedro context is created, so a
-second session with another ``--env`` (or no file) gets its own, not the first
-one's.
+A hook holds its checked options (:mod:`pipelinex_mlflow.options`) in
+``options``. Its effective options are, key by key: what ``settings.py`` passed
+to the constructor, else what the project's ``mlflow.yml`` sets, else the
+option's default (which, for the URI and the experiment name, reads
+``MLFLOW_*`` variables). They are worked out again when each Kedro context is
+created, so a second session with another ``--env`` (or no file) gets its own,
+not the first one's; the hook is never constructed twice.
 
 Examples:
     >>> from pipelinex_mlflow.hooks import MLflowEnvVarsLoggerHook
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from kedro.framework.hooks import hook_impl
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from kedro.framework.context import KedroContext
+
+    from pipelinex_mlflow.options import HookOptions
 
 Init = TypeVar("Init", bound="Callable[..., None]")
 
@@ -62,14 +65,43 @@ def remembers_given_arguments(init: Init) -> Init:
     return wrapper  # type: ignore[return-value]
 
 
+class OptionsHolder:
+    """A hook configured by one options model: ``options``, set by :meth:`use`.
+
+    An option also reads as the hook's attribute (``hook.enable_mlflow``), as
+    PipelineX's hooks had them.
+    """
+
+    #: The hook's options model.
+    Options: ClassVar[type[HookOptions]]
+
+    def use(self, options: Any) -> None:
+        """Take ``options`` (checked already); a hook derives its own state here.
+
+        Raises:
+            ValueError: If an option is refused beyond its kind (a hook's own
+                check of a value's content).
+        """
+        self.options = options
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the instance lacks: options read as attributes.
+        options = vars(self).get("options")
+        if options is not None and name in type(options).model_fields:
+            return getattr(options, name)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
+
+
 def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
-    """Rebuild ``hook`` from its given arguments over ``from_file``'s.
+    """Set ``hook``'s options from its given arguments over ``from_file``'s.
 
     Keys ``hook``'s constructor does not take are left out (PipelineX's
     one-argument subclasses).
 
     Raises:
-        ValueError: If the merged arguments fail the constructor's checks.
+        ValueError: If the merged arguments fail the options' checks.
     """
     given = getattr(hook, _GIVEN, None)
     if given is None:
@@ -79,7 +111,7 @@ def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
     merged.update(given)
     if merged == getattr(hook, _APPLIED, None):
         return
-    type(hook).__init__(hook, **merged)
+    hook.use(hook.Options.from_arguments(merged))
     setattr(hook, _APPLIED, merged)
 
 
@@ -130,8 +162,8 @@ def running_a_pipeline() -> bool:
     return command is None or command.info_name == "run"
 
 
-class ConfigurableHook:
-    """A companion hook whose constructor arguments ``mlflow.yml`` may set.
+class ConfigurableHook(OptionsHolder):
+    """A companion hook whose options ``mlflow.yml`` may set.
 
     Its constructor is decorated with :func:`remembers_given_arguments`.
     """

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import re
 import sys
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pipelinex_mlflow.tracking import sanitize_key
-
-if TYPE_CHECKING:
-    from kedro.pipeline.node import Node
 
 #: ``interrupted``: the node started and never finished (the process exited mid-run,
 #: or its worker process died).
@@ -128,34 +123,6 @@ def peak_memory_mb() -> float | None:
 def _iso_utc(epoch_seconds: float) -> str:
     moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
     return moment.isoformat(timespec="milliseconds")
-
-
-_NOT_IN_TASK_NAME = re.compile(r"[^A-Za-z0-9_\-. /]")
-_TASK_NAME_LENGTH = 50
-_FUNC_NAME_LENGTH = 20
-
-
-def default_task_name(node: Node) -> str:
-    """Name a node's timing as PipelineX did: ``<function> -- <outputs>``.
-
-    The function's name (at most 20 characters), `` -- ``, the outputs joined by
-    `` - ``; other characters than letters, digits, ``_ - . /`` and space become
-    spaces, and the whole is cut to 50 characters. Readable where Kedro 1.x's
-    ``node.name`` is ``train_model__40daef8f``; two nodes that would share a name
-    get a suffix.
-
-    Examples:
-        >>> from kedro.pipeline import node
-        >>> def train_model(df): ...
-        >>> default_task_name(node(train_model, "train_df", "model"))
-        'train_model -- model'
-    """
-    func = node.func
-    while isinstance(func, functools.partial):
-        func = func.func  # PipelineX showed "partial"; the function reads better
-    func_name = getattr(func, "__name__", None) or type(func).__name__
-    task_name = f"{func_name[:_FUNC_NAME_LENGTH]} -- {' - '.join(node.outputs)}"
-    return _NOT_IN_TASK_NAME.sub(" ", task_name)[:_TASK_NAME_LENGTH]
 
 
 def unique_task_names(timings: list[NodeTiming]) -> list[str]:

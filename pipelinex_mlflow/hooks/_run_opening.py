@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from pipelinex_mlflow.options import RunOptions
     from pipelinex_mlflow.tracking import RunRef
 
 logger = get_logger(__name__)
@@ -93,17 +94,11 @@ class OpenedRun:
 
 
 class RunSettings(Protocol):
-    """What opening a run reads from ``MLflowBasicLoggerHook``'s settings."""
+    """What opening a run reads from ``MLflowBasicLoggerHook``: its options, resolved."""
 
-    uri: str | None
-    experiment_name: str | None
-    artifact_location: str | None
-    run_name: str | None
-    run_id: str | None
-    nested: bool
-    experiment_tags: dict[str, Any]
-    server_timeout: float
-    flush_timeout: float
+    @property
+    def options(self) -> RunOptions:
+        """The hook's options."""
 
     def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
         """The tracking URI for the project at ``project_path``."""
@@ -121,44 +116,50 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
     """
     key = os.environ.get(RUN_KEY_ENV_VAR)
     callers = (
-        None if settings.run_id or settings.nested or key else callers_active_run()
+        None
+        if settings.options.run_id or settings.options.nested or key
+        else callers_active_run()
     )
     uri = callers.tracking_uri if callers else settings.tracking_uri(project)
     # Every process of the run (workers, later the CLI) agrees on these.
     set_spool_dir(project / DEFAULT_SPOOL_DIR_NAME)
-    set_flush_timeout(settings.flush_timeout)
-    check_reachable(uri, timeout_s=settings.server_timeout)
+    set_flush_timeout(settings.options.flush_timeout)
+    check_reachable(uri, timeout_s=settings.options.server_timeout)
     if callers is not None:
         _say_callers_run_wins(settings)
         return OpenedRun(callers, get_experiment_id(callers), RunMode.ADOPTED)
     experiment_name = settings.resolved_experiment_name()
-    if key and not settings.run_id:
+    if key and not settings.options.run_id:
         run, experiment_id, created = open_shared_run(
             uri,
             experiment_name=experiment_name,
             key=check_run_key(key),
-            artifact_location=settings.artifact_location,
-            run_name=settings.run_name,
-            experiment_tags=settings.experiment_tags,
+            artifact_location=settings.options.artifact_location,
+            run_name=settings.options.run_name,
+            experiment_tags=settings.options.experiment_tags,
         )
         return OpenedRun(run, experiment_id, RunMode.SHARED, created, key)
     run, experiment_id = open_run(
         uri,
         experiment_name=experiment_name,
-        artifact_location=settings.artifact_location,
-        run_id=settings.run_id,
-        run_name=settings.run_name,
-        nested=settings.nested,
-        experiment_tags=settings.experiment_tags,
+        artifact_location=settings.options.artifact_location,
+        run_id=settings.options.run_id,
+        run_name=settings.options.run_name,
+        nested=settings.options.nested,
+        experiment_tags=settings.options.experiment_tags,
         # At creation: a process killed in its first second is known too.
         tags={PROCESS_TAG: process_tag()},
     )
-    mode = RunMode.RESUMED if settings.run_id else RunMode.OWN
+    mode = RunMode.RESUMED if settings.options.run_id else RunMode.OWN
     return OpenedRun(run, experiment_id, mode)
 
 
 def _say_callers_run_wins(settings: RunSettings) -> None:
-    if settings.uri or settings.experiment_name or settings.run_name:
+    if (
+        settings.options.uri
+        or settings.options.experiment_name
+        or settings.options.run_name
+    ):
         logger.info(
             "MLflowBasicLoggerHook logs into the run the caller opened with "
             "mlflow.start_run(), so its uri, experiment_name and run_name are "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.options.timing import DEFAULT_METRIC_NAME_PREFIX
 from pipelinex_mlflow.tracking import RunLogger, sanitize_key
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from pipelinex_mlflow.hooks._node_timings import NodeTiming
 
 #: PipelineX's metric name prefix.
-DEFAULT_METRIC_NAME_PREFIX = "_time_to_run "
 
 logger = get_logger(__name__)
 

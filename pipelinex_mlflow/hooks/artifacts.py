@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._arguments import check_bool, check_names, check_paths
 from pipelinex_mlflow.hooks._configurable import (
     ConfigurableHook,
     remembers_given_arguments,
@@ -25,6 +24,7 @@ from pipelinex_mlflow.kedro_helpers import (
     project_root,
 )
 from pipelinex_mlflow.masking import MASK, get_logger
+from pipelinex_mlflow.options import ArtifactsOptions, as_names
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -168,6 +168,8 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         ['conf/base']
     """
 
+    Options = ArtifactsOptions
+
     @remembers_given_arguments
     def __init__(
         self,
@@ -195,24 +197,21 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         Raises:
             ValueError: For an argument of the wrong type.
         """
-        hook = "MLflowArtifactsLoggerHook"
-        check_paths(
-            hook, "filepaths_before_pipeline_run", filepaths_before_pipeline_run
-        )
-        check_paths(hook, "filepaths_after_pipeline_run", filepaths_after_pipeline_run)
-        check_names(hook, "datasets_after_node_run", datasets_after_node_run)
-        check_bool(hook, "enable_mlflow", enable_mlflow)
-        check_bool(hook, "allow_credentials_files", allow_credentials_files)
-        self.allow_credentials_files = allow_credentials_files
-        self.filepaths_before_pipeline_run = _as_list(filepaths_before_pipeline_run)
-        self.filepaths_after_pipeline_run = _as_list(filepaths_after_pipeline_run)
-        self.datasets_after_node_run = [
-            str(n) for n in _as_list(datasets_after_node_run)
-        ]
-        self.enable_mlflow = enable_mlflow
         self._root = project_root(None)
         self._catalog: CatalogProtocol[Any, Any] | None = None
         self._find_run = RunFinder(self)
+        self.use(ArtifactsOptions.from_arguments(locals()))
+
+    def use(self, options: ArtifactsOptions) -> None:
+        """Take ``options``; each list of paths or names becomes a list."""
+        self.options: ArtifactsOptions = options
+        self.filepaths_before_pipeline_run = _as_list(
+            options.filepaths_before_pipeline_run
+        )
+        self.filepaths_after_pipeline_run = _as_list(
+            options.filepaths_after_pipeline_run
+        )
+        self.datasets_after_node_run = as_names(options.datasets_after_node_run)
 
     @hook_impl
     @guarded("upload files before the pipeline")
@@ -243,7 +242,10 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         Kedro saves a node's outputs after ``after_node_run``, so this is the first
         moment the file is there.
         """
-        if dataset_name not in self.datasets_after_node_run or not self.enable_mlflow:
+        if (
+            dataset_name not in self.datasets_after_node_run
+            or not self.options.enable_mlflow
+        ):
             return
         with warn_on_failure(self, f"upload the file of dataset {dataset_name!r}"):
             run = self._find_run()
@@ -262,7 +264,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
                 )
                 return
             filtered = filter_uploads(
-                [path], {path}, allow_credentials=self.allow_credentials_files
+                [path], {path}, allow_credentials=self.options.allow_credentials_files
             )
             self._warn_filtered(filtered)
             # A versioned file goes where its unversioned path would.
@@ -290,7 +292,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
         self._upload_paths(self.filepaths_after_pipeline_run, "after the pipeline")
 
     def _upload_paths(self, specs: list[PathSpec], when: str) -> None:
-        if not specs or not self.enable_mlflow:
+        if not specs or not self.options.enable_mlflow:
             return
         with warn_on_failure(self, f"upload files {when}"):
             run = self._find_run()
@@ -309,7 +311,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
             filtered = filter_uploads(
                 paths,
                 _explicit_files(specs, self._root),
-                allow_credentials=self.allow_credentials_files,
+                allow_credentials=self.options.allow_credentials_files,
                 mask_config_files=True,
             )
             self._warn_filtered(filtered)

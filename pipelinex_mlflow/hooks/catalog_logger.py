@@ -6,9 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset, DatasetError
 
-from pipelinex_mlflow.hooks._arguments import check_bool, check_optional_mapping
 from pipelinex_mlflow.hooks._configurable import (
     ConfigurableHook,
     remembers_given_arguments,
@@ -18,12 +16,14 @@ from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
+from pipelinex_mlflow.io.side_channel import DatasetSpec, side_channel_dataset
 from pipelinex_mlflow.kedro_helpers import (
     is_parameter,
     keeps_in_memory,
     parameter_key,
 )
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.options import CatalogOptions
 from pipelinex_mlflow.scratch import WorkerSpool
 from pipelinex_mlflow.tracking import (
     AUTO,
@@ -41,34 +41,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
-DatasetSpec = str | dict[str, Any] | AbstractDataset[Any, Any]
-
 logger = get_logger(__name__)
-
-
-def _as_mlflow_dataset(name: str, spec: DatasetSpec | None) -> MLflowDataSet | None:
-    if spec is None:
-        return None  # PipelineX's "do not log this one"
-    if isinstance(spec, MLflowDataSet):
-        dataset = spec
-    elif isinstance(spec, (str, dict, AbstractDataset)):
-        try:
-            # A side channel: the catalog keeps the data, no second copy here.
-            dataset = MLflowDataSet(dataset=spec, caching=False)
-        except DatasetError as exc:
-            raise ValueError(f"Invalid mlflow_catalog[{name!r}]: {exc}") from exc
-    else:
-        raise ValueError(
-            f"mlflow_catalog[{name!r}] must be an MLflowDataSet dataset code such as "
-            "'m', 'p', 'a' or 'csv', a Kedro dataset config dict, a Kedro dataset, or "
-            f"None (do not log it), not {type(spec).__name__}."
-        )
-    # params:features is logged as features, as MLflowBasicLoggerHook logs it.
-    try:
-        dataset.bind_catalog_name(parameter_key(name))
-    except DatasetError as exc:
-        raise ValueError(f"Invalid mlflow_catalog[{name!r}]: {exc}") from exc
-    return dataset
 
 
 def _parameters_logged_by_basic_hook() -> bool:
@@ -157,6 +130,8 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
         pipelinex_mlflow.io.mlflow_dataset.MLflowDataSet(dataset='p', name='lr')
     """
 
+    Options = CatalogOptions
+
     @remembers_given_arguments
     def __init__(
         self,
@@ -179,20 +154,22 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
         Raises:
             ValueError: For an entry that is none of those, or an unknown code.
         """
-        check_bool("MLflowCatalogLoggerHook", "auto", auto)
-        check_bool("MLflowCatalogLoggerHook", "enable_mlflow", enable_mlflow)
-        check_optional_mapping(
-            "MLflowCatalogLoggerHook", "mlflow_catalog", mlflow_catalog
-        )
-        self.auto = auto
-        self.enable_mlflow = enable_mlflow
-        self.mlflow_datasets: dict[str, MLflowDataSet | None] = {
-            name: _as_mlflow_dataset(name, spec)
-            for name, spec in (mlflow_catalog or {}).items()
-        }
         self._find_run = RunFinder(self)
         self._spool: WorkerSpool | None = None
         self._reset()
+        self.use(CatalogOptions.from_arguments(locals()))
+
+    def use(self, options: CatalogOptions) -> None:
+        """Take ``options``; each ``mlflow_catalog`` entry becomes its dataset.
+
+        Raises:
+            ValueError: For an entry that is not a dataset code, config or dataset.
+        """
+        self.mlflow_datasets: dict[str, MLflowDataSet | None] = {
+            name: side_channel_dataset(name, spec)
+            for name, spec in options.mlflow_catalog.items()
+        }
+        self.options: CatalogOptions = options
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
@@ -216,7 +193,9 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
         self._reset()
         with warn_on_failure(self, "name the MLflow datasets"):
             name_mlflow_datasets(pipeline, catalog)
-        if not self.enable_mlflow or not (self.auto or self.mlflow_datasets):
+        if not self.options.enable_mlflow or not (
+            self.options.auto or self.mlflow_datasets
+        ):
             return
         with warn_on_failure(self, "prepare to log node values"):
             run = self._find_run()
@@ -252,7 +231,7 @@ class MLflowCatalogLoggerHook(ConfigurableHook):
                     self._save_side_channel(name, data, spool)
                     continue
                 if (
-                    not self.auto
+                    not self.options.auto
                     or (leave_parameters and is_parameter(name))
                     or self._is_persisted(name, catalog)
                     or not self._claim(name, spool)

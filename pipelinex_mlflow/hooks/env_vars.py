@@ -9,17 +9,13 @@ from typing import TYPE_CHECKING
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._arguments import (
-    check_bool,
-    check_names,
-    check_optional_str,
-)
 from pipelinex_mlflow.hooks._configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
 from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.masking import MASK, get_logger, is_secret_name, mask_value
+from pipelinex_mlflow.options import EnvVarsOptions
 from pipelinex_mlflow.tracking import RunLogger
 
 if TYPE_CHECKING:
@@ -179,6 +175,8 @@ class MLflowEnvVarsLoggerHook(ConfigurableHook):
         'env..'
     """
 
+    Options = EnvVarsOptions
+
     @remembers_given_arguments
     def __init__(
         self,
@@ -199,28 +197,30 @@ class MLflowEnvVarsLoggerHook(ConfigurableHook):
         Raises:
             ValueError: For an argument of the wrong type.
         """
-        hook = "MLflowEnvVarsLoggerHook"
-        check_names(hook, "param_env_vars", param_env_vars)
-        check_names(hook, "metric_env_vars", metric_env_vars)
-        check_optional_str(hook, "prefix", prefix)
-        check_bool(hook, "enable_mlflow", enable_mlflow)
-        self.param_env_vars = param_env_vars
-        self.metric_env_vars = metric_env_vars
-        self.prefix = DEFAULT_PREFIX if prefix is None else prefix
-        self.enable_mlflow = enable_mlflow
+        self.use(EnvVarsOptions.from_arguments(locals()))
+
+    def use(self, options: EnvVarsOptions) -> None:
+        """Take ``options``; ``prefix`` resolves ``None`` to ``"env.."``."""
+        self.options: EnvVarsOptions = options
+        self.prefix = DEFAULT_PREFIX if options.prefix is None else options.prefix
 
     @hook_impl
     @guarded("log environment variables")
     def before_pipeline_run(self) -> None:
         """Log the variables, in one batch."""
-        if not self.enable_mlflow or not (self.param_env_vars or self.metric_env_vars):
+        if not self.options.enable_mlflow or not (
+            self.options.param_env_vars or self.options.metric_env_vars
+        ):
             return
         with warn_on_failure(self, "log environment variables"):
             run = RunFinder(self)()
             if run is None:
                 return
             values = collect_env_vars(
-                os.environ, self.param_env_vars, self.metric_env_vars, self.prefix
+                os.environ,
+                self.options.param_env_vars,
+                self.options.metric_env_vars,
+                self.prefix,
             )
             problems = values.problems()
             if problems:

@@ -17,19 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.gantt import (
-    PLOTLYJS_MODES,
-    PlotlyJs,
-    from_pipelinex,
-    validate_gantt_params,
-)
-from pipelinex_mlflow.hooks._arguments import (
-    check_bool,
-    check_callable,
-    check_choice,
-    check_path,
-    check_text,
-)
+from pipelinex_mlflow.gantt import PlotlyJs, from_pipelinex, validate_gantt_params
 from pipelinex_mlflow.hooks._configurable import (
     ConfigurableHook,
     remembers_given_arguments,
@@ -46,15 +34,16 @@ from pipelinex_mlflow.hooks._guard import (
     mark_guarded,
     warn_on_failure,
 )
-from pipelinex_mlflow.hooks._node_timings import default_task_name
 from pipelinex_mlflow.hooks._resource_metrics import ResourceMetrics
 from pipelinex_mlflow.hooks._run_trace import RunTrace
 from pipelinex_mlflow.hooks._timed_run import TimedRun
-from pipelinex_mlflow.hooks._timing_metrics import (
-    DEFAULT_METRIC_NAME_PREFIX,
-    TimingMetrics,
-)
+from pipelinex_mlflow.hooks._timing_metrics import TimingMetrics
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.options.timing import (
+    DEFAULT_METRIC_NAME_PREFIX,
+    TimingOptions,
+    default_task_name,
+)
 from pipelinex_mlflow.scratch import WorkerSpool
 
 if TYPE_CHECKING:
@@ -129,6 +118,8 @@ class MLflowTimeLoggerHook(ConfigurableHook):
         'time/'
     """
 
+    Options = TimingOptions
+
     @remembers_given_arguments
     def __init__(  # noqa: PLR0917 - PipelineX's signature, kept for its users
         self,
@@ -181,21 +172,17 @@ class MLflowTimeLoggerHook(ConfigurableHook):
             ValueError: For an argument of the wrong type, or unknown or ill-typed
                 ``gantt_params``.
         """
-        hook = "MLflowTimeLoggerHook"
-        check_path(hook, "gantt_filepath", gantt_filepath)
-        check_path(hook, "time_log_filepath", time_log_filepath)
-        check_text(hook, "metric_name_prefix", metric_name_prefix)
-        check_callable(hook, "task_name_func", task_name_func)
-        check_bool(hook, "enable_plotly", enable_plotly)
-        check_choice(hook, "gantt_plotlyjs", gantt_plotlyjs, PLOTLYJS_MODES)
-        self.gantt_plotlyjs: PlotlyJs = gantt_plotlyjs
-        check_bool(hook, "enable_mlflow", enable_mlflow)
-        check_bool(hook, "enable_trace", enable_trace)
-        check_bool(hook, "enable_resource_metrics", enable_resource_metrics)
-        self.enable_trace = enable_trace
-        self.enable_resource_metrics = enable_resource_metrics
-        self.gantt_filepath = gantt_filepath
-        translated, dropped = from_pipelinex(gantt_params)
+        self._find_run = RunFinder(self)
+        self._spool: WorkerSpool | None = None
+        self.use(TimingOptions.from_arguments(locals()))
+
+    def use(self, options: TimingOptions) -> None:
+        """Take ``options``; PipelineX's ``gantt_params`` are translated and checked.
+
+        Raises:
+            ValueError: For unknown or ill-typed ``gantt_params``.
+        """
+        translated, dropped = from_pipelinex(options.gantt_params)
         if dropped:
             logger.warning(
                 "MLflowTimeLoggerHook ignores gantt_params %s: PipelineX's "
@@ -204,18 +191,14 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 ", ".join(dropped),
             )
         self.gantt_params = validate_gantt_params(translated)
-        self.metric_name_prefix = metric_name_prefix
-        self.task_name_func = task_name_func
-        self.time_log_filepath = time_log_filepath
-        self.enable_plotly = enable_plotly
-        self.enable_mlflow = enable_mlflow
-        self._find_run = RunFinder(self)
-        self._spool: WorkerSpool | None = None
+        self.options: TimingOptions = options
         self._reset()
 
     def _reset(self) -> None:
         """Make the state of one Kedro run afresh: service mode shares one hook."""
-        self._timed = TimedRun(self, self.timeline_features(), self.task_name_func)
+        self._timed = TimedRun(
+            self, self.timeline_features(), self.options.task_name_func
+        )
         self._find_run.reset()
 
     def timeline_features(self) -> list[TimelineFeature]:
@@ -223,11 +206,13 @@ class MLflowTimeLoggerHook(ConfigurableHook):
 
         The metrics come first: a Ctrl-C while the chart is drawn leaves them sent.
         """
-        features: list[TimelineFeature] = [TimingMetrics(self.metric_name_prefix)]
-        if self.enable_resource_metrics:
+        features: list[TimelineFeature] = [
+            TimingMetrics(self.options.metric_name_prefix)
+        ]
+        if self.options.enable_resource_metrics:
             features.append(ResourceMetrics())
         features.append(_gantt_chart(self))
-        if self.enable_trace:
+        if self.options.enable_trace:
             features.append(RunTrace())
         return features
 
@@ -353,7 +338,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
 
     def _run_to_log(self) -> RunRef | None:
         """The run ``MLflowBasicLoggerHook`` started, unless MLflow is off for this hook."""
-        return self._find_run() if self.enable_mlflow else None
+        return self._find_run() if self.options.enable_mlflow else None
 
     def rebuild_timeline(self, run: RunRef) -> int:
         """Log the time log and Gantt chart of every step of a shared run again.
@@ -376,8 +361,8 @@ def _gantt_chart(hook: MLflowTimeLoggerHook) -> GanttChart:
     """The hook's time log and chart, as its options say."""
     return GanttChart(
         hook.gantt_params,
-        hook.gantt_plotlyjs,
-        draw=hook.enable_plotly,
-        gantt_filepath=hook.gantt_filepath,
-        time_log_filepath=hook.time_log_filepath,
+        hook.options.gantt_plotlyjs,
+        draw=hook.options.enable_plotly,
+        gantt_filepath=hook.options.gantt_filepath,
+        time_log_filepath=hook.options.time_log_filepath,
     )

@@ -15,8 +15,8 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import DatasetError
 
 from pipelinex_mlflow.config import MlflowConfigError
-from pipelinex_mlflow.hooks._arguments import check_basic_logger_arguments
 from pipelinex_mlflow.hooks._configurable import (
+    OptionsHolder,
     configure_from_project,
     remembers_given_arguments,
     running_a_pipeline,
@@ -41,6 +41,7 @@ from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.io.shared_values import remove_shared
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import declare_secret_names, get_logger
+from pipelinex_mlflow.options import RunOptions, as_names
 from pipelinex_mlflow.pipeline_ml import PipelineModelError
 from pipelinex_mlflow.tracking import (
     DEFAULT_FLUSH_TIMEOUT_S,
@@ -64,7 +65,6 @@ from pipelinex_mlflow.tracking import (
     set_current_run,
     set_flush_timeout,
     set_tracking_off,
-    validate_long_param_policy,
 )
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
 logger = get_logger(__name__)
 
 
-class MLflowBasicLoggerHook:
+class MLflowBasicLoggerHook(OptionsHolder):
     """Tracks each Kedro run as one MLflow run: starts it, tags it, and ends it.
 
     The run starts before any other hook or dataset logs (the hook wraps every other
@@ -123,6 +123,8 @@ class MLflowBasicLoggerHook:
         >>> hook.run is None
         True
     """
+
+    Options = RunOptions
 
     @remembers_given_arguments
     def __init__(
@@ -216,45 +218,18 @@ class MLflowBasicLoggerHook:
                 its DAG.
 
         Raises:
-            ValueError: For an argument of the wrong type, an unknown
-                ``long_param_policy`` or a bad length.
+            ValueError: For an argument of the wrong kind, naming it and what it
+                must be (see :class:`~pipelinex_mlflow.options.RunOptions`).
         """
-        check_basic_logger_arguments(locals())
-        validate_long_param_policy(long_param_policy, max_param_length)
-        if isinstance(secret_names, str):
-            secret_names = [secret_names]
-        if secret_names:
-            declare_secret_names(secret_names)
-        self.uri = uri
-        self.experiment_name = experiment_name
-        self.artifact_location = artifact_location
-        self.run_name = run_name
-        self.run_id = run_id
-        self.nested = nested
-        self.tags = dict(tags or {})
-        self.offset_hours = offset_hours
-        self.enable_logging_time_begin = enable_logging_time_begin
-        self.enable_logging_time_end = enable_logging_time_end
-        self.enable_logging_time = enable_logging_time
-        self.logging_kedro_run_params = logging_kedro_run_params or ()
-        self.enable_mlflow = enable_mlflow
-        self.log_parameters = log_parameters
-        self.max_param_length = max_param_length
-        self.long_param_policy: LongParamPolicy = long_param_policy
-        self.flatten_separator = flatten_separator
-        self.server_timeout = server_timeout
-        self.flush_timeout = flush_timeout
-        self.secret_names = list(secret_names or ())
-        if isinstance(disabled_pipelines, str):
-            disabled_pipelines = [disabled_pipelines]
-        self.disabled_pipelines = list(disabled_pipelines or ())
-        self.experiment_tags = dict(experiment_tags or {})
-        self.log_datasets = log_datasets
-        self.log_system_metrics = log_system_metrics
-        self.system_metrics_interval = system_metrics_interval
-        self.log_pipeline_structure = log_pipeline_structure
         self._exit_guard = ExitGuard(self._end_at_exit)
         self._reset()
+        self.use(RunOptions.from_arguments(locals()))
+
+    def use(self, options: RunOptions) -> None:
+        """Take ``options``; its secret names are masked from here on."""
+        self.options: RunOptions = options
+        if options.secret_names:
+            declare_secret_names(as_names(options.secret_names))
 
     def _reset(self) -> None:
         # The run being tracked, as its features see it; None between runs.
@@ -271,29 +246,29 @@ class MLflowBasicLoggerHook:
     def run_features(self) -> list[RunFeature]:
         """This hook's run features for one Kedro run, in the order they are called."""
         features: list[RunFeature] = [Liveness(), WorkerHandOver(), PipelineModels()]
-        if self.log_system_metrics:
-            features.append(SystemMetrics(self.system_metrics_interval))
-        if self.log_datasets:
+        if self.options.log_system_metrics:
+            features.append(SystemMetrics(self.options.system_metrics_interval))
+        if self.options.log_datasets:
             features.append(Lineage())
-        if self.log_pipeline_structure:
+        if self.options.log_pipeline_structure:
             features.append(PipelineStructure())
         features.append(
             RunRecords(
                 self._times(),
-                tags=self.tags,
-                log_parameters=self.log_parameters,
-                flatten_separator=self.flatten_separator,
-                logging_kedro_run_params=self.logging_kedro_run_params,
+                tags=self.options.tags,
+                log_parameters=self.options.log_parameters,
+                flatten_separator=self.options.flatten_separator,
+                logging_kedro_run_params=self.options.logging_kedro_run_params or (),
             )
         )
         return features
 
     def _times(self) -> RunTimes:
         return RunTimes(
-            self.offset_hours,
-            log_begin=self.enable_logging_time_begin,
-            log_end=self.enable_logging_time_end,
-            log_duration=self.enable_logging_time,
+            self.options.offset_hours,
+            log_begin=self.options.enable_logging_time_begin,
+            log_end=self.options.enable_logging_time_end,
+            log_duration=self.options.enable_logging_time,
         )
 
     # ----------------------------------------------------------------------------------
@@ -337,7 +312,7 @@ class MLflowBasicLoggerHook:
         starting fails otherwise, the pipeline runs untracked, with a warning.
         """
         if (
-            self.enable_mlflow
+            self.options.enable_mlflow
             and not disabled_by_environment()
             and not self._disabled_for(run_params)
         ):
@@ -447,8 +422,8 @@ class MLflowBasicLoggerHook:
         # The run exists: from here on, each step only warns when it fails.
         run_logger = RunLogger(
             opened.run,
-            max_param_length=self.max_param_length,
-            long_param_policy=self.long_param_policy,
+            max_param_length=self.options.max_param_length,
+            long_param_policy=self.options.long_param_policy,
             check_existing_params=opened.may_hold_params,
         )
         self._scope = RunScope(self, opened, run_logger, pipeline, catalog, run_params)
@@ -481,9 +456,8 @@ class MLflowBasicLoggerHook:
 
     def _disabled_for(self, run_params: Mapping[str, Any]) -> bool:
         """Whether every pipeline of this run is in ``disabled_pipelines``."""
-        if not self.disabled_pipelines:
-            return False
-        return set(pipeline_names(run_params)) <= set(self.disabled_pipelines)
+        disabled = as_names(self.options.disabled_pipelines)
+        return bool(disabled) and set(pipeline_names(run_params)) <= set(disabled)
 
     def _switch_off(
         self,
@@ -506,7 +480,7 @@ class MLflowBasicLoggerHook:
             "MLflow tracking is off for this Kedro run (%s): nothing is sent to "
             "MLflow; MLflowDataSet values stay in memory and files stay local.",
             "enable_mlflow=False"
-            if not self.enable_mlflow
+            if not self.options.enable_mlflow
             else f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}"
             if disabled_by_environment()
             else "disabled_pipelines lists " + ", ".join(pipeline_names(run_params)),
@@ -515,12 +489,14 @@ class MLflowBasicLoggerHook:
     def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
         """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
         root = project_root(project_path)
-        return normalize_tracking_uri(self.uri or default_tracking_uri(root), root)
+        return normalize_tracking_uri(
+            self.options.uri or default_tracking_uri(root), root
+        )
 
     def resolved_experiment_name(self) -> str:
         """``experiment_name``, else ``MLFLOW_EXPERIMENT_NAME``, else the package's name."""
         return (
-            self.experiment_name
+            self.options.experiment_name
             or os.environ.get(EXPERIMENT_NAME_ENV_VAR)
             or _default_experiment_name()
         )
@@ -540,7 +516,7 @@ class MLflowBasicLoggerHook:
         started_s = get_start_time(run) / 1000
         self._times().queue_end(run_logger, time.time() - started_s)
         run_logger.flush()
-        set_flush_timeout(self.flush_timeout)
+        set_flush_timeout(self.options.flush_timeout)
         return close_all({run: RunEnd.now(status)}).get(run, SendReport())
 
     def _finish(self, status: RunStatus) -> None:

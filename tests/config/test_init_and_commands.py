@@ -80,9 +80,11 @@ def test_every_key_that_sets_a_hook_argument_names_a_real_argument() -> None:
 
     for hook, keys in HOOK_KEYS.items():
         accepted = inspect.signature(getattr(pipelinex_mlflow, hook)).parameters
-        for path, argument, _ in keys:
-            assert argument in accepted, f"{'.'.join(path)} -> {hook}({argument})"
-    mapped = {path for keys in HOOK_KEYS.values() for path, _, _ in keys}
+        for key in keys:
+            assert key.option in accepted, (
+                f"{'.'.join(key.path)} -> {hook}({key.option})"
+            )
+    mapped = {key.path for keys in HOOK_KEYS.values() for key in keys}
     unmapped = _leaf_paths(MlflowConfig) - mapped
     # Read by the commands and the loader, not by a hook.
     assert unmapped == {

@@ -208,16 +208,16 @@ def test_globals_runtime_params_and_environment_variables_resolve(
         ),
         (
             "server:\n  timeout: ten\n",
-            "server.timeout: Input should be a valid number (it is str 'ten')",
+            "server.timeout: must be a positive number of seconds, for example 10 "
+            "(it is str 'ten')",
         ),
         (
             "tracking:\n  params:\n    long_params_strategy: cut\n",
-            "tracking.params.long_params_strategy: Input should be 'truncate', 'tag' "
-            "or 'fail'",
+            "tracking.params.long_params_strategy: must be one of: fail, tag, truncate",
         ),
         (
             "tracking:\n  run:\n    nested: 'yes'\n",
-            "tracking.run.nested: Input should be a valid boolean",
+            "tracking.run.nested: must be True or False (it is str 'yes')",
         ),
         (
             "trakcing: {}\n",
@@ -270,7 +270,7 @@ def test_a_value_the_hook_refuses_names_the_key_that_set_it(
     assert message.startswith("conf/base/mlflow.yml: ")
     assert "colour" in message
     assert message.endswith(
-        "(set through tracking.nodes.metric_name_prefix, tracking.nodes.gantt.params)"
+        "(set through tracking.nodes.gantt.params, tracking.nodes.metric_name_prefix)"
     )
 
 
@@ -496,8 +496,7 @@ def test_a_wrongly_typed_credentials_value_is_not_echoed(
         kedro_run(project)
     message = str(caught.value)
     assert "server.credentials: Input should be a valid string (it is dict)" in message
-    assert (
-        "server.mlflow_tracking_uri: Input should be a valid string (it is list)"
-        in (message)
+    assert "server.mlflow_tracking_uri: must be a string or None (it is list)" in (
+        message
     )
     assert TOKEN not in message

@@ -30,7 +30,11 @@ BAD_ARGUMENTS: list[tuple[type[Any], dict[str, Any], str]] = [
         {"flatten_separator": ""},
         "flatten_separator must be a non-empty string",
     ),
-    (MLflowBasicLoggerHook, {"long_param_policy": "drop"}, "Invalid long_param_policy"),
+    (
+        MLflowBasicLoggerHook,
+        {"long_param_policy": "drop"},
+        "long_param_policy must be one of: fail, tag, truncate",
+    ),
     (
         MLflowTimeLoggerHook,
         {"task_name_func": "name"},
