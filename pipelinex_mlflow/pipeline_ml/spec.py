@@ -207,8 +207,19 @@ def _check_pipelines(
             "pipeline_ml_factory: the inference pipeline has no output for predict "
             "to return."
         )
-    if training is None:
-        return
+    if training is not None:
+        _check_training_carries(training, inputs, input_name)
+
+
+def _check_training_carries(
+    training: Pipeline, inputs: set[str], input_name: str
+) -> None:
+    """Refuse an inference input, other than ``input_name``, that training lacks.
+
+    The model only carries what training persists, so every other free input of
+    the inference pipeline must be a parameter, a training output or a training
+    input.
+    """
     carried = training.all_outputs() | training.inputs()
     free = sorted(
         name
