@@ -33,8 +33,6 @@ OVERSIZE: dict[str, int] = {
     "pipelinex_mlflow/tracking/models.py": 834,
     "pipelinex_mlflow/tracking/models.py::log_model": 80,
     "pipelinex_mlflow/tracking/replay.py::replay": 69,
-    "pipelinex_mlflow/tracking/run_logger.py": 422,
-    "pipelinex_mlflow/tracking/values.py": 459,
 }
 
 
