@@ -31,7 +31,6 @@ OVERSIZE: dict[str, int] = {
     "pipelinex_mlflow/pipeline_ml/spec.py::_check_pipelines": 61,
     "pipelinex_mlflow/tracking/models.py": 834,
     "pipelinex_mlflow/tracking/models.py::log_model": 80,
-    "pipelinex_mlflow/tracking/replay.py::replay": 69,
 }
 
 
