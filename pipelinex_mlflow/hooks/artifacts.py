@@ -131,7 +131,7 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
 
     Credentials files are never uploaded by accident: Kedro's
     ``credentials*.yml``, ``.env`` files, the other names of
-    :data:`~pipelinex_mlflow.hooks._credential_files.CREDENTIALS_FILE_PATTERNS`,
+    :data:`~pipelinex_mlflow.hooks._credential_recognition.CREDENTIALS_FILE_PATTERNS`,
     and files recognised by their content whatever their name (private keys, GCP
     service-account keys, AWS credentials, ``.netrc``, kube configs) are left out
     of folders and globs, and a file named exactly goes up only with

@@ -9,7 +9,10 @@ The modules, one job each:
 
 - :mod:`~pipelinex_mlflow.tracking.keys`: MLflow's limits, and names made keys;
 - :mod:`~pipelinex_mlflow.tracking.values`: the ``a`` rules (metric, param or
-  neither), dict flattening, a value's text;
+  neither);
+- :mod:`~pipelinex_mlflow.tracking.flattening`: nested dicts made one level of
+  keys, two values never merged;
+- :mod:`~pipelinex_mlflow.tracking.value_text`: a value's text;
 - :mod:`~pipelinex_mlflow.tracking.run_ref`: the run datasets and hooks log to;
 - :mod:`~pipelinex_mlflow.tracking.stores`: tracking URIs and clients;
 - :mod:`~pipelinex_mlflow.tracking.store_creation`: a new SQLite store made whole
@@ -19,6 +22,9 @@ The modules, one job each:
 - :mod:`~pipelinex_mlflow.tracking.runs`: starting, resuming and ending runs;
 - :mod:`~pipelinex_mlflow.tracking.reads`: reading a run back;
 - :mod:`~pipelinex_mlflow.tracking.run_logger`: ``RunLogger``, the buffered writer;
+- :mod:`~pipelinex_mlflow.tracking.param_checks`,
+  :mod:`~pipelinex_mlflow.tracking.metric_checks`: a param's text and a metric's
+  value checked before ``RunLogger`` queues them;
 - :mod:`~pipelinex_mlflow.tracking.sender`: the background sender behind it;
 - :mod:`~pipelinex_mlflow.tracking.senders`: one sender per process and run.
 
@@ -30,6 +36,12 @@ Examples:
 """
 
 from pipelinex_mlflow.tracking.errors import LongParamError, TrackingError
+from pipelinex_mlflow.tracking.flattening import (
+    FlatLeaf,
+    flat_leaves,
+    flatten_dict,
+    iter_leaves,
+)
 from pipelinex_mlflow.tracking.json_tags import read_json_tags
 from pipelinex_mlflow.tracking.keys import (
     MAX_KEY_LENGTH,
@@ -54,6 +66,12 @@ from pipelinex_mlflow.tracking.liveness import (
     find_dead_runs,
     process_tag,
 )
+from pipelinex_mlflow.tracking.param_checks import (
+    LONG_PARAM_POLICIES,
+    LONG_PARAM_TAG_PREFIX,
+    LongParamPolicy,
+    validate_long_param_policy,
+)
 from pipelinex_mlflow.tracking.reads import (
     RunData,
     artifact_exists,
@@ -66,13 +84,7 @@ from pipelinex_mlflow.tracking.reads import (
     list_artifact_files,
 )
 from pipelinex_mlflow.tracking.replay import ReplayResult, replay, replay_all
-from pipelinex_mlflow.tracking.run_logger import (
-    LONG_PARAM_POLICIES,
-    LONG_PARAM_TAG_PREFIX,
-    LongParamPolicy,
-    RunLogger,
-    validate_long_param_policy,
-)
+from pipelinex_mlflow.tracking.run_logger import RunLogger
 from pipelinex_mlflow.tracking.run_ref import (
     DISABLE_ENV_VAR,
     RUN_ID_ENV_VAR,
@@ -140,23 +152,18 @@ from pipelinex_mlflow.tracking.stores import (
 )
 from pipelinex_mlflow.tracking.system_metrics import SystemMetricsSampler
 from pipelinex_mlflow.tracking.traces import SpanRecord, log_trace, run_traces
+from pipelinex_mlflow.tracking.value_text import param_text, short_repr
 from pipelinex_mlflow.tracking.values import (
     AUTO,
     STRICT,
-    FlatLeaf,
     LoggableValues,
     UnloggableValueError,
     ValueKind,
     ValueRules,
     classify,
     fits_a_float,
-    flat_leaves,
-    flatten_dict,
     is_bool,
     is_number,
-    iter_leaves,
-    param_text,
-    short_repr,
     split_by_kind,
 )
 

@@ -31,7 +31,7 @@ from pipelinex_mlflow.tracking.send_failures import (
     server_accepts_connections,
 )
 from pipelinex_mlflow.tracking.stores import get_client
-from pipelinex_mlflow.tracking.values import valid_utf8
+from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Callable

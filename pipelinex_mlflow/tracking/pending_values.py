@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from pipelinex_mlflow.tracking.spool import linked_model_id
-from pipelinex_mlflow.tracking.values import valid_utf8
+from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

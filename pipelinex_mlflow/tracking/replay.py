@@ -28,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
@@ -40,6 +41,10 @@ from pipelinex_mlflow.tracking.spool import (
     pending_spools,
     read_spool,
 )
+
+if TYPE_CHECKING:
+    from pipelinex_mlflow.tracking.send_report import SendReport
+    from pipelinex_mlflow.tracking.spool import RunEnd, SpoolContent, Spooled
 
 #: How long a replay may take in total (large artifacts over a slow link).
 REPLAY_TIMEOUT_S = 600.0
@@ -97,36 +102,90 @@ def replay(
             kept then, and can be replayed again.
     """
     with tempfile.TemporaryDirectory(prefix="pipelinex_mlflow-replay-") as folder:
-        try:
-            content = read_spool(path, extract_to=Path(folder))
-        except BadSpoolError as exc:
-            aside = mark_rejected(path)
-            raise BadSpoolError(
-                f"{str(exc).rstrip('.')}. Nothing of it was sent; it is kept aside "
-                f"as {aside.name}."
-            ) from None
+        content = _read_or_set_aside(path, Path(folder))
         if tracking_uri is None and project_uri is not None:
             _check_same_store(path, content.run.tracking_uri, project_uri)
         run = RunRef(tracking_uri or content.run.tracking_uri, content.run.run_id)
         sender = RunSender(run)
-        values = files = 0
-        end = None
-        for batch in content.batches:
-            sender.submit(params=batch.params, metrics=batch.metrics, tags=batch.tags)
-            sender.submit(
-                params=batch.checked_params,
-                metrics=[],
-                tags={},
-                check_existing_params=True,
-            )
-            for local, artifact_path in batch.files:
-                sender.upload(local, artifact_path)
-            for text, artifact_file in batch.texts:
-                sender.upload_text(text, artifact_file)
-            values += batch.value_count
-            files += batch.file_count
-            end = batch.end or end
-        report = sender.close(time.monotonic() + REPLAY_TIMEOUT_S, end, spool=False)
+        submitted = _submit_batches(sender, content.batches)
+        # Closed inside the folder: the files extracted there are uploaded first.
+        deadline = time.monotonic() + REPLAY_TIMEOUT_S
+        report = sender.close(deadline, submitted.end, spool=False)
+    lost = _refused_for_good(path, run, report)
+    done = mark_replayed(path)
+    logger.info(
+        "Replayed %d value(s) and %d file(s) into MLflow run %s%s; the spool is now %s",
+        submitted.values,
+        submitted.files,
+        run.run_id,
+        f", ended {submitted.end.status}" if submitted.end else "",
+        done,
+    )
+    return ReplayResult(
+        run=run,
+        values=submitted.values,
+        files=submitted.files,
+        status=submitted.end.status if submitted.end else None,
+        replayed_path=done,
+        lost=lost,
+    )
+
+
+def _read_or_set_aside(path: Path, folder: Path) -> SpoolContent:
+    """Read and check the spool ``path``, extracting its files into ``folder``.
+
+    Raises:
+        BadSpoolError: If it is not a valid spool, once it is renamed
+            ``<name>.rejected.zip`` so later replays pass it by.
+    """
+    try:
+        return read_spool(path, extract_to=folder)
+    except BadSpoolError as exc:
+        aside = mark_rejected(path)
+        raise BadSpoolError(
+            f"{str(exc).rstrip('.')}. Nothing of it was sent; it is kept aside "
+            f"as {aside.name}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """What was handed to the sender: counts for the result, and the run's end."""
+
+    values: int
+    files: int
+    end: RunEnd | None
+
+
+def _submit_batches(sender: RunSender, batches: list[Spooled]) -> _Submitted:
+    """Hand every batch of a spool to ``sender``, in order; the last end wins."""
+    values = files = 0
+    end = None
+    for batch in batches:
+        sender.submit(params=batch.params, metrics=batch.metrics, tags=batch.tags)
+        sender.submit(
+            params=batch.checked_params,
+            metrics=[],
+            tags={},
+            check_existing_params=True,
+        )
+        for local, artifact_path in batch.files:
+            sender.upload(local, artifact_path)
+        for text, artifact_file in batch.texts:
+            sender.upload_text(text, artifact_file)
+        values += batch.value_count
+        files += batch.file_count
+        end = batch.end or end
+    return _Submitted(values, files, end)
+
+
+def _refused_for_good(path: Path, run: RunRef, report: SendReport) -> str | None:
+    """What the store refused for good, in one line (warned of), or ``None``.
+
+    Raises:
+        TrackingError: If the store did not take everything in time: the file is
+            kept then, to be replayed again.
+    """
     reasons = mask_secrets("; ".join(dict.fromkeys(report.errors)))
     if report.unsent_in_time:
         raise TrackingError(
@@ -135,34 +194,18 @@ def replay(
             f"not take everything in time ({reasons}). The file is kept; replay it "
             "again later."
         )
-    lost = None
-    if report.lost:
-        # Refused for good: another try would be refused the same way.
-        parts = [f"{report.lost_values} value(s)"] if report.lost_values else []
-        if report.lost_files:
-            names = ", ".join(report.lost_files)
-            parts.append(f"{len(report.lost_files)} file(s) ({names})")
-        if report.end_lost:
-            parts.append(f"the run's end ({report.end_lost})")
-        lost = f"{' and '.join(parts)} were refused by the store: {reasons}"
-        logger.warning("Replaying %s into MLflow run %s: %s", path, run.run_id, lost)
-    done = mark_replayed(path)
-    logger.info(
-        "Replayed %d value(s) and %d file(s) into MLflow run %s%s; the spool is now %s",
-        values,
-        files,
-        run.run_id,
-        f", ended {end.status}" if end else "",
-        done,
-    )
-    return ReplayResult(
-        run=run,
-        values=values,
-        files=files,
-        status=end.status if end else None,
-        replayed_path=done,
-        lost=lost,
-    )
+    if not report.lost:
+        return None
+    # Refused for good: another try would be refused the same way.
+    parts = [f"{report.lost_values} value(s)"] if report.lost_values else []
+    if report.lost_files:
+        names = ", ".join(report.lost_files)
+        parts.append(f"{len(report.lost_files)} file(s) ({names})")
+    if report.end_lost:
+        parts.append(f"the run's end ({report.end_lost})")
+    lost = f"{' and '.join(parts)} were refused by the store: {reasons}"
+    logger.warning("Replaying %s into MLflow run %s: %s", path, run.run_id, lost)
+    return lost
 
 
 def _check_same_store(path: Path, spool_uri: str, project_uri: str) -> None:

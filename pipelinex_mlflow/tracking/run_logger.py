@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.masking import (
-    MASK,
-    get_logger,
-    is_secret_name,
-    mask_secrets,
-    mask_url_passwords,
-)
-from pipelinex_mlflow.tracking.errors import LongParamError, TrackingError
+from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
+from pipelinex_mlflow.tracking.errors import TrackingError
+from pipelinex_mlflow.tracking.flattening import flatten_dict
 from pipelinex_mlflow.tracking.keys import (
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
@@ -23,13 +17,15 @@ from pipelinex_mlflow.tracking.keys import (
     sanitize_key,
     suffixed_key,
 )
-from pipelinex_mlflow.tracking.senders import flush_timeout, sender_for
-from pipelinex_mlflow.tracking.values import (
-    flatten_dict,
-    is_number,
-    param_text,
-    short_repr,
+from pipelinex_mlflow.tracking.metric_checks import metric_value
+from pipelinex_mlflow.tracking.param_checks import (
+    LongParamPolicy,
+    masked_param,
+    shorten_param,
+    validate_long_param_policy,
 )
+from pipelinex_mlflow.tracking.senders import flush_timeout, sender_for
+from pipelinex_mlflow.tracking.value_text import param_text, short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -38,33 +34,7 @@ if TYPE_CHECKING:
     from pipelinex_mlflow.tracking.run_ref import RunRef
     from pipelinex_mlflow.tracking.spool import MetricEntry
 
-LongParamPolicy = Literal["truncate", "tag", "fail"]
-LONG_PARAM_POLICIES: tuple[str, ...] = get_args(LongParamPolicy)
-LONG_PARAM_TAG_PREFIX = "pipelinex_mlflow.long_param."
-
 logger = get_logger(__name__)
-
-
-def validate_long_param_policy(policy: str, max_param_length: int) -> None:
-    """Reject an unknown long-param policy or a non-positive maximum length.
-
-    Raises:
-        ValueError: Naming the allowed policies, or the bad length.
-    """
-    if policy not in LONG_PARAM_POLICIES:
-        raise ValueError(
-            f"Invalid long_param_policy {policy!r}. Must be one of: "
-            f"{', '.join(sorted(LONG_PARAM_POLICIES))}."
-        )
-    if (
-        isinstance(max_param_length, bool)
-        or not isinstance(max_param_length, int)
-        or max_param_length < 1
-    ):
-        raise ValueError(
-            f"Invalid max_param_length {max_param_length!r}: give a positive integer, "
-            f"for example 500 for old MLflow servers or {MLFLOW_MAX_PARAM_LENGTH}."
-        )
 
 
 @dataclass
@@ -176,13 +146,18 @@ class RunLogger:
         queued: dict[str, str] = {}
         with self._lock:
             for raw_key, value in flat.items():
-                text = _masked_param(raw_key, param_text(value))
+                text = masked_param(raw_key, param_text(value))
                 queued[raw_key] = self._queue_param(keys[raw_key], text, enforce_limit)
         return queued
 
     def _queue_param(self, key: str, text: str, enforce_limit: bool) -> str:
         if enforce_limit and len(text) > self._max_param_length:
-            text = self._shorten_param(key, text)
+            shortened = shorten_param(
+                key, text, self._max_param_length, self._long_param_policy
+            )
+            self._buffer.tags.update(shortened.tags)
+            self._buffer.texts.update(shortened.texts)
+            text = shortened.text
         if not self._check_existing_params:
             # Claimed for the whole run (in this process), so another save's value
             # keeps a key of its own; a resumed run's changed params become tags
@@ -200,33 +175,6 @@ class RunLogger:
             key = changed
         self._buffer.params[key] = text
         return key
-
-    def _shorten_param(self, key: str, text: str) -> str:
-        limit = self._max_param_length
-        if self._long_param_policy == "fail":
-            raise LongParamError(
-                f"The value of MLflow param {key!r} has {len(text)} characters, more "
-                f"than max_param_length={limit}. Shorten it, raise max_param_length "
-                "if your server allows it, or set long_param_policy to 'truncate' or "
-                "'tag'."
-            )
-        if self._long_param_policy == "tag":
-            tag_key = sanitize_key(LONG_PARAM_TAG_PREFIX + key)
-            if len(text) <= MAX_TAG_LENGTH:
-                self._buffer.tags[tag_key] = text
-            else:
-                artifact = f"long_params/{key}.txt"
-                self._buffer.texts[artifact] = text
-                self._buffer.tags[tag_key] = f"too long for a tag; see {artifact}"
-        else:
-            logger.warning(
-                "Truncated MLflow param %r from %d to %d characters "
-                "(long_param_policy='truncate').",
-                key,
-                len(text),
-                limit,
-            )
-        return text[:limit]
 
     def log_metrics(
         self,
@@ -252,7 +200,7 @@ class RunLogger:
         now = _now_ms()
         flat = flatten_dict(metrics, sep=sep)
         keys = distinct_keys(flat)
-        entries = [(keys[k], _metric_value(k, v), step, now) for k, v in flat.items()]
+        entries = [(keys[k], metric_value(k, v), step, now) for k, v in flat.items()]
         self._queue_metrics(entries, model_ids)
 
     def log_metric_history(
@@ -266,7 +214,7 @@ class RunLogger:
         now = _now_ms()
         clean = sanitize_key(key)
         entries = [
-            (clean, _metric_value(f"{key}[{i}]", v), i, now)
+            (clean, metric_value(f"{key}[{i}]", v), i, now)
             for i, v in enumerate(values)
         ]
         self._queue_metrics(entries, model_ids)
@@ -370,53 +318,5 @@ class RunLogger:
                 )
 
 
-_warned_secret_keys: set[str] = set()
-_warned_nan_keys: set[str] = set()
-
-
-def _masked_param(key: str, text: str) -> str:
-    """The text MLflow gets for param ``key``: masked whole when the key looks secret."""
-    if not is_secret_name(key):
-        return mask_secrets(text)
-    if text != MASK and key not in _warned_secret_keys:
-        # Once per key and process: a run logs the same params again on resume.
-        _warned_secret_keys.add(key)
-        logger.warning(
-            "MLflow param %r looks secret, so MLflow gets %r instead of its value "
-            "(loading it back from MLflow returns %r too). Rename it if it is not a "
-            "secret; SECURITY.md gives the rule.",
-            key,
-            MASK,
-            MASK,
-        )
-    return MASK
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _metric_value(key: str, value: Any) -> float:
-    if not is_number(value):
-        raise TrackingError(
-            f"MLflow metric {key!r} must be a number, got {type(value).__name__} "
-            f"{short_repr(value)}. Log it as a param (dataset code 'p') or let "
-            "dataset code 'a' choose by type."
-        )
-    number = float(value)
-    if math.isinf(number):
-        raise TrackingError(
-            f"MLflow metric {key!r} is {number}: MLflow cannot store infinity (it "
-            "would keep 1.7976931348623157e+308 instead, and give that back). Log a "
-            "finite number, or the text as a param (dataset code 'p')."
-        )
-    base_key = key.split("[", 1)[0]  # one warning for a whole history
-    if math.isnan(number) and base_key not in _warned_nan_keys:
-        # Once per key and process: a NaN loss at every epoch is one finding.
-        _warned_nan_keys.add(base_key)
-        logger.warning(
-            "MLflow metric %r is NaN. MLflow stores NaN and gives it back, but its "
-            "charts leave it out.",
-            key,
-        )
-    return number

@@ -65,7 +65,7 @@ from pipelinex_mlflow.tracking.send_queue import (
     SendQueue,
 )
 from pipelinex_mlflow.tracking.send_report import Losses, SendReport
-from pipelinex_mlflow.tracking.values import short_repr, valid_utf8
+from pipelinex_mlflow.tracking.value_text import short_repr, valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking.keys import MLFLOW_MAX_PARAM_LENGTH, suffixed_key
+from pipelinex_mlflow.tracking.flattening import flatten_dict
+from pipelinex_mlflow.tracking.keys import MLFLOW_MAX_PARAM_LENGTH
+from pipelinex_mlflow.tracking.value_text import param_text
 
 ValueKind = Literal["metric", "param"]
 
@@ -45,8 +45,6 @@ class Classified(NamedTuple):
 
 _CONTAINERS = (list, tuple, set, frozenset)
 _NUMERIC_DTYPE_KINDS = frozenset("iuf")
-
-logger = get_logger(__name__)
 
 
 class UnloggableValueError(ValueError):
@@ -119,7 +117,8 @@ def classify(value: Any, rules: ValueRules = STRICT) -> Classified:
     """Say what ``value`` becomes in MLflow, and return it in the form to log.
 
     Args:
-        value: One value (not a dict: see :func:`iter_leaves`).
+        value: One value (not a dict: see
+            :func:`~pipelinex_mlflow.tracking.flattening.iter_leaves`).
         rules: The size caps to apply.
 
     Returns:
@@ -282,178 +281,3 @@ def split_by_kind(
         else:
             split.params[leaf_key] = classified.value
     return split
-
-
-def iter_leaves(
-    data: Mapping[Any, Any], path: tuple[Any, ...] = ()
-) -> Iterator[tuple[tuple[Any, ...], Any]]:
-    """Yield ``(key path, value)`` for every leaf of nested mappings.
-
-    An empty nested mapping is a leaf itself, so nothing silently vanishes.
-
-    Examples:
-        >>> list(iter_leaves({"a": {"b": 1, "c": {}}}))
-        [(('a', 'b'), 1), (('a', 'c'), {})]
-    """
-    for key, value in data.items():
-        if isinstance(value, Mapping) and value:
-            yield from iter_leaves(value, (*path, key))
-        else:
-            yield (*path, key), value
-
-
-@dataclass(frozen=True)
-class FlatLeaf:
-    """One leaf of a flattened mapping.
-
-    Attributes:
-        path: Its keys, from the top (the prefix first).
-        key: Its flat key; two leaves with equal values under one flat key share it.
-        value: Its value.
-    """
-
-    path: tuple[str, ...]
-    key: str
-    value: Any
-
-
-def flat_leaves(
-    data: Mapping[Any, Any], sep: str = ".", prefix: str = ""
-) -> list[FlatLeaf]:
-    """Flatten nested mappings, joining keys with ``sep``; never merge two values.
-
-    The same value reached two ways is one: ``{"model": {"alpha": 1},
-    "model.alpha": 1}`` (a node reading ``params:model`` and another reading
-    ``params:model.alpha``) gives one key. Two different values that flatten to
-    one key are both kept, the later one under :func:`~pipelinex_mlflow.tracking.
-    keys.suffixed_key`, with one warning that names them.
-
-    Args:
-        data: The mapping to flatten.
-        sep: The separator between a parent key and a child key.
-        prefix: A key to put in front of every flattened key.
-
-    Returns:
-        Every leaf, in order, with its flat key.
-
-    Examples:
-        >>> [leaf.key for leaf in flat_leaves({"a": {"b": 1}, "a.b": 1})]
-        ['a.b', 'a.b']
-    """
-    head = (prefix,) if prefix else ()
-    leaves: list[FlatLeaf] = []
-    by_key: dict[str, list[FlatLeaf]] = {}
-    clashes: dict[str, list[FlatLeaf]] = {}
-    for raw_path, value in iter_leaves(data):
-        path = tuple(map(str, (*head, *raw_path)))
-        key = sep.join(path)
-        same = next((x for x in by_key.get(key, ()) if _same(x.value, value)), None)
-        if same is not None:
-            leaves.append(FlatLeaf(path, same.key, value))
-            continue
-        if key in by_key:
-            clashes.setdefault(key, [by_key[key][0]])
-            leaf = FlatLeaf(path, suffixed_key(key, "\x1f".join(path)), value)
-            clashes[key].append(leaf)
-        else:
-            leaf = FlatLeaf(path, key, value)
-        by_key.setdefault(key, []).append(leaf)
-        leaves.append(leaf)
-    if clashes:
-        _warn_clashes(clashes, sep)
-    return leaves
-
-
-def _same(first: Any, second: Any) -> bool:
-    """Whether two leaves hold the same value (arrays and frames compare whole)."""
-    if first is second:
-        return True
-    try:
-        return type(first) is type(second) and bool(first == second)
-    except (TypeError, ValueError):  # numpy arrays, DataFrames: == is elementwise
-        return False
-
-
-def _warn_clashes(clashes: Mapping[str, list[FlatLeaf]], sep: str) -> None:
-    described = []
-    for key, leaves in clashes.items():
-        ways = " and ".join(
-            f"{'[' + ']['.join(map(repr, leaf.path)) + ']'} = {short_repr(leaf.value, 40)}"
-            for leaf in leaves
-        )
-        keys = ", ".join(repr(leaf.key) for leaf in leaves)
-        described.append(f"{key!r}: {ways} (logged as {keys})")
-    logger.warning(
-        "Different values flatten to one key with separator %r, so both are kept, "
-        "under distinct keys: %s. Rename a key that holds %r to choose the keys "
-        "yourself.",
-        sep,
-        "; ".join(described),
-        sep,
-    )
-
-
-def flatten_dict(
-    data: Mapping[Any, Any], sep: str = ".", prefix: str = ""
-) -> dict[str, Any]:
-    """Flatten nested mappings into one level, joining keys with ``sep``.
-
-    Keys are as :func:`flat_leaves` gives them: the same value reached two ways
-    is one entry, and two different values under one key are both kept.
-
-    Args:
-        data: The mapping to flatten.
-        sep: The separator between a parent key and a child key.
-        prefix: A key to put in front of every flattened key.
-
-    Returns:
-        A flat dict of leaf values.
-
-    Examples:
-        >>> flatten_dict({"a": {"b": 1, "c": {}}}, sep="/")
-        {'a/b': 1, 'a/c': {}}
-        >>> flatten_dict({"model": {"depth": 3}}, prefix="cfg")
-        {'cfg.model.depth': 3}
-    """
-    return {leaf.key: leaf.value for leaf in flat_leaves(data, sep, prefix)}
-
-
-def param_text(value: Any) -> str:
-    """The text MLflow stores for a param or tag value; sets in a stable order.
-
-    Examples:
-        >>> param_text({"b", "a"}), param_text(3)
-        ("{'a', 'b'}", '3')
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (set, frozenset)):
-        # Sets have no stable order; sort their text so reruns log the same value.
-        return "{" + ", ".join(sorted(repr(v) for v in value)) + "}"
-    return str(value)
-
-
-def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters for error messages.
-
-    Examples:
-        >>> short_repr("x" * 100, limit=10)
-        "'xxxxxx..."
-    """
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def valid_utf8(text: str) -> str:
-    r"""``text`` with each lone surrogate (not valid UTF-8) replaced by U+FFFD.
-
-    Examples:
-        >>> valid_utf8("caf\udce9") == "caf\ufffd"
-        True
-    """
-    if text.isascii():
-        return text  # the common case, without a regex
-    return _SURROGATES.sub("\ufffd", text)

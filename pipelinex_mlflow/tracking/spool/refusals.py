@@ -12,7 +12,7 @@ from pipelinex_mlflow.tracking.spool.schema import (
     empty_record,
     refusal,
 )
-from pipelinex_mlflow.tracking.values import valid_utf8
+from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
     from pipelinex_mlflow.tracking.spool.content import Spooled

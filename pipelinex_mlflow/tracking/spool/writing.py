@@ -19,7 +19,7 @@ from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.spool.folder import spool_path
 from pipelinex_mlflow.tracking.spool.refusals import leave_out_refused
 from pipelinex_mlflow.tracking.spool.schema import SPOOL_FORMAT
-from pipelinex_mlflow.tracking.values import valid_utf8
+from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
