@@ -102,10 +102,10 @@ def test_mlflow_yml_sets_options_without_constructing_the_hook_again() -> None:
     from pipelinex_mlflow.hooks._configurable import apply_config
 
     hook = pipelinex_mlflow.MLflowBasicLoggerHook(run_name="given")
-    exit_guard = hook._exit_guard
+    tracking = hook._tracking
     apply_config(
         hook,
         LoadedConfig.from_raw({"tracking": {"run": {"name": "file", "nested": True}}}),
     )
     assert (hook.options.run_name, hook.options.nested) == ("given", True)
-    assert hook._exit_guard is exit_guard
+    assert hook._tracking is tracking

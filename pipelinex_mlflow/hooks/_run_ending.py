@@ -18,10 +18,19 @@ from typing import TYPE_CHECKING
 
 from pipelinex_mlflow.hooks._run_opening import RunMode
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import RunEnd, SendReport, close_all
+from pipelinex_mlflow.tracking import (
+    RunEnd,
+    RunLogger,
+    SendReport,
+    close_all,
+    get_start_time,
+    set_flush_timeout,
+)
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pipelinex_mlflow.hooks._run_opening import OpenedRun
     from pipelinex_mlflow.tracking import RunRef, RunStatus
 
@@ -73,3 +82,32 @@ def _closing_note(opened: OpenedRun, status: RunStatus) -> str | None:
             "who ends it."
         )
     return f"MLflow run {run_id} ended {status}"
+
+
+def end_shared_run(
+    run: RunRef,
+    status: RunStatus,
+    *,
+    queue_end: Callable[[RunLogger, float], None],
+    flush_timeout: float,
+) -> SendReport:
+    """End a run that orchestrated steps shared (``kedro mlflow end-run``).
+
+    Args:
+        run: The shared run.
+        status: How it ends.
+        queue_end: Queues the run's end times (``__time_end``, ``__time``) given
+            its duration in seconds, as the run hook is configured to.
+        flush_timeout: Seconds to wait for what is still being sent.
+
+    Returns:
+        What could not be sent (spooled or rejected), if anything.
+    """
+    import time
+
+    run_logger = RunLogger(run, check_existing_params=True)
+    started_s = get_start_time(run) / 1000
+    queue_end(run_logger, time.time() - started_s)
+    run_logger.flush()
+    set_flush_timeout(flush_timeout)
+    return close_all({run: RunEnd.now(status)}).get(run, SendReport())

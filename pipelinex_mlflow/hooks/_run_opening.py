@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking import (
     PROCESS_TAG,
@@ -33,7 +34,9 @@ from pipelinex_mlflow.tracking import (
     callers_active_run,
     check_reachable,
     check_run_key,
+    default_tracking_uri,
     get_experiment_id,
+    normalize_tracking_uri,
     open_run,
     open_shared_run,
     process_tag,
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
     from pipelinex_mlflow.tracking import RunRef
 
 logger = get_logger(__name__)
+#: MLflow's own variable for the experiment, below ``experiment_name`` and mlflow.yml.
+EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
 
 
 class RunMode(Enum):
@@ -94,17 +99,31 @@ class OpenedRun:
 
 
 class RunSettings(Protocol):
-    """What opening a run reads from ``MLflowBasicLoggerHook``: its options, resolved."""
+    """What opening a run reads from ``MLflowBasicLoggerHook``: its options."""
 
     @property
     def options(self) -> RunOptions:
         """The hook's options."""
 
-    def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
-        """The tracking URI for the project at ``project_path``."""
 
-    def resolved_experiment_name(self) -> str:
-        """The experiment's name."""
+def tracking_uri(
+    options: RunOptions, project_path: str | os.PathLike[str] | None
+) -> str:
+    """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
+    root = project_root(project_path)
+    return normalize_tracking_uri(options.uri or default_tracking_uri(root), root)
+
+
+def experiment_name(options: RunOptions) -> str:
+    """``experiment_name``, else ``MLFLOW_EXPERIMENT_NAME``, else the package's name."""
+    from kedro.framework.project import PACKAGE_NAME
+
+    return (
+        options.experiment_name
+        or os.environ.get(EXPERIMENT_NAME_ENV_VAR)
+        or PACKAGE_NAME
+        or "Default"
+    )
 
 
 def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
@@ -120,7 +139,7 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
         if settings.options.run_id or settings.options.nested or key
         else callers_active_run()
     )
-    uri = callers.tracking_uri if callers else settings.tracking_uri(project)
+    uri = callers.tracking_uri if callers else tracking_uri(settings.options, project)
     # Every process of the run (workers, later the CLI) agrees on these.
     set_spool_dir(project / DEFAULT_SPOOL_DIR_NAME)
     set_flush_timeout(settings.options.flush_timeout)
@@ -128,11 +147,11 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
     if callers is not None:
         _say_callers_run_wins(settings)
         return OpenedRun(callers, get_experiment_id(callers), RunMode.ADOPTED)
-    experiment_name = settings.resolved_experiment_name()
+    experiment = experiment_name(settings.options)
     if key and not settings.options.run_id:
         run, experiment_id, created = open_shared_run(
             uri,
-            experiment_name=experiment_name,
+            experiment_name=experiment,
             key=check_run_key(key),
             artifact_location=settings.options.artifact_location,
             run_name=settings.options.run_name,
@@ -141,7 +160,7 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
         return OpenedRun(run, experiment_id, RunMode.SHARED, created, key)
     run, experiment_id = open_run(
         uri,
-        experiment_name=experiment_name,
+        experiment_name=experiment,
         artifact_location=settings.options.artifact_location,
         run_id=settings.options.run_id,
         run_name=settings.options.run_name,

@@ -1,9 +1,10 @@
 """``MLflowBasicLoggerHook`` starts, tags and ends one MLflow run per Kedro run.
 
-The hook is a short loop: it opens the run (:mod:`._run_opening`), hands it to
-its run features in order (:mod:`._run_features`: liveness, the workers'
-hand-over, pipeline models, system metrics, lineage, the pipeline's structure,
-the run's own records), and ends it (:mod:`._run_ending`).
+The hook chooses its run features (liveness, the workers' hand-over, pipeline
+models, system metrics, lineage, the pipeline's structure, the run's own
+records) from its options, and hands each Kedro run to the run core
+(:mod:`._run_tracking`), which opens the run, loops over the features, and ends
+it once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import DatasetError
 
 from pipelinex_mlflow.config import MlflowConfigError
 from pipelinex_mlflow.hooks._configurable import (
@@ -21,50 +21,33 @@ from pipelinex_mlflow.hooks._configurable import (
     remembers_given_arguments,
     running_a_pipeline,
 )
-from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
-from pipelinex_mlflow.hooks._guard import guarded, mark_guarded, warn_on_failure
+from pipelinex_mlflow.hooks._guard import guarded, mark_guarded
 from pipelinex_mlflow.hooks._lineage import Lineage
 from pipelinex_mlflow.hooks._liveness import Liveness
 from pipelinex_mlflow.hooks._pipeline_models import PipelineModels
 from pipelinex_mlflow.hooks._pipeline_structure import PipelineStructure
-from pipelinex_mlflow.hooks._run_ending import end_tracked_run
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.hooks._run_ending import end_shared_run
 from pipelinex_mlflow.hooks._run_opening import (
-    announce,
-    open_tracked_run,
+    experiment_name,
     pipeline_names,
+    tracking_uri,
 )
 from pipelinex_mlflow.hooks._run_records import RunRecords, RunTimes
+from pipelinex_mlflow.hooks._run_tracking import RunTracking
 from pipelinex_mlflow.hooks._system_metrics import SystemMetrics
 from pipelinex_mlflow.hooks._workers import WorkerHandOver
-from pipelinex_mlflow.io.naming import name_mlflow_datasets
-from pipelinex_mlflow.io.shared_values import remove_shared
-from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import declare_secret_names, get_logger
 from pipelinex_mlflow.options import RunOptions, as_names
-from pipelinex_mlflow.pipeline_ml import PipelineModelError
 from pipelinex_mlflow.tracking import (
     DEFAULT_FLUSH_TIMEOUT_S,
     DISABLE_ENV_VAR,
     MLFLOW_MAX_PARAM_LENGTH,
     SERVER_TIMEOUT_S,
-    LongParamError,
     LongParamPolicy,
-    RunEnd,
-    RunLogger,
     RunRef,
     RunStatus,
     SendReport,
-    TrackingError,
-    close_all,
-    default_tracking_uri,
     disabled_by_environment,
-    get_start_time,
-    normalize_tracking_uri,
-    run_set_in_this_process,
-    set_current_run,
-    set_flush_timeout,
-    set_tracking_off,
 )
 
 if TYPE_CHECKING:
@@ -74,16 +57,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-#: What may stop a Kedro run as it starts: the package's own configuration errors,
-#: each saying what is wrong and how to fix it (see :mod:`._guard`).
-_CONFIGURATION_ERRORS = (
-    TrackingError,
-    DatasetError,
-    MlflowConfigError,
-    PipelineModelError,
-)
-#: MLflow's own variable for the experiment, below ``experiment_name`` and mlflow.yml.
-EXPERIMENT_NAME_ENV_VAR = "MLFLOW_EXPERIMENT_NAME"
+    from pipelinex_mlflow.hooks._run_features import RunFeature
+
 
 logger = get_logger(__name__)
 
@@ -221,8 +196,7 @@ class MLflowBasicLoggerHook(OptionsHolder):
             ValueError: For an argument of the wrong kind, naming it and what it
                 must be (see :class:`~pipelinex_mlflow.options.RunOptions`).
         """
-        self._exit_guard = ExitGuard(self._end_at_exit)
-        self._reset()
+        self._tracking = RunTracking(self)
         self.use(RunOptions.from_arguments(locals()))
 
     def use(self, options: RunOptions) -> None:
@@ -231,17 +205,10 @@ class MLflowBasicLoggerHook(OptionsHolder):
         if options.secret_names:
             declare_secret_names(as_names(options.secret_names))
 
-    def _reset(self) -> None:
-        # The run being tracked, as its features see it; None between runs.
-        self._scope: RunScope | None = None
-        self._features: list[RunFeature] = []
-        self._switched_off = False
-        self._previous_run: RunRef | None = None
-
     @property
     def run(self) -> RunRef | None:
         """The MLflow run of the Kedro run in progress, if it is tracked."""
-        return self._scope.opened.run if self._scope is not None else None
+        return self._tracking.run
 
     def run_features(self) -> list[RunFeature]:
         """This hook's run features for one Kedro run, in the order they are called."""
@@ -292,8 +259,8 @@ class MLflowBasicLoggerHook(OptionsHolder):
         """
         if not running_a_pipeline():
             return
-        # Rebuilding the hook from mlflow.yml forgets its run: end that run first.
-        self._end_stale_run()
+        # A new context is a new session: a run the last one left open ends first.
+        self._tracking.end_stale_run()
         configure_from_project(self, context)
 
     @hook_impl(wrapper=True)
@@ -311,26 +278,19 @@ class MLflowBasicLoggerHook(OptionsHolder):
         configuration errors stop the Kedro run here (see :mod:`._guard`); if
         starting fails otherwise, the pipeline runs untracked, with a warning.
         """
-        if (
-            self.options.enable_mlflow
-            and not disabled_by_environment()
-            and not self._disabled_for(run_params)
-        ):
-            set_tracking_off(False)
-            self._start_or_run_untracked(run_params, pipeline, catalog)
+        reason = self._reason_to_switch_off(run_params)
+        if reason is None:
+            self._tracking.start(self.run_features(), run_params, pipeline, catalog)
         else:
-            self._switch_off(pipeline, catalog, run_params)
+            self._tracking.switch_off(pipeline, catalog, run_params, reason=reason)
         try:
             result = yield
         except BaseException:
             # Kedro calls neither on_pipeline_error nor after_pipeline_run here.
-            self._finish("FAILED")
+            self._tracking.finish("FAILED")
             raise
         # After every hook's before_pipeline_run: what they queued is sent.
-        scope = self._scope
-        if scope is not None:
-            for feature in self._features:
-                feature.before_workers(scope)
+        self._tracking.before_workers()
         return result
 
     @hook_impl(wrapper=True)
@@ -346,12 +306,12 @@ class MLflowBasicLoggerHook(OptionsHolder):
         except (KeyboardInterrupt, SystemExit):
             # Ctrl-C or SIGTERM while the other hooks log what they hold (the
             # timings, the chart): as at exit, they send it, then the run is KILLED.
-            self._end_at_exit()
+            self._tracking.end_at_exit()
             raise
         except BaseException:
-            self._finish("FAILED")
+            self._tracking.finish("FAILED")
             raise
-        self._finish("FINISHED")
+        self._tracking.finish("FINISHED")
         return result
 
     @hook_impl(wrapper=True)
@@ -361,145 +321,31 @@ class MLflowBasicLoggerHook(OptionsHolder):
         try:
             return (yield)
         finally:
-            if self._scope is not None:
-                with warn_on_failure(self, "tag the error"):
-                    self._scope.logger.set_tags(
-                        {"kedro.error": f"{type(error).__name__}: {error}"}
-                    )
-            self._finish("FAILED")
+            self._tracking.tag_error(error)
+            self._tracking.finish("FAILED")
 
     # ----------------------------------------------------------------------------------
-    # Start and end
+    # Where runs go
     # ----------------------------------------------------------------------------------
-    def _start_or_run_untracked(
-        self,
-        run_params: dict[str, Any],
-        pipeline: Pipeline,
-        catalog: CatalogProtocol[Any, Any],
-    ) -> None:
-        """Start the run; a failure that is not a configuration error runs untracked.
-
-        Raises:
-            TrackingError: The store cannot be used as configured (its URI, its
-                reachability, a run to resume), or a param refused by
-                ``long_param_policy="fail"``.
-            DatasetError: A catalog entry the package refuses (names that clash).
-            PipelineModelError: A ``pipeline_ml_factory`` model that cannot be
-                built from this catalog.
-        """
-        try:
-            self._start(run_params, pipeline, catalog)
-        except _CONFIGURATION_ERRORS:
-            # Before any node runs: the run, if it exists, ends FAILED with it.
-            self._finish("FAILED")
-            raise
-        except Exception as exc:
-            logger.warning(
-                "MLflowBasicLoggerHook could not start tracking this Kedro run (%s: "
-                "%s); the pipeline runs untracked: nothing of it is recorded in "
-                "MLflow, and MLflowDataSet values stay in memory.",
-                type(exc).__name__,
-                exc,
-            )
-            self._finish("FAILED")
-            with warn_on_failure(self, "switch tracking off"):
-                self._switch_off(pipeline, catalog, run_params, quiet=True)
-
-    def _start(
-        self,
-        run_params: dict[str, Any],
-        pipeline: Pipeline,
-        catalog: CatalogProtocol[Any, Any],
-    ) -> None:
-        self._end_stale_run()
-        self._reset()
-        # Before the run exists: a broken catalog entry must not leave a run behind.
-        _name_datasets(pipeline, catalog, run_params)
-        features = self.run_features()
-        for feature in features:
-            feature.prepare(pipeline, catalog, run_params)
-        opened = open_tracked_run(self, project_root(run_params.get("project_path")))
-        # The run exists: from here on, each step only warns when it fails.
-        run_logger = RunLogger(
-            opened.run,
-            max_param_length=self.options.max_param_length,
-            long_param_policy=self.options.long_param_policy,
-            check_existing_params=opened.may_hold_params,
-        )
-        self._scope = RunScope(self, opened, run_logger, pipeline, catalog, run_params)
-        self._features = features
-        # A run of mlflow_start_run(...) stays the current run after this one.
-        self._previous_run = run_set_in_this_process()
-        set_current_run(opened.run)
-        self._exit_guard.arm()
-        announce(opened)
-        try:
-            for feature in features:
-                feature.start(self._scope)
-        except LongParamError:
-            with warn_on_failure(self, "log the run's tags"):
-                run_logger.flush()
-            raise
-        with warn_on_failure(self, "log the run's tags and params"):
-            run_logger.flush()
-
-    def _end_stale_run(self) -> None:
-        """Mark FAILED the run of an earlier Kedro run that was never ended."""
-        if self.run is None:
-            return
-        logger.warning(
-            "MLflow run %s of an earlier Kedro run was never ended; marking it "
-            "FAILED before starting a new one.",
-            self.run.run_id,
-        )
-        self._finish("FAILED")
-
-    def _disabled_for(self, run_params: Mapping[str, Any]) -> bool:
-        """Whether every pipeline of this run is in ``disabled_pipelines``."""
+    def _reason_to_switch_off(self, run_params: Mapping[str, Any]) -> str | None:
+        """Why this Kedro run is not tracked, or ``None`` when it is."""
+        if not self.options.enable_mlflow:
+            return "enable_mlflow=False"
+        if disabled_by_environment():
+            return f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}"
         disabled = as_names(self.options.disabled_pipelines)
-        return bool(disabled) and set(pipeline_names(run_params)) <= set(disabled)
-
-    def _switch_off(
-        self,
-        pipeline: Pipeline,
-        catalog: CatalogProtocol[Any, Any],
-        run_params: Mapping[str, Any],
-        *,
-        quiet: bool = False,
-    ) -> None:
-        """Run as if tracking did not exist: no MLflow call, datasets keep data local."""
-        self._reset()
-        # File codes still need a name for their local file; a bad name fails
-        # here, before tracking is switched off for the process.
-        _name_datasets(pipeline, catalog, run_params)
-        set_tracking_off(True)
-        self._switched_off = True
-        if quiet:
-            return
-        logger.info(
-            "MLflow tracking is off for this Kedro run (%s): nothing is sent to "
-            "MLflow; MLflowDataSet values stay in memory and files stay local.",
-            "enable_mlflow=False"
-            if not self.options.enable_mlflow
-            else f"{DISABLE_ENV_VAR}={os.environ.get(DISABLE_ENV_VAR)}"
-            if disabled_by_environment()
-            else "disabled_pipelines lists " + ", ".join(pipeline_names(run_params)),
-        )
+        names = pipeline_names(run_params)
+        if disabled and set(names) <= set(disabled):
+            return "disabled_pipelines lists " + ", ".join(names)
+        return None
 
     def tracking_uri(self, project_path: str | os.PathLike[str] | None) -> str:
         """``uri``, else ``MLFLOW_TRACKING_URI``, else the project's SQLite store."""
-        root = project_root(project_path)
-        return normalize_tracking_uri(
-            self.options.uri or default_tracking_uri(root), root
-        )
+        return tracking_uri(self.options, project_path)
 
     def resolved_experiment_name(self) -> str:
         """``experiment_name``, else ``MLFLOW_EXPERIMENT_NAME``, else the package's name."""
-        return (
-            self.options.experiment_name
-            or os.environ.get(EXPERIMENT_NAME_ENV_VAR)
-            or _default_experiment_name()
-        )
+        return experiment_name(self.options)
 
     def end_shared_run(self, run: RunRef, status: RunStatus) -> SendReport:
         """End a run that orchestrated steps shared (``kedro mlflow end-run``).
@@ -510,61 +356,9 @@ class MLflowBasicLoggerHook(OptionsHolder):
         Returns:
             What could not be sent (spooled or rejected), if anything.
         """
-        import time
-
-        run_logger = RunLogger(run, check_existing_params=True)
-        started_s = get_start_time(run) / 1000
-        self._times().queue_end(run_logger, time.time() - started_s)
-        run_logger.flush()
-        set_flush_timeout(self.options.flush_timeout)
-        return close_all({run: RunEnd.now(status)}).get(run, SendReport())
-
-    def _finish(self, status: RunStatus) -> None:
-        """End the run ``status``; never raises: a failure is a warning."""
-        if self._switched_off:
-            set_tracking_off(False)
-            self._switched_off = False
-        scope = self._scope
-        if scope is None:
-            return
-        try:
-            for feature in self._features:
-                feature.finish(scope, status)
-            end_tracked_run(self, scope.opened, status)
-            with warn_on_failure(self, "remove the values workers handed each other"):
-                remove_shared(scope.opened.run)
-        finally:
-            self._exit_guard.disarm()
-            set_current_run(self._previous_run)
-            self._reset()
-
-    def _end_at_exit(self) -> None:
-        if self.run is not None:
-            logger.warning(
-                "Process exiting mid-run: sending what the hooks hold, then marking "
-                "MLflow run %s KILLED",
-                self.run.run_id,
-            )
-            run_exit_flushes()
-            with warn_on_failure(self, "mark the run KILLED"):
-                self._finish("KILLED")
-
-
-def _name_datasets(
-    pipeline: Pipeline,
-    catalog: CatalogProtocol[Any, Any],
-    run_params: Mapping[str, Any],
-) -> None:
-    """Name the run's MLflowDataSets; nested versioned ones get the run's versions."""
-    name_mlflow_datasets(
-        pipeline,
-        catalog,
-        save_version=run_params.get("run_id"),
-        load_versions=run_params.get("load_versions"),
-    )
-
-
-def _default_experiment_name() -> str:
-    from kedro.framework.project import PACKAGE_NAME
-
-    return PACKAGE_NAME or "Default"
+        return end_shared_run(
+            run,
+            status,
+            queue_end=self._times().queue_end,
+            flush_timeout=self.options.flush_timeout,
+        )
