@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing.util
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +57,13 @@ def test_every_hook_logs_completely(
     )
     hooks = (*companions, basic_hook) if companions_first else (basic_hook, *companions)
 
+    # multiprocessing's own folder (pymp-*), made first, stays out of the test's
+    # folder: ParallelRunner's manager process, forked from this one, puts its
+    # socket there instead of making a pymp-* folder of its own in ``scratch``.
+    # Its own would be removed by its exit handler only if it exits within the 1 s
+    # the standard library's manager shutdown waits before a SIGTERM, which under
+    # load it does not always do, leaving a folder that none of our code made.
+    multiprocessing.util.get_temp_dir()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
