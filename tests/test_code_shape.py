@@ -30,7 +30,7 @@ OVERSIZE: dict[str, int] = {
     "pipelinex_mlflow/hooks/run_lifecycle.py::MLflowBasicLoggerHook": 484,
     "pipelinex_mlflow/hooks/run_lifecycle.py::MLflowBasicLoggerHook.__init__": 66,
     "pipelinex_mlflow/pipeline_ml/spec.py::_check_pipelines": 61,
-    "pipelinex_mlflow/tracking/models.py": 834,
+    "pipelinex_mlflow/tracking/models.py": 835,
     "pipelinex_mlflow/tracking/models.py::log_model": 80,
     "pipelinex_mlflow/tracking/replay.py::replay": 69,
     "pipelinex_mlflow/tracking/run_logger.py": 422,
