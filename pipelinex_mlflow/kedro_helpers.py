@@ -1,10 +1,10 @@
 """What the package needs to know about Kedro: parameters, the project root, files.
 
-The only module of the package that reads private path attributes of Kedro datasets
-(``_filepath``, ``_path``, ``_protocol``, ``_version``, ``_get_versioned_path``,
-``_get_load_path``), to find the local file a dataset wrote and where its data lives. A contract test per
-supported dataset type (``tests/test_kedro_helpers.py``) fails by name when a
-kedro-datasets release changes them.
+It finds the local file a dataset wrote and where its data lives through the
+wrappers of :mod:`pipelinex_mlflow.compat.kedro_private`, the one place that reads
+private attributes of Kedro datasets. A contract test per supported dataset type
+(``tests/test_kedro_helpers.py``) fails by name when a kedro-datasets release
+changes them.
 
 Examples:
     >>> is_parameter("params:model.depth"), parameter_key("params:model.depth")
@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import os
 from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,13 +27,22 @@ from kedro.io import (
     SharedMemoryDataset,
 )
 
+from pipelinex_mlflow.compat.kedro_private import (
+    dataset_path,
+    dataset_protocol,
+    is_versioned,
+    load_path,
+    versioned_path,
+)
+
 if TYPE_CHECKING:
+    import os
+
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
 PARAMS_PREFIX = "params:"
 PARAMETERS = "parameters"
-_PATH_ATTRIBUTES = ("_filepath", "_path")
 _PATH_KEYS = ("filepath", "path")
 
 
@@ -203,13 +211,10 @@ def dataset_base_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
         >>> dataset_base_path(MemoryDataset()) is None
         True
     """
-    if getattr(dataset, "_protocol", "file") not in ("file", None):
+    if dataset_protocol(dataset) not in ("file", None):
         return None
-    for attribute in _PATH_ATTRIBUTES:
-        value = getattr(dataset, attribute, None)
-        if value is not None:
-            return Path(os.fspath(value))
-    return None
+    path = dataset_path(dataset)
+    return None if path is None else Path(path)
 
 
 def dataset_local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
@@ -218,13 +223,13 @@ def dataset_local_path(dataset: AbstractDataset[Any, Any]) -> Path | None:
     For a versioned dataset it is the file of the version just saved (the save
     version), else the latest one.
     """
-    if getattr(dataset, "_version", None) is None:
+    if not is_versioned(dataset):
         return dataset_base_path(dataset)
     if dataset_base_path(dataset) is None:
         return None
     try:
-        saved = Path(dataset._get_versioned_path(dataset.resolve_save_version()))  # type: ignore[attr-defined]
-        return saved if saved.exists() else Path(dataset._get_load_path())  # type: ignore[attr-defined]
+        saved = Path(versioned_path(dataset, dataset.resolve_save_version()))  # type: ignore[attr-defined]
+        return saved if saved.exists() else Path(load_path(dataset))
     except (DatasetError, AttributeError, TypeError):
         return None
 
@@ -242,13 +247,11 @@ def dataset_uri(dataset: AbstractDataset[Any, Any]) -> str | None:
     local = dataset_base_path(dataset)
     if local is not None:
         return str(local.resolve())
-    protocol = getattr(dataset, "_protocol", None)
-    for attribute in _PATH_ATTRIBUTES:
-        value = getattr(dataset, attribute, None)
-        if value is not None and protocol:
-            text = os.fspath(value)
-            return text if "://" in text else f"{protocol}://{text}"
-    return None
+    protocol = dataset_protocol(dataset)
+    text = dataset_path(dataset)
+    if text is None or not protocol:
+        return None
+    return text if "://" in text else f"{protocol}://{text}"
 
 
 def dataset_version(dataset: AbstractDataset[Any, Any], *, saved: bool) -> str | None:
@@ -256,7 +259,7 @@ def dataset_version(dataset: AbstractDataset[Any, Any], *, saved: bool) -> str |
 
     ``None`` for an unversioned dataset, or one with no version yet.
     """
-    if getattr(dataset, "_version", None) is None:
+    if not is_versioned(dataset):
         return None
     resolve = "resolve_save_version" if saved else "resolve_load_version"
     try:

@@ -1,8 +1,8 @@
 """Contract tests: the private Kedro dataset attributes the package relies on.
 
 ``pipelinex_mlflow.kedro_helpers`` reads ``_filepath``/``_path``, ``_protocol``,
-``_version``, ``_get_versioned_path`` and ``_get_load_path`` to find the file a
-dataset wrote. One test per supported dataset type, so a kedro-datasets release
+``_version``, ``_get_versioned_path`` and ``_get_load_path`` (through
+``pipelinex_mlflow.compat.kedro_private``) to find the file a dataset wrote. One test per supported dataset type, so a kedro-datasets release
 that changes them fails a test that names the type.
 """
 

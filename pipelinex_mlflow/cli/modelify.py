@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from kedro.framework.cli.utils import _split_params
 
 from pipelinex_mlflow.cli.project import Project
+from pipelinex_mlflow.compat.kedro_private import split_runtime_params
 from pipelinex_mlflow.io import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.masking import mask_secrets, mask_url_passwords, scrubbed
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     "runtime_params",
     type=click.UNPROCESSED,
     default="",
-    callback=_split_params,
+    callback=split_runtime_params,
     help="Runtime parameters, as for `kedro run --params` (key=value,a.b=value).",
 )
 @click.pass_obj

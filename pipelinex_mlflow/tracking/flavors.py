@@ -25,6 +25,10 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.compat.mlflow_private import (
+    default_serialization_format,
+    ml_package_versions,
+)
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking.errors import TrackingError
 
@@ -133,7 +137,9 @@ class Flavor:
         defaults = getattr(module, "get_default_pip_requirements", None)
         if not callable(defaults):
             return None
-        fmt = save_args.get("serialization_format") or _default_format(module)
+        fmt = save_args.get("serialization_format") or default_serialization_format(
+            module
+        )
         wanted = {
             name: name == f"include_{fmt}"
             for name in inspect.signature(defaults).parameters
@@ -186,10 +192,8 @@ class Flavor:
 @functools.cache
 def known_flavors() -> dict[str, Flavor]:
     """Every model flavor this MLflow ships, by name, ``pyfunc`` included."""
-    from mlflow.ml_package_versions import _ML_PACKAGE_VERSIONS
-
     flavors = {PYFUNC: Flavor(PYFUNC, None, None)}
-    for name, info in _ML_PACKAGE_VERSIONS.items():
+    for name, info in ml_package_versions().items():
         package = info.get("package_info", {})
         if "models" not in info or not _importable(f"mlflow.{name}"):
             continue
@@ -303,12 +307,6 @@ def flavor_in(model_folder: Path) -> Flavor:
             missing[0].pip_package,
         )
     return known_flavors()[PYFUNC]
-
-
-def _default_format(module: ModuleType) -> str | None:
-    # The format save_model picks when none is given (skops for scikit-learn 3.x).
-    default = getattr(module, "_get_default_serialization_format", None)
-    return str(default()) if callable(default) else None
 
 
 def _importable(module: str) -> bool:

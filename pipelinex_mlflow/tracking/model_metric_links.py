@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipelinex_mlflow.compat.mlflow_private import run_metric_objects
 from pipelinex_mlflow.masking import get_logger, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.logged_models import find_logged_model
@@ -70,7 +71,7 @@ def link_run_metrics(
     drain_run(run)  # the values must be in the store to be linked
     client = get_client(run.tracking_uri)
     try:
-        latest = client.get_run(run.run_id).data._metric_objs
+        latest = run_metric_objects(client.get_run(run.run_id).data)
         linked = [
             Metric(
                 m.key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.compat.mlflow_private import registry_name_validators
 from pipelinex_mlflow.masking import get_logger, mask_value, scrubbed
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.model_refs import ModelVersionRef
@@ -33,19 +34,12 @@ def check_registry_names(registered_model_name: str | None, alias: str | None) -
     Raises:
         TrackingError: Quoting MLflow's reason.
     """
-    try:
-        from mlflow.exceptions import MlflowException
-        from mlflow.utils import validation
-    except ImportError:  # pragma: no cover - MLflow always has both
-        return
-    checks = [
-        (registered_model_name, "_validate_model_name", "registered_model_name"),
-        (alias, "_validate_model_alias_name", "alias"),
-        (alias, "_validate_model_alias_name_reserved", "alias"),
-    ]
-    for value, check_name, what in checks:
-        check = getattr(validation, check_name, None)
-        if value is None or check is None:
+    from mlflow.exceptions import MlflowException
+
+    values = {"registered_model_name": registered_model_name, "alias": alias}
+    for what, check in registry_name_validators():
+        value = values[what]
+        if value is None:
             continue
         try:
             check(value)

@@ -37,11 +37,14 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from typing import TYPE_CHECKING
 
+from pipelinex_mlflow.compat.mlflow_private import (
+    create_sqlalchemy_store,
+    pop_cached_engines,
+)
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
 from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.sqlite_store_state import (
@@ -226,15 +229,7 @@ def _create_schema(db_path: Path) -> None:
     """
     uri = f"sqlite:///{db_path.as_posix()}"
     try:
-        try:
-            from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
-        except ImportError:  # pragma: no cover - another MLflow layout
-            from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
-            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-            SqlAlchemyStore(uri, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)  # type: ignore[no-untyped-call]
-        else:
-            _get_sqlalchemy_store(uri, None)  # type: ignore[no-untyped-call]
+        create_sqlalchemy_store(uri)
     finally:
         forget_engines(uri)
 
@@ -243,27 +238,14 @@ def forget_engines(uri: str) -> None:
     """Dispose of MLflow's cached engines for ``uri`` and drop them from its caches.
 
     MLflow keeps one engine per URI for the life of the process, in the tracking
-    store's and in the model registry store's ``_engine_map``; an engine of a
+    store's and in the model registry store's class; an engine of a
     temporary file would keep it open (and its name in use) after it is gone.
 
     Examples:
         >>> forget_engines("sqlite:////no/such/store.db")  # none cached: no-op
     """
-    import sys
-
-    for module in (
-        "mlflow.store.tracking.sqlalchemy_store",
-        "mlflow.store.model_registry.sqlalchemy_store",
-    ):
-        store_class = getattr(sys.modules.get(module), "SqlAlchemyStore", None)
-        engines = getattr(store_class, "_engine_map", None)
-        if not isinstance(engines, dict):
-            continue  # not imported: it holds no engine
-        guard = getattr(store_class, "_engine_map_lock", None)
-        with guard if guard is not None else contextlib.nullcontext():
-            engine = engines.pop(uri, None)
-        if engine is not None:
-            engine.dispose()
+    for engine in pop_cached_engines(uri):
+        engine.dispose()
 
 
 def _publish(temporary: Path, db_path: Path) -> None:

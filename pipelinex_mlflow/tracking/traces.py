@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.compat.mlflow_private import upload_trace_data
 from pipelinex_mlflow.masking import get_logger, mask_json, mask_secrets
 from pipelinex_mlflow.tracking.reads import get_experiment_id
 from pipelinex_mlflow.tracking.senders import call_directly
@@ -135,7 +136,7 @@ def _log_trace(
         client.log_spans(experiment_id, mlflow_spans)
     except Exception:  # a store that takes no spans keeps the trace's data as a file
         logger.debug("The store took no spans; uploading the trace data", exc_info=True)
-        client._upload_trace_data(returned, TraceData(spans=mlflow_spans))
+        upload_trace_data(client, returned, TraceData(spans=mlflow_spans))
     return str(returned.trace_id)
 
 

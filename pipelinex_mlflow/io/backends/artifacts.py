@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError, Version
 
+from pipelinex_mlflow.compat.kedro_private import describe_dataset
 from pipelinex_mlflow.io.artifact_formats import check_installed
 from pipelinex_mlflow.io.backends.base import (
     ArtifactDestination,
@@ -205,7 +206,7 @@ class ArtifactBackend(DatasetBackend):
         """The nested dataset's own description, without its credentials."""
         if self._inner is None:
             return {}
-        inner = self._inner._describe()
+        inner = describe_dataset(self._inner)
         inner.pop("credentials", None)
         return {"inner": inner}
 
