@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pipelinex_mlflow.hooks._run_context import kedro_command
+from pipelinex_mlflow.core.run_context import kedro_command
 from pipelinex_mlflow.masking import (
     MASK,
     SECRET_NAMES_ENV_VAR,

@@ -99,7 +99,7 @@ def test_the_constructor_and_mlflow_yml_say_the_same_about_a_bad_value(
 
 
 def test_mlflow_yml_sets_options_without_constructing_the_hook_again() -> None:
-    from pipelinex_mlflow.hooks._configurable import apply_config
+    from pipelinex_mlflow.core.configurable import apply_config
 
     hook = pipelinex_mlflow.MLflowBasicLoggerHook(run_name="given")
     tracking = hook._tracking

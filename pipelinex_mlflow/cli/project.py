@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from pipelinex_mlflow.config import MlflowConfigError, load_project_config
-from pipelinex_mlflow.hooks._configurable import apply_config
+from pipelinex_mlflow.core.configurable import apply_config
 from pipelinex_mlflow.hooks.run_lifecycle import MLflowBasicLoggerHook
 from pipelinex_mlflow.masking import mask_secrets, mask_url_passwords, scrubbed
 from pipelinex_mlflow.tracking import TrackingError, get_client, set_spool_dir

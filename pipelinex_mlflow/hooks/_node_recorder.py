@@ -27,14 +27,14 @@ import time
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pipelinex_mlflow.hooks._node_timings import (
+from pipelinex_mlflow.core.node_timings import (
     DatasetEvent,
     DatasetOperation,
     NodeStatus,
     NodeTiming,
     peak_memory_mb,
 )
-from pipelinex_mlflow.hooks._workers import TIMING_SPOOL, worker_spool
+from pipelinex_mlflow.core.workers import TIMING_SPOOL, worker_spool
 from pipelinex_mlflow.masking import get_logger, mask_secrets
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
@@ -78,7 +78,7 @@ class NodeRecorder:
     Attributes:
         spool: The folder the run's ParallelRunner workers leave their records
             in, once the main process made it; a spawned worker's recorder finds
-            it through :func:`~pipelinex_mlflow.hooks._workers.worker_spool`.
+            it through :func:`~pipelinex_mlflow.core.workers.worker_spool`.
         main_pid: The process the recorder was made in: the pipeline's.
     """
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.core.node_timings import unique_task_names
+from pipelinex_mlflow.core.run_context import runner_name
+from pipelinex_mlflow.core.run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.core.step_timings import merged, step_timings
+from pipelinex_mlflow.core.workers import TIMING_SPOOL, WorkerSetup, prepare_workers
 from pipelinex_mlflow.hooks._node_recorder import NodeRecorder
-from pipelinex_mlflow.hooks._node_timings import unique_task_names
-from pipelinex_mlflow.hooks._run_context import runner_name
-from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
-from pipelinex_mlflow.hooks._step_timings import merged, step_timings
-from pipelinex_mlflow.hooks._workers import TIMING_SPOOL, WorkerSetup, prepare_workers
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import RUN_KEY_ENV_VAR
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
-    from pipelinex_mlflow.hooks._node_timings import NodeTiming
+    from pipelinex_mlflow.core.node_timings import NodeTiming
     from pipelinex_mlflow.scratch import WorkerSpool
     from pipelinex_mlflow.tracking import RunRef
 

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._configurable import (
+from pipelinex_mlflow.core.configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
+from pipelinex_mlflow.core.guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.hooks._credential_files import (
     FilteredUploads,
     filter_uploads,
 )
-from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.kedro_helpers import (
     dataset_base_path,
     dataset_local_path,

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._configurable import (
+from pipelinex_mlflow.core.configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
-from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
-from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
-from pipelinex_mlflow.hooks._workers import VALUES_SPOOL, prepare_workers, worker_spool
+from pipelinex_mlflow.core.exit_guard import flush_at_exit, forget_exit_flush
+from pipelinex_mlflow.core.guard import RunFinder, guarded, warn_on_failure
+from pipelinex_mlflow.core.workers import VALUES_SPOOL, prepare_workers, worker_spool
 from pipelinex_mlflow.io.mlflow_dataset import MLflowDataSet
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.io.side_channel import DatasetSpec, side_channel_dataset

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.hooks._configurable import (
+from pipelinex_mlflow.core.configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
-from pipelinex_mlflow.hooks._guard import RunFinder, guarded, warn_on_failure
+from pipelinex_mlflow.core.guard import RunFinder, guarded, warn_on_failure
 from pipelinex_mlflow.masking import MASK, get_logger, is_secret_name, mask_value
 from pipelinex_mlflow.options import EnvVarsOptions
 from pipelinex_mlflow.tracking import RunLogger

@@ -6,9 +6,9 @@ records every node and its loads and saves (in ParallelRunner's workers too),
 and when the pipeline ends the run's timeline features
 (:class:`~._run_features.TimelineFeature`) each record one thing from its
 :class:`~._run_features.RunTimeline`: the timing metrics
-(:mod:`._timing_metrics`), the resource metrics (:mod:`._resource_metrics`), the
-time log and the Gantt chart with their local copies (:mod:`._gantt_chart`),
-and the trace (:mod:`._run_trace`).
+(:mod:`pipelinex_mlflow.features.timing_metrics`), the resource metrics (:mod:`pipelinex_mlflow.features.resource_metrics`), the
+time log and the Gantt chart with their local copies (:mod:`pipelinex_mlflow.features.gantt_chart`),
+and the trace (:mod:`pipelinex_mlflow.features.trace`).
 """
 
 from __future__ import annotations
@@ -17,27 +17,27 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from pipelinex_mlflow.gantt import PlotlyJs, from_pipelinex, validate_gantt_params
-from pipelinex_mlflow.hooks._configurable import (
+from pipelinex_mlflow.core.configurable import (
     ConfigurableHook,
     remembers_given_arguments,
 )
-from pipelinex_mlflow.hooks._exit_guard import flush_at_exit, forget_exit_flush
-from pipelinex_mlflow.hooks._gantt_chart import (
-    GANTT_ARTIFACT,
-    TIME_LOG_ARTIFACT,
-    GanttChart,
-)
-from pipelinex_mlflow.hooks._guard import (
+from pipelinex_mlflow.core.exit_guard import flush_at_exit, forget_exit_flush
+from pipelinex_mlflow.core.guard import (
     RunFinder,
     guarded,
     mark_guarded,
     warn_on_failure,
 )
-from pipelinex_mlflow.hooks._resource_metrics import ResourceMetrics
-from pipelinex_mlflow.hooks._run_trace import RunTrace
+from pipelinex_mlflow.features.gantt_chart.run_feature import (
+    GANTT_ARTIFACT,
+    TIME_LOG_ARTIFACT,
+    GanttChart,
+)
+from pipelinex_mlflow.features.resource_metrics.run_feature import ResourceMetrics
+from pipelinex_mlflow.features.timing_metrics.run_feature import TimingMetrics
+from pipelinex_mlflow.features.trace.run_feature import RunTrace
+from pipelinex_mlflow.gantt import PlotlyJs, from_pipelinex, validate_gantt_params
 from pipelinex_mlflow.hooks._timed_run import TimedRun
-from pipelinex_mlflow.hooks._timing_metrics import TimingMetrics
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.options.timing import (
     DEFAULT_METRIC_NAME_PREFIX,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
-    from pipelinex_mlflow.hooks._run_features import TimelineFeature
+    from pipelinex_mlflow.core.run_features import TimelineFeature
     from pipelinex_mlflow.tracking import RunRef
 
 __all__ = [
@@ -98,7 +98,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     Windows, Linux from Python 3.14) run node hooks only in a Kedro project
     (``kedro run``, or ``KedroSession`` after ``bootstrap_project``): the hook
     configures the project there, which Kedro 1.7 misses
-    (:mod:`pipelinex_mlflow.hooks._workers`). Without a project the run says once
+    (:mod:`pipelinex_mlflow.core.workers`). Without a project the run says once
     that its timings are missing.
 
     Examples:
@@ -163,7 +163,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
                 uses, ``full`` the whole 4.8 MB, both rendering offline; ``cdn``
                 loads it from the internet (a 10 KB page).
             enable_trace: Also log the run as one MLflow trace: a span per node,
-                its loads and saves as child spans (see :mod:`pipelinex_mlflow.tracking.traces`).
+                its loads and saves as child spans (see :mod:`pipelinex_mlflow.features.trace.mlflow_side`).
             enable_resource_metrics: Also log each node's CPU time
                 (``_cpu_time <task>``, seconds) and its process's peak memory
                 (``_peak_memory_mb <task>``).

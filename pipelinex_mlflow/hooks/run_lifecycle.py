@@ -3,7 +3,7 @@
 The hook chooses its run features (liveness, the workers' hand-over, pipeline
 models, system metrics, lineage, the pipeline's structure, the run's own
 records) from its options, and hands each Kedro run to the run core
-(:mod:`._run_tracking`), which opens the run, loops over the features, and ends
+(:mod:`pipelinex_mlflow.core.run_tracking`), which opens the run, loops over the features, and ends
 it once.
 """
 
@@ -15,27 +15,27 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from pipelinex_mlflow.config import MlflowConfigError
-from pipelinex_mlflow.hooks._configurable import (
+from pipelinex_mlflow.core.configurable import (
     OptionsHolder,
     configure_from_project,
     remembers_given_arguments,
     running_a_pipeline,
 )
-from pipelinex_mlflow.hooks._guard import guarded, mark_guarded
-from pipelinex_mlflow.hooks._lineage import Lineage
-from pipelinex_mlflow.hooks._liveness import Liveness
-from pipelinex_mlflow.hooks._pipeline_models import PipelineModels
-from pipelinex_mlflow.hooks._pipeline_structure import PipelineStructure
-from pipelinex_mlflow.hooks._run_ending import end_shared_run
-from pipelinex_mlflow.hooks._run_opening import (
+from pipelinex_mlflow.core.guard import guarded, mark_guarded
+from pipelinex_mlflow.core.run_ending import end_shared_run
+from pipelinex_mlflow.core.run_opening import (
     experiment_name,
     pipeline_names,
     tracking_uri,
 )
-from pipelinex_mlflow.hooks._run_records import RunRecords, RunTimes
-from pipelinex_mlflow.hooks._run_tracking import RunTracking
-from pipelinex_mlflow.hooks._system_metrics import SystemMetrics
-from pipelinex_mlflow.hooks._workers import WorkerHandOver
+from pipelinex_mlflow.core.run_tracking import RunTracking
+from pipelinex_mlflow.core.workers import WorkerHandOver
+from pipelinex_mlflow.features.lineage.run_feature import Lineage
+from pipelinex_mlflow.features.liveness.run_feature import Liveness
+from pipelinex_mlflow.features.pipeline_models.run_feature import PipelineModels
+from pipelinex_mlflow.features.pipeline_structure.run_feature import PipelineStructure
+from pipelinex_mlflow.features.run_records.run_feature import RunRecords, RunTimes
+from pipelinex_mlflow.features.system_metrics.run_feature import SystemMetrics
 from pipelinex_mlflow.masking import declare_secret_names, get_logger
 from pipelinex_mlflow.options import RunOptions, as_names
 from pipelinex_mlflow.tracking import (
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-    from pipelinex_mlflow.hooks._run_features import RunFeature
+    from pipelinex_mlflow.core.run_features import RunFeature
 
 
 logger = get_logger(__name__)
@@ -181,14 +181,14 @@ class MLflowBasicLoggerHook(OptionsHolder):
                 on an existing one whose value differs).
             log_datasets: Log the catalog datasets the run reads and writes as
                 the run's MLflow dataset inputs, with digests of their data
-                (:mod:`pipelinex_mlflow.hooks._lineage`): one request at the end.
+                (:mod:`pipelinex_mlflow.features.lineage.run_feature`): one request at the end.
             log_system_metrics: Sample CPU, memory, disk, network (and GPU)
                 during the run as MLflow's ``system/`` metrics
-                (:mod:`pipelinex_mlflow.tracking.system_metrics`; needs psutil).
+                (:mod:`pipelinex_mlflow.features.system_metrics.mlflow_side`; needs psutil).
             system_metrics_interval: Seconds between samples; six are averaged
                 into each logged point, and the run's end logs the rest.
             log_pipeline_structure: Upload ``pipeline.json`` (the run's nodes
-                and datasets, :mod:`pipelinex_mlflow.hooks._pipeline_structure`)
+                and datasets, :mod:`pipelinex_mlflow.features.pipeline_structure.run_feature`)
                 and, with matplotlib installed, ``pipeline.svg``, a picture of
                 its DAG.
 
@@ -275,7 +275,7 @@ class MLflowBasicLoggerHook(OptionsHolder):
 
         With ``enable_mlflow=False`` or ``PIPELINEX_MLFLOW_DISABLE=1``, switch
         tracking off for this Kedro run instead. Only the package's own
-        configuration errors stop the Kedro run here (see :mod:`._guard`); if
+        configuration errors stop the Kedro run here (see :mod:`pipelinex_mlflow.core.guard`); if
         starting fails otherwise, the pipeline runs untracked, with a warning.
         """
         reason = self._reason_to_switch_off(run_params)

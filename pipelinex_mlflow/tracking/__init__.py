@@ -52,11 +52,6 @@ from pipelinex_mlflow.tracking.keys import (
     sanitize_keys,
     suffixed_key,
 )
-from pipelinex_mlflow.tracking.lineage import (
-    DatasetContext,
-    DatasetRecord,
-    log_dataset_records,
-)
 from pipelinex_mlflow.tracking.liveness import (
     ENDED_BECAUSE_TAG,
     HEARTBEAT_EVERY_S,
@@ -150,8 +145,6 @@ from pipelinex_mlflow.tracking.stores import (
     run_view_hint,
     run_view_lines,
 )
-from pipelinex_mlflow.tracking.system_metrics import SystemMetricsSampler
-from pipelinex_mlflow.tracking.traces import SpanRecord, log_trace, run_traces
 from pipelinex_mlflow.tracking.value_text import param_text, short_repr
 from pipelinex_mlflow.tracking.values import (
     AUTO,
@@ -192,8 +185,6 @@ __all__ = [
     "STRICT",
     "TRACKING_URI_ENV_VAR",
     "UNLOGGED_TAG",
-    "DatasetContext",
-    "DatasetRecord",
     "DeadRun",
     "FlatLeaf",
     "LoggableValues",
@@ -206,8 +197,6 @@ __all__ = [
     "RunRef",
     "RunStatus",
     "SendReport",
-    "SpanRecord",
-    "SystemMetricsSampler",
     "TrackingError",
     "UnloggableValueError",
     "ValueKind",
@@ -246,8 +235,6 @@ __all__ = [
     "is_number",
     "iter_leaves",
     "list_artifact_files",
-    "log_dataset_records",
-    "log_trace",
     "normalize_tracking_uri",
     "open_run",
     "open_shared_run",
@@ -259,7 +246,6 @@ __all__ = [
     "replay_all",
     "resume_run",
     "run_set_in_this_process",
-    "run_traces",
     "run_view_hint",
     "run_view_lines",
     "sanitize_key",

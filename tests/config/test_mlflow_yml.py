@@ -444,7 +444,7 @@ def test_hooks_keep_their_constructor_arguments_without_a_file() -> None:
     loaded = LoadedConfig.from_raw(
         {"tracking": {"run": {"name": "theirs", "tags": {"a": 1}}}}
     )
-    from pipelinex_mlflow.hooks._configurable import apply_config
+    from pipelinex_mlflow.core.configurable import apply_config
 
     apply_config(hook, loaded)
     assert (hook.run_name, hook.tags) == ("mine", {"a": 1})

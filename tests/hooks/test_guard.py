@@ -1,7 +1,7 @@
 """The first rule is enforced in one place: every hook implementation is guarded.
 
 Kedro aborts a run when a hook raises. Each hook implementation of the package
-goes through ``pipelinex_mlflow.hooks._guard``, so a new one cannot forget it;
+goes through ``pipelinex_mlflow.core.guard``, so a new one cannot forget it;
 ``tests/integration/test_first_rule.py`` makes each tracking step fail in a real
 run.
 """
@@ -13,7 +13,7 @@ import inspect
 import pytest
 
 import pipelinex_mlflow
-from pipelinex_mlflow.hooks._guard import guarded, is_guarded, warn_on_failure
+from pipelinex_mlflow.core.guard import guarded, is_guarded, warn_on_failure
 
 HOOK_CLASSES = [
     getattr(pipelinex_mlflow, name)

@@ -15,7 +15,7 @@ from kedro_datasets.pickle import PickleDataset
 from kedro_datasets.text import TextDataset
 
 from pipelinex_mlflow import MLflowBasicLoggerHook, MLflowDataSet
-from pipelinex_mlflow.hooks import _lineage
+from pipelinex_mlflow.features.lineage import run_feature as lineage_feature
 from tests._kedro import run_with_hooks
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def test_the_same_data_gives_the_same_digest_and_changed_data_a_new_one(
 def test_big_files_get_a_stamp_and_unreadable_ones_no_digest(
     client: MlflowClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_lineage, "CONTENT_DIGEST_MAX_BYTES", 4)
+    monkeypatch.setattr(lineage_feature, "CONTENT_DIGEST_MAX_BYTES", 4)
     pd.DataFrame({"x": [1, 2, 3]}).to_csv(tmp_path / "companies.csv", index=False)
     catalog = _catalog(tmp_path)
     catalog["remote"] = CSVDataset(filepath="memory:///remote/data.csv")

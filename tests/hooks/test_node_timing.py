@@ -13,8 +13,8 @@ from kedro.pipeline import Pipeline
 from kedro.runner import ParallelRunner
 
 from pipelinex_mlflow import MLflowTimeLoggerHook
+from pipelinex_mlflow.features.gantt_chart import run_feature as gantt_feature
 from pipelinex_mlflow.gantt import gantt_html
-from pipelinex_mlflow.hooks import _gantt_chart
 from pipelinex_mlflow.hooks.node_timing import GANTT_ARTIFACT, TIME_LOG_ARTIFACT
 from tests._kedro import run_with_hooks
 from tests.hooks._pipeline import (
@@ -127,7 +127,7 @@ class TestLogged:
                 raise KeyboardInterrupt("Ctrl-C")
             return gantt_html(*args, **kwargs)
 
-        monkeypatch.setattr(_gantt_chart, "gantt_html", ctrl_c_the_first_time)
+        monkeypatch.setattr(gantt_feature, "gantt_html", ctrl_c_the_first_time)
         with pytest.raises(KeyboardInterrupt, match="Ctrl-C"):
             run((basic_hook, MLflowTimeLoggerHook()))
         logged = only_run(client)

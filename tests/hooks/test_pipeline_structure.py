@@ -11,7 +11,7 @@ from kedro.io import DataCatalog
 from kedro_datasets.json import JSONDataset
 
 from pipelinex_mlflow import MLflowBasicLoggerHook
-from pipelinex_mlflow.dag_picture import MAX_NODES, dag_svg
+from pipelinex_mlflow.features.pipeline_structure.dag_picture import MAX_NODES, dag_svg
 from tests.hooks._pipeline import EXPERIMENT, inputs, only_run, pipeline, run
 
 if TYPE_CHECKING:
@@ -74,7 +74,9 @@ def test_factory_patterns_are_named(client: MlflowClient, tmp_path: Path) -> Non
     )
     from kedro.pipeline import Pipeline, node
 
-    from pipelinex_mlflow.hooks._pipeline_structure import pipeline_structure
+    from pipelinex_mlflow.features.pipeline_structure.run_feature import (
+        pipeline_structure,
+    )
 
     def same(x: int) -> int:
         return x

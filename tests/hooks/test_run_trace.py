@@ -8,8 +8,8 @@ import pytest
 from kedro.io import AbstractDataset, DatasetError
 
 from pipelinex_mlflow import MLflowDataSet, MLflowTimeLoggerHook
-from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
-from pipelinex_mlflow.hooks._run_trace import MAX_LISTED_NAMES, run_spans
+from pipelinex_mlflow.core.node_timings import DatasetEvent, NodeTiming
+from pipelinex_mlflow.features.trace.run_feature import MAX_LISTED_NAMES, run_spans
 from tests.hooks._pipeline import (
     NODE_NAMES,
     RUNNERS,

@@ -26,7 +26,7 @@ from pipelinex_mlflow import (
     MLflowDataSet,
     MLflowTimeLoggerHook,
 )
-from pipelinex_mlflow.hooks._workers import (
+from pipelinex_mlflow.core.workers import (
     WORKER_HOOKS_TAG,
     WORKER_SETUP_ENTRY,
     WorkerSetup,

@@ -160,30 +160,30 @@ EVERYTHING = {
 
 FAULTS = {
     "run tags": Fault(
-        "pipelinex_mlflow.hooks._run_records:run_tags",
+        "pipelinex_mlflow.features.run_records.run_feature:run_tags",
         "could not log the run's tags",
         _lacks("tag:kedro.runner"),
     ),
     "parameters": Fault(
-        "pipelinex_mlflow.hooks._run_records:used_parameters",
+        "pipelinex_mlflow.features.run_records.run_feature:used_parameters",
         "could not log the run's parameters",
         _lacks("param:model.depth", "param:model.alpha"),
     ),
     "pipeline structure": Fault(
-        "pipelinex_mlflow.hooks._pipeline_structure:pipeline_structure",
+        "pipelinex_mlflow.features.pipeline_structure.run_feature:pipeline_structure",
         "could not describe the pipeline",
         _lacks("artifact:pipeline.json"),
     ),
     "lineage plan": Fault(
-        "pipelinex_mlflow.hooks._lineage:RunLineage.plan",
+        "pipelinex_mlflow.features.lineage.run_feature:RunLineage.plan",
         "could not digest the run's input datasets",
     ),
     "system metrics": Fault(
-        "pipelinex_mlflow.tracking.system_metrics:SystemMetricsSampler.start_for",
+        "pipelinex_mlflow.features.system_metrics.mlflow_side:SystemMetricsSampler.start_for",
         "could not start sampling system metrics",
     ),
     "runs of dead processes": Fault(
-        "pipelinex_mlflow.hooks._liveness:end_dead_runs",
+        "pipelinex_mlflow.features.liveness.run_feature:end_dead_runs",
         "could not end the runs left RUNNING",
     ),
     "node values": Fault(
@@ -207,7 +207,7 @@ FAULTS = {
         _lacks("artifact:gantt.html"),
     ),
     "trace": Fault(
-        "pipelinex_mlflow.hooks._run_trace:log_trace",
+        "pipelinex_mlflow.features.trace.run_feature:log_trace",
         "could not log the run's trace",
     ),
     "dataset values": Fault(
@@ -233,7 +233,7 @@ FAULTS = {
         - {"artifact:conf"},
     ),
     "ending the run": Fault(
-        "pipelinex_mlflow.hooks._run_ending:close_all",
+        "pipelinex_mlflow.core.run_ending:close_all",
         "could not end MLflow run",
     ),
     "a bug before the run exists": Fault(

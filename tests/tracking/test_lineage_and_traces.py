@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.tracking import (
+from pipelinex_mlflow.features.lineage.mlflow_side import (
     DatasetRecord,
-    RunRef,
-    SpanRecord,
     log_dataset_records,
+)
+from pipelinex_mlflow.features.trace.mlflow_side import (
+    MAX_ATTRIBUTE_LENGTH,
+    SpanRecord,
     log_trace,
     run_traces,
 )
-from pipelinex_mlflow.tracking.traces import MAX_ATTRIBUTE_LENGTH
+from pipelinex_mlflow.tracking import RunRef
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

@@ -26,7 +26,8 @@ import atexit
 # refuses every new future from then on.
 import concurrent.futures.thread
 
-from pipelinex_mlflow.tracking import RunRef, SpanRecord, log_trace
+from pipelinex_mlflow.features.trace.mlflow_side import SpanRecord, log_trace
+from pipelinex_mlflow.tracking import RunRef
 
 run = RunRef({uri!r}, {run_id!r})
 spans = [

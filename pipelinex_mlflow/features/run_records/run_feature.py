@@ -3,7 +3,7 @@
 What lands (the names PipelineX's dashboards query):
 
 - tags: the hook's ``tags`` (masked by name), ``kedro.*``, git and host tags
-  (:mod:`pipelinex_mlflow.hooks._run_context`) and the process tag of liveness;
+  (:mod:`pipelinex_mlflow.core.run_context`) and the process tag of liveness;
 - params: the Kedro parameters the pipeline uses, flattened; ``__time_begin``
   and ``__time_end`` as ``%Y-%m-%dT%H:%M:%S``; the chosen ``run_params`` as
   ``___<key>``;
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.hooks._run_context import effective_run_params, run_tags
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
-from pipelinex_mlflow.hooks._run_opening import RunMode
+from pipelinex_mlflow.core.run_context import effective_run_params, run_tags
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_opening import RunMode
 from pipelinex_mlflow.kedro_helpers import used_parameters
 from pipelinex_mlflow.masking import get_logger, mask_value
 from pipelinex_mlflow.tracking import (

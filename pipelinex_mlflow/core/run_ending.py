@@ -5,7 +5,7 @@ buffered values, the files being uploaded); what the store did not take is
 named, and the log says "ended" only when the end reached the store.
 
 Examples:
-    >>> from pipelinex_mlflow.hooks._run_opening import OpenedRun, RunMode
+    >>> from pipelinex_mlflow.core.run_opening import OpenedRun, RunMode
     >>> from pipelinex_mlflow.tracking import RunRef
     >>> opened = OpenedRun(RunRef("sqlite:///m.db", "r1"), "0", RunMode.ADOPTED)
     >>> _closing_note(opened, "FINISHED") is None
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.hooks._run_opening import RunMode
+from pipelinex_mlflow.core.run_opening import RunMode
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import (
     RunEnd,
@@ -31,7 +31,7 @@ from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipelinex_mlflow.hooks._run_opening import OpenedRun
+    from pipelinex_mlflow.core.run_opening import OpenedRun
     from pipelinex_mlflow.tracking import RunRef, RunStatus
 
 logger = get_logger(__name__)

@@ -8,7 +8,7 @@ gone are ended ``FAILED`` (:mod:`pipelinex_mlflow.tracking.liveness`).
 
 from __future__ import annotations
 
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
 from pipelinex_mlflow.tracking import HEARTBEAT_EVERY_S, end_dead_runs, sender_for
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 

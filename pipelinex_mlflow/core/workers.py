@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from kedro.io import AbstractDataset, DatasetError, SharedMemoryCatalogProtocol
 
 from pipelinex_mlflow.config import current_config
-from pipelinex_mlflow.hooks._configurable import apply_config_to_all
-from pipelinex_mlflow.hooks._guard import warn_on_failure
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.configurable import apply_config_to_all
+from pipelinex_mlflow.core.guard import warn_on_failure
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.tracking import (
     RunLogger,

@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
+from pipelinex_mlflow.features.lineage.mlflow_side import (
+    DatasetContext,
+    DatasetRecord,
+    log_dataset_records,
+)
 from pipelinex_mlflow.io import MLflowDataSet
 from pipelinex_mlflow.kedro_helpers import (
     dataset_type_name,
@@ -41,17 +46,13 @@ from pipelinex_mlflow.kedro_helpers import (
     keeps_in_memory,
 )
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import (
-    DatasetContext,
-    DatasetRecord,
-    RunStatus,
-    log_dataset_records,
-)
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:
     from kedro.io import AbstractDataset, CatalogProtocol
     from kedro.pipeline import Pipeline
+
+    from pipelinex_mlflow.tracking import RunStatus
 
 logger = get_logger(__name__)
 

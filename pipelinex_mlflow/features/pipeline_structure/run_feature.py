@@ -26,8 +26,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.dag_picture import dag_svg
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
+from pipelinex_mlflow.features.pipeline_structure.dag_picture import dag_svg
 from pipelinex_mlflow.io.naming import artifacts_of_outputs, path_beside_entries
 from pipelinex_mlflow.kedro_helpers import (
     dataset_type_name,

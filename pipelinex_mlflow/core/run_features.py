@@ -22,7 +22,7 @@ class with these methods and one line in the hook's list.
 
 ``MLflowTimeLoggerHook`` is the same loop over :class:`TimelineFeature` s (the
 node metrics, the Gantt chart, the trace). Its features never see a node: the
-hook records every node and dataset event once (:mod:`._node_recorder`, which
+hook records every node and dataset event once (:mod:`pipelinex_mlflow.hooks._node_recorder`, which
 also collects them from ParallelRunner's workers), and hands each feature the
 finished :class:`RunTimeline`. A feature is called twice at most:
 :meth:`TimelineFeature.start` when the pipeline starts, and
@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
 
-    from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
-    from pipelinex_mlflow.hooks._run_opening import OpenedRun
+    from pipelinex_mlflow.core.node_timings import DatasetEvent, NodeTiming
+    from pipelinex_mlflow.core.run_opening import OpenedRun
     from pipelinex_mlflow.tracking import RunLogger, RunRef, RunStatus
 
 

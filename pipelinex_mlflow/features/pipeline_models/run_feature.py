@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
 from pipelinex_mlflow.pipeline_ml import RunModels
 from pipelinex_mlflow.tracking import flatten_dict
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure

@@ -1,6 +1,6 @@
 """System metrics as a run feature: MLflow's ``system/`` metrics sampled while the run runs.
 
-The sampling itself is :mod:`pipelinex_mlflow.tracking.system_metrics`.
+The sampling itself is :mod:`pipelinex_mlflow.features.system_metrics.mlflow_side`.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
-from pipelinex_mlflow.tracking import SystemMetricsSampler
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
+from pipelinex_mlflow.features.system_metrics.mlflow_side import SystemMetricsSampler
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:

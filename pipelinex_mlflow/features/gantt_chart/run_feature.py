@@ -4,7 +4,7 @@ The time log lists every node (``as_log_entry``), the chart draws one bar per
 node, colored by the thread or process that ran it (:mod:`pipelinex_mlflow.gantt`).
 Both are uploaded into the run, beside any catalog entry that took the name,
 and written to the local paths given; in a run orchestrated steps share, this
-step's own timings go to ``time_log_steps/`` too (:mod:`._step_timings`).
+step's own timings go to ``time_log_steps/`` too (:mod:`pipelinex_mlflow.core.step_timings`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipelinex_mlflow.core.node_timings import NodeTiming, unique_task_names
+from pipelinex_mlflow.core.run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.core.step_timings import queue_step_timings, step_timings
 from pipelinex_mlflow.gantt import PlotlyJs, TimelineEntry, gantt_html
-from pipelinex_mlflow.hooks._node_timings import NodeTiming, unique_task_names
-from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
-from pipelinex_mlflow.hooks._step_timings import queue_step_timings, step_timings
 from pipelinex_mlflow.io.naming import artifacts_of_outputs, path_beside_entries
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import get_logger, mask_json, mask_secrets
@@ -50,7 +50,7 @@ class GanttChart(TimelineFeature):
         time_log_filepath: Also write the time log here.
 
     Examples:
-        >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+        >>> from pipelinex_mlflow.core.node_timings import NodeTiming
         >>> timing = NodeTiming("n", "n", 0.0, 1.0, 1.0, "completed", 7, "MainThread")
         >>> time_log, html = GanttChart(draw=False).render(object(), [timing], ["n"])
         >>> json.loads(time_log)["nodes"][0]["end"], html

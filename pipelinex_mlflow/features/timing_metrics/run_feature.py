@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.core.run_features import RunTimeline, TimelineFeature
 from pipelinex_mlflow.masking import get_logger
 from pipelinex_mlflow.options.timing import DEFAULT_METRIC_NAME_PREFIX
 from pipelinex_mlflow.tracking import RunLogger, sanitize_key
@@ -20,7 +20,7 @@ from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pipelinex_mlflow.hooks._node_timings import NodeTiming
+    from pipelinex_mlflow.core.node_timings import NodeTiming
 
 #: PipelineX's metric name prefix.
 
@@ -32,7 +32,7 @@ class TimingMetrics(TimelineFeature):
     """Log each finished node's duration, in seconds, as ``<prefix><task>``.
 
     Examples:
-        >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+        >>> from pipelinex_mlflow.core.node_timings import NodeTiming
         >>> timing = NodeTiming("n", "n", 1.0, 2.5, 1.5, "completed", 7, "MainThread")
         >>> timeline = RunTimeline(object(), None, [timing], [timing], ["n"], [], {}, 7)
         >>> TimingMetrics("time/").metrics(timeline)

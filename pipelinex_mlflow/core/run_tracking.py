@@ -1,8 +1,8 @@
 """The Kedro run in progress, as the run hook tracks it: started or switched off, ended once.
 
 :class:`RunTracking` is the run core's one stateful piece: it opens the MLflow
-run (:mod:`._run_opening`), hands it to the run features in order
-(:mod:`._run_features`), and ends it exactly once (:mod:`._run_ending`), FAILED
+run (:mod:`.run_opening`), hands it to the run features in order
+(:mod:`.run_features`), and ends it exactly once (:mod:`.run_ending`), FAILED
 when a Kedro run stops, KILLED when the process exits mid-run. Only the
 package's own configuration errors stop a Kedro run, and only here, before any
 node runs; any other failure leaves the pipeline running untracked, with a
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from kedro.io import DatasetError
 
 from pipelinex_mlflow.config import MlflowConfigError
-from pipelinex_mlflow.hooks._exit_guard import ExitGuard, run_exit_flushes
-from pipelinex_mlflow.hooks._guard import warn_on_failure
-from pipelinex_mlflow.hooks._run_ending import end_tracked_run
-from pipelinex_mlflow.hooks._run_features import RunFeature, RunScope
-from pipelinex_mlflow.hooks._run_opening import RunSettings, announce, open_tracked_run
+from pipelinex_mlflow.core.exit_guard import ExitGuard, run_exit_flushes
+from pipelinex_mlflow.core.guard import warn_on_failure
+from pipelinex_mlflow.core.run_ending import end_tracked_run
+from pipelinex_mlflow.core.run_features import RunFeature, RunScope
+from pipelinex_mlflow.core.run_opening import RunSettings, announce, open_tracked_run
 from pipelinex_mlflow.io.naming import name_mlflow_datasets
 from pipelinex_mlflow.io.shared_values import remove_shared
 from pipelinex_mlflow.kedro_helpers import project_root
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
 #: What may stop a Kedro run as it starts: the package's own configuration errors,
-#: each saying what is wrong and how to fix it (see :mod:`._guard`).
+#: each saying what is wrong and how to fix it (see :mod:`pipelinex_mlflow.core.guard`).
 CONFIGURATION_ERRORS = (
     TrackingError,
     DatasetError,

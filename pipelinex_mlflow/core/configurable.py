@@ -30,7 +30,7 @@ from pipelinex_mlflow.config import (
     load_project_config,
     set_current_config,
 )
-from pipelinex_mlflow.hooks._guard import guarded
+from pipelinex_mlflow.core.guard import guarded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

@@ -5,7 +5,7 @@ own timings in ``time_log_steps/`` and draws the time log and the chart from
 every step's so far; ``kedro mlflow end-run`` draws them once more from all.
 
 Examples:
-    >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+    >>> from pipelinex_mlflow.core.node_timings import NodeTiming
     >>> mine = NodeTiming("b", "b", 2.0, 3.0, 1.0, "completed", 7, "MainThread")
     >>> other = NodeTiming("a", "a", 1.0, 2.0, 1.0, "completed", 8, "MainThread")
     >>> [t.node for t in merged([mine], [other, mine])]
@@ -19,7 +19,7 @@ import socket
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.hooks._node_timings import NodeTiming
+from pipelinex_mlflow.core.node_timings import NodeTiming
 from pipelinex_mlflow.masking import get_logger, mask_json
 from pipelinex_mlflow.scratch import ScratchFolder
 from pipelinex_mlflow.tracking import download_artifact, list_artifact_files

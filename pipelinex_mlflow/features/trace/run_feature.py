@@ -8,7 +8,7 @@ process exited mid-run) is an error span whose ``kedro.status`` is
 ``interrupted``, ending when the run gave up on it.
 
 Examples:
-    >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+    >>> from pipelinex_mlflow.core.node_timings import NodeTiming
     >>> timing = NodeTiming(
     ...     "train", "train -- model", 1.0, 2.0, 1.0, "completed", 7, "MainThread"
     ... )
@@ -21,16 +21,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from pipelinex_mlflow.hooks._run_context import runner_name
-from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.core.run_context import runner_name
+from pipelinex_mlflow.core.run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.features.trace.mlflow_side import SpanRecord, log_trace
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.tracking import SpanRecord, log_trace
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pipelinex_mlflow.hooks._node_timings import DatasetEvent, NodeTiming
+    from pipelinex_mlflow.core.node_timings import DatasetEvent, NodeTiming
 
 logger = get_logger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelinex_mlflow.hooks._run_features import RunTimeline, TimelineFeature
+from pipelinex_mlflow.core.run_features import RunTimeline, TimelineFeature
 from pipelinex_mlflow.tracking import RunLogger, sanitize_key
 from pipelinex_mlflow.tracking.first_rule import warn_on_failure
 
@@ -23,7 +23,7 @@ class ResourceMetrics(TimelineFeature):
     """Log each finished node's CPU time and peak memory.
 
     Examples:
-        >>> from pipelinex_mlflow.hooks._node_timings import NodeTiming
+        >>> from pipelinex_mlflow.core.node_timings import NodeTiming
         >>> timing = NodeTiming(
         ...     "n", "n", 1.0, 2.0, 1.0, "completed", 7, "MainThread", cpu_s=0.5
         ... )
