@@ -1,7 +1,8 @@
-"""Every MLflow call that pipelinex_mlflow makes, always with an explicit run id.
+"""The transport: every MLflow call of the run core, always with an explicit run id.
 
-Nothing outside this package imports MLflow, and nothing inside imports Kedro (an
-import-linter contract checks both). MLflow itself is imported lazily, inside the
+Outside this package, only the features' ``mlflow_side`` modules (and
+``compat.mlflow_private``) import MLflow, and nothing here imports Kedro
+(import-linter contracts check both). MLflow itself is imported lazily, inside the
 functions that need it, because ``import mlflow`` costs more than a second and
 ``pipelinex_mlflow`` is imported by every ``kedro`` command through ``settings.py``.
 
@@ -37,28 +38,22 @@ Examples:
 
 from pipelinex_mlflow.tracking.errors import LongParamError, TrackingError
 from pipelinex_mlflow.tracking.flattening import (
-    FlatLeaf,
     flat_leaves,
     flatten_dict,
     iter_leaves,
 )
 from pipelinex_mlflow.tracking.json_tags import read_json_tags
 from pipelinex_mlflow.tracking.keys import (
-    MAX_KEY_LENGTH,
     MAX_TAG_LENGTH,
     MLFLOW_MAX_PARAM_LENGTH,
     distinct_keys,
     sanitize_key,
     sanitize_keys,
-    suffixed_key,
 )
 from pipelinex_mlflow.tracking.liveness import (
-    ENDED_BECAUSE_TAG,
     HEARTBEAT_EVERY_S,
     PROCESS_TAG,
-    DeadRun,
     end_dead_runs,
-    find_dead_runs,
     process_tag,
 )
 from pipelinex_mlflow.tracking.param_checks import (
@@ -78,7 +73,7 @@ from pipelinex_mlflow.tracking.reads import (
     has_whole_name_artifacts,
     list_artifact_files,
 )
-from pipelinex_mlflow.tracking.replay import ReplayResult, replay, replay_all
+from pipelinex_mlflow.tracking.replay import replay, replay_all
 from pipelinex_mlflow.tracking.run_logger import RunLogger
 from pipelinex_mlflow.tracking.run_ref import (
     DISABLE_ENV_VAR,
@@ -101,11 +96,9 @@ from pipelinex_mlflow.tracking.runs import (
     end_callers_active_run,
     end_run,
     ensure_experiment,
-    find_active_fluent_run_id,
     find_shared_run,
     open_run,
     open_shared_run,
-    resume_run,
     start_run,
 )
 from pipelinex_mlflow.tracking.sender import (
@@ -132,11 +125,8 @@ from pipelinex_mlflow.tracking.spool import (
     pending_spools,
     set_spool_dir,
     spool_dir,
-    spool_path,
 )
 from pipelinex_mlflow.tracking.stores import (
-    DEFAULT_ARTIFACTS_DIR,
-    DEFAULT_DB_NAME,
     SERVER_TIMEOUT_S,
     check_reachable,
     default_tracking_uri,
@@ -151,11 +141,8 @@ from pipelinex_mlflow.tracking.values import (
     STRICT,
     LoggableValues,
     UnloggableValueError,
-    ValueKind,
-    ValueRules,
     classify,
     fits_a_float,
-    is_bool,
     is_number,
     split_by_kind,
 )
@@ -163,17 +150,13 @@ from pipelinex_mlflow.tracking.values import (
 __all__ = [
     "AUTO",
     "CHANGED_PARAM_TAG_PREFIX",
-    "DEFAULT_ARTIFACTS_DIR",
-    "DEFAULT_DB_NAME",
     "DEFAULT_FLUSH_TIMEOUT_S",
     "DISABLE_ENV_VAR",
-    "ENDED_BECAUSE_TAG",
     "FLUSH_TIMEOUT_ENV_VAR",
     "HEARTBEAT_EVERY_S",
     "HEARTBEAT_TAG",
     "LONG_PARAM_POLICIES",
     "LONG_PARAM_TAG_PREFIX",
-    "MAX_KEY_LENGTH",
     "MAX_TAG_LENGTH",
     "MLFLOW_MAX_PARAM_LENGTH",
     "PROCESS_TAG",
@@ -185,12 +168,9 @@ __all__ = [
     "STRICT",
     "TRACKING_URI_ENV_VAR",
     "UNLOGGED_TAG",
-    "DeadRun",
-    "FlatLeaf",
     "LoggableValues",
     "LongParamError",
     "LongParamPolicy",
-    "ReplayResult",
     "RunData",
     "RunEnd",
     "RunLogger",
@@ -199,8 +179,6 @@ __all__ = [
     "SendReport",
     "TrackingError",
     "UnloggableValueError",
-    "ValueKind",
-    "ValueRules",
     "artifact_exists",
     "callers_active_run",
     "check_reachable",
@@ -218,8 +196,6 @@ __all__ = [
     "end_dead_runs",
     "end_run",
     "ensure_experiment",
-    "find_active_fluent_run_id",
-    "find_dead_runs",
     "find_shared_run",
     "fits_a_float",
     "flat_leaves",
@@ -231,7 +207,6 @@ __all__ = [
     "get_run_data",
     "get_start_time",
     "has_whole_name_artifacts",
-    "is_bool",
     "is_number",
     "iter_leaves",
     "list_artifact_files",
@@ -244,7 +219,6 @@ __all__ = [
     "read_json_tags",
     "replay",
     "replay_all",
-    "resume_run",
     "run_set_in_this_process",
     "run_view_hint",
     "run_view_lines",
@@ -259,9 +233,7 @@ __all__ = [
     "short_repr",
     "split_by_kind",
     "spool_dir",
-    "spool_path",
     "start_run",
-    "suffixed_key",
     "tracking_is_off",
     "validate_long_param_policy",
     "wait_for_uploads_of",
