@@ -109,3 +109,60 @@ def test_mlflow_yml_sets_options_without_constructing_the_hook_again() -> None:
     )
     assert (hook.options.run_name, hook.options.nested) == ("given", True)
     assert hook._tracking is tracking
+
+
+def test_a_subclass_keeps_what_it_passes_its_base_under_mlflow_yml() -> None:
+    from pipelinex_mlflow.core.configurable import (
+        apply_config,
+        remembers_given_arguments,
+    )
+
+    class QuietCatalogHook(pipelinex_mlflow.MLflowCatalogLoggerHook):
+        @remembers_given_arguments
+        def __init__(self, enable_mlflow: bool = True) -> None:
+            super().__init__(
+                auto=False, mlflow_catalog={"score": "m"}, enable_mlflow=enable_mlflow
+            )
+
+    hook = QuietCatalogHook()
+    apply_config(
+        hook, LoadedConfig.from_raw({"tracking": {"catalog": {"enabled": False}}})
+    )
+    assert (hook.options.auto, hook.options.enable_mlflow) == (False, False)
+    assert list(hook.mlflow_datasets) == ["score"]
+
+
+def test_setting_an_option_as_an_attribute_changes_the_options_checked() -> None:
+    hook = pipelinex_mlflow.MLflowBasicLoggerHook()
+    hook.enable_mlflow = False
+    assert hook.options.enable_mlflow is False
+    with pytest.raises(ValueError, match="nested must be True or False"):
+        hook.nested = "yes"
+    timing = pipelinex_mlflow.MLflowTimeLoggerHook()
+    timing.enable_plotly = False
+    assert timing.options.enable_plotly is False
+
+
+def test_mlflow_yml_tables_need_string_keys() -> None:
+    with pytest.raises(MlflowConfigError, match=r"tracking\.run\.tags: must be a dict"):
+        LoadedConfig.from_raw({"tracking": {"run": {"tags": {2024: "q1"}}}})
+
+
+def test_an_empty_experiment_name_falls_back_to_the_default() -> None:
+    hook = pipelinex_mlflow.MLflowBasicLoggerHook(experiment_name="")
+    assert hook.resolved_experiment_name()
+
+
+def test_a_null_key_does_not_hide_kedro_mlflows_spelling_of_it() -> None:
+    loaded = LoadedConfig.from_raw(
+        {
+            "tracking": {
+                "experiment": {
+                    "tags": None,
+                    "create_experiment_kwargs": {"tags": {"team": "a"}},
+                }
+            }
+        }
+    )
+    arguments = loaded.arguments_for_name("MLflowBasicLoggerHook")
+    assert arguments["experiment_tags"] == {"team": "a"}

@@ -247,10 +247,15 @@ def hook_arguments(config: BaseModel) -> dict[str, dict[str, Any]]:
     arguments: dict[str, dict[str, Any]] = {}
     for hook, keys in HOOK_KEYS.items():
         chosen: dict[str, Any] = {}
-        for key in keys:  # each option's keys come ours first: the first found wins
-            if key.path in present and key.option not in chosen:
-                value = present[key.path]
-                chosen[key.option] = not value if key.negated else value
+        for key in keys:  # each option's keys come ours first: the first set wins
+            if key.path not in present:
+                continue
+            value = present[key.path]
+            value = not value if key.negated else value
+            # An empty (or null) key sets nothing where another spelling of it
+            # holds a value.
+            if key.option not in chosen or chosen[key.option] in (None, {}, []):
+                chosen[key.option] = value
         arguments[hook] = chosen
     return arguments
 

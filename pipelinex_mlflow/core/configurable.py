@@ -42,24 +42,29 @@ if TYPE_CHECKING:
 Init = TypeVar("Init", bound="Callable[..., None]")
 
 _GIVEN = "_pipelinex_mlflow_given_arguments"
+_BASE = "_pipelinex_mlflow_base_arguments"
 _APPLIED = "_pipelinex_mlflow_applied_arguments"
 
 
 def remembers_given_arguments(init: Init) -> Init:
-    """Decorate a hook's ``__init__`` to keep the arguments the caller passed.
+    """Decorate a hook's ``__init__`` to keep the arguments it was given.
 
-    Only the outermost constructor's are kept (a subclass calling
-    ``super().__init__`` does not replace them).
+    Two sets are kept: the outermost constructor's (what ``settings.py``
+    passed), which ``mlflow.yml`` may not override, and the innermost's (what a
+    subclass such as PipelineX's one-argument hooks passed to its base), the
+    values below the file's.
     """
     signature = inspect.signature(init)
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs).arguments
+        bound.pop("self", None)
         if _GIVEN not in vars(self):
-            given = signature.bind(self, *args, **kwargs).arguments
-            given.pop("self", None)
-            setattr(self, _GIVEN, dict(given))
-            setattr(self, _APPLIED, dict(given))
+            object.__setattr__(self, _GIVEN, dict(bound))
+            object.__setattr__(self, _APPLIED, dict(bound))
+        # Each constructor down the chain replaces it: the base's stays.
+        object.__setattr__(self, _BASE, dict(bound))
         init(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -74,6 +79,8 @@ class OptionsHolder:
 
     #: The hook's options model.
     Options: ClassVar[type[HookOptions]]
+    #: Options the hook keeps as attributes of its own, normalised by :meth:`use`.
+    DERIVED: ClassVar[frozenset[str]] = frozenset()
 
     def use(self, options: Any) -> None:
         """Take ``options`` (checked already); a hook derives its own state here.
@@ -93,6 +100,20 @@ class OptionsHolder:
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # hook.enable_mlflow = False, as PipelineX's hooks allowed: the options
+        # change (checked), so that the hook and its readers agree.
+        options = vars(self).get("options")
+        if (
+            options is not None
+            and name in type(options).model_fields
+            and name not in self.DERIVED
+        ):
+            given = {**dict(options), name: value}
+            self.use(type(options).from_arguments(given))
+            return
+        super().__setattr__(name, value)
+
 
 def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
     """Set ``hook``'s options from its given arguments over ``from_file``'s.
@@ -107,7 +128,8 @@ def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
     if given is None:
         return
     accepted = inspect.signature(type(hook).__init__).parameters
-    merged = {k: v for k, v in from_file.items() if k in accepted}
+    merged = dict(getattr(hook, _BASE, {}))
+    merged.update({k: v for k, v in from_file.items() if k in accepted})
     merged.update(given)
     if merged == getattr(hook, _APPLIED, None):
         return

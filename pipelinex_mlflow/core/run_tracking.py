@@ -38,7 +38,7 @@ from pipelinex_mlflow.tracking import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
@@ -82,12 +82,19 @@ class RunTracking:
 
     def start(
         self,
-        features: list[RunFeature],
+        features: Callable[[], list[RunFeature]],
         run_params: dict[str, Any],
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> None:
         """Start the run; a failure that is not a configuration error runs untracked.
+
+        Args:
+            features: Makes this run's features (inside the guard: a feature
+                that cannot be made leaves the pipeline running untracked).
+            run_params: Kedro's run parameters.
+            pipeline: The pipeline about to run.
+            catalog: Its catalog.
 
         Raises:
             TrackingError: The store cannot be used as configured (its URI, its
@@ -118,13 +125,14 @@ class RunTracking:
 
     def _open(
         self,
-        features: list[RunFeature],
+        make_features: Callable[[], list[RunFeature]],
         run_params: dict[str, Any],
         pipeline: Pipeline,
         catalog: CatalogProtocol[Any, Any],
     ) -> None:
         self.end_stale_run()
         self.reset()
+        features = make_features()
         # Before the run exists: a broken catalog entry must not leave a run behind.
         _name_datasets(pipeline, catalog, run_params)
         for feature in features:

@@ -169,6 +169,13 @@ class MLflowArtifactsLoggerHook(ConfigurableHook):
     """
 
     Options = ArtifactsOptions
+    DERIVED = frozenset(
+        {
+            "filepaths_before_pipeline_run",
+            "filepaths_after_pipeline_run",
+            "datasets_after_node_run",
+        }
+    )
 
     @remembers_given_arguments
     def __init__(

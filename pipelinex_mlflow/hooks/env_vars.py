@@ -176,6 +176,7 @@ class MLflowEnvVarsLoggerHook(ConfigurableHook):
     """
 
     Options = EnvVarsOptions
+    DERIVED = frozenset({"prefix"})
 
     @remembers_given_arguments
     def __init__(

@@ -119,6 +119,7 @@ class MLflowTimeLoggerHook(ConfigurableHook):
     """
 
     Options = TimingOptions
+    DERIVED = frozenset({"gantt_params"})
 
     @remembers_given_arguments
     def __init__(  # noqa: PLR0917 - PipelineX's signature, kept for its users

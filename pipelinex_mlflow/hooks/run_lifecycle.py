@@ -280,7 +280,7 @@ class MLflowBasicLoggerHook(OptionsHolder):
         """
         reason = self._reason_to_switch_off(run_params)
         if reason is None:
-            self._tracking.start(self.run_features(), run_params, pipeline, catalog)
+            self._tracking.start(self.run_features, run_params, pipeline, catalog)
         else:
             self._tracking.switch_off(pipeline, catalog, run_params, reason=reason)
         try:

@@ -82,6 +82,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
         raise PydanticCustomError(
             REFUSED, "must be {must_be}", {"must_be": "a dict or None"}
         )
+    # Keys name tags, Gantt settings or datasets: text only.
+    if value is not None and not all(isinstance(key, str) for key in value):
+        raise PydanticCustomError(
+            REFUSED, "must be {must_be}", {"must_be": "a dict with string keys"}
+        )
     return dict(value or {})
 
 
@@ -92,13 +97,6 @@ NonEmptyText = Annotated[
 ]
 OptionalText = Annotated[
     str | None, _kind(lambda v: v is None or isinstance(v, str), "a string or None")
-]
-OptionalName = Annotated[
-    str | None,
-    _kind(
-        lambda v: v is None or (isinstance(v, str) and bool(v)),
-        "a non-empty string or None",
-    ),
 ]
 Number = Annotated[float, _kind(_is_number, "a number, for example 9 or -5.5")]
 Seconds = Annotated[

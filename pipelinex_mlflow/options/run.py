@@ -22,7 +22,6 @@ from pipelinex_mlflow.options.kinds import (
     Names,
     NonEmptyText,
     Number,
-    OptionalName,
     OptionalText,
     PositiveInteger,
     Seconds,
@@ -43,7 +42,7 @@ class RunOptions(HookOptions):
     hook: ClassVar[str] = "MLflowBasicLoggerHook"
 
     uri: Annotated[OptionalText, InYml("server.mlflow_tracking_uri")] = None
-    experiment_name: Annotated[OptionalName, InYml("tracking.experiment.name")] = None
+    experiment_name: Annotated[OptionalText, InYml("tracking.experiment.name")] = None
     artifact_location: Annotated[
         OptionalText,
         InYml(
