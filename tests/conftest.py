@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -137,6 +138,21 @@ def no_declared_secret_names() -> Iterator[None]:
     reset_declared_secret_names()
     yield
     reset_declared_secret_names()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary folder of this test's own, with a short path.
+
+    A folder under ``tmp_path`` is too deep for ParallelRunner's manager: its
+    socket path (``<folder>/pymp-*/listener-*``) must stay under the 108 bytes of
+    an AF_UNIX address, and xdist's ``popen-gw<n>`` folders push it past.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="pxm-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

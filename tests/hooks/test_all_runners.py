@@ -37,6 +37,7 @@ def test_every_hook_logs_completely(
     basic_hook: MLflowBasicLoggerHook,
     client: MlflowClient,
     tmp_path: Path,
+    short_tmp: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Timings, values, env vars and files all land, whatever the runner and hook order."""
@@ -64,8 +65,7 @@ def test_every_hook_logs_completely(
     # the standard library's manager shutdown waits before a SIGTERM, which under
     # load it does not always do, leaving a folder that none of our code made.
     multiprocessing.util.get_temp_dir()
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+    scratch = short_tmp
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     squared = JSONDataset(filepath=str(tmp_path / "data" / "squared.json"))
 

@@ -95,13 +95,12 @@ def project_hooks(
 
 
 @pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def scratch(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The temporary folder of this process and of the workers it starts."""
     # multiprocessing's own folder (the fork server's socket) lives as long as this
     # process: made first, it stays out of the test's folder.
     multiprocessing.util.get_temp_dir()
-    folder = tmp_path / "tmp"
-    folder.mkdir()
+    folder = short_tmp
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     monkeypatch.setenv("TMPDIR", str(folder))
     return folder

@@ -33,14 +33,14 @@ STEPS = 3
 )
 def test_a_run_leaves_nothing_in_the_temporary_folder(
     tmp_path: Path,
+    short_tmp: Path,
     tracking_uri: str,
     client: MlflowClient,
     runner: str,
     start_method: str,
 ) -> None:
     project = generate(tmp_path / "project", steps=STEPS)
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
+    temporary = short_tmp
     (temporary / "someone_elses_file").write_text("kept")
     before = sorted(p.name for p in temporary.iterdir())
 
