@@ -23,7 +23,6 @@ from pipelinex_mlflow.config.loading import (
 )
 from pipelinex_mlflow.config.schema import (
     HOOK_KEYS,
-    MlflowConfig,
     hook_arguments,
     key_path,
     set_keys,
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from kedro.config import AbstractConfigLoader
+
+    from pipelinex_mlflow.config.schema import MlflowConfig
 
 __all__ = [
     "CONFIG_KEY",
@@ -166,3 +167,12 @@ def _yaml_text(value: str) -> str:
 def current_config() -> LoadedConfig | None:
     """The config of the latest context, if a hook applied one in this process."""
     return _current
+
+
+def __getattr__(name: str) -> Any:
+    # MlflowConfig is built when first used (see config.schema.mlflow_config_model).
+    if name == "MlflowConfig":
+        from pipelinex_mlflow.config import schema
+
+        return schema.mlflow_config_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

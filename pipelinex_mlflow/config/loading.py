@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from pipelinex_mlflow.config.schema import MlflowConfig, key_path
+from pipelinex_mlflow.config.schema import key_path, mlflow_config_model
 from pipelinex_mlflow.masking import (
     declare_secret_names,
     get_logger,
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from kedro.config import AbstractConfigLoader
+
+    from pipelinex_mlflow.config.schema import MlflowConfig
 
 logger = get_logger(__name__)
 
@@ -101,7 +103,7 @@ def parse_mlflow_config(
         MlflowConfigError: Listing every problem.
     """
     try:
-        return MlflowConfig.model_validate(dict(raw))
+        return mlflow_config_model().model_validate(dict(raw))  # type: ignore[return-value]
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors()]
         raise MlflowConfigError(
@@ -144,7 +146,7 @@ def _shown_input(path: tuple[str, ...], value: Any) -> str:
 
 
 def _allowed_keys(path: tuple[str, ...]) -> list[str]:
-    model: type[BaseModel] = MlflowConfig
+    model: type[BaseModel] = mlflow_config_model()
     for part in path:
         annotation = model.model_fields[part].annotation
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

@@ -15,6 +15,7 @@ kedro-mlflow's ``mlflow.yml`` keys are accepted where they mean the same here
 with few edits; the keys whose behaviour differs are refused with the reason.
 
 Examples:
+    >>> from pipelinex_mlflow.config.schema import MlflowConfig
     >>> config = MlflowConfig.model_validate(
     ...     {"tracking": {"experiment": {"name": "churn"}, "run": {"nested": False}}}
     ... )
@@ -24,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -202,17 +204,35 @@ def _section(path: tuple[str, ...], tree: dict[str, Any]) -> type[_Section]:
 
 _KEYS = [key for keys in HOOK_KEYS.values() for key in keys]
 
+
+@functools.cache
+def mlflow_config_model() -> type[_Section]:
+    """The model of the whole of ``mlflow.yml``, built once, when first needed.
+
+    Building it takes about 20 ms, which ``import pipelinex_mlflow`` (every
+    ``kedro`` command) does not pay: only reading an ``mlflow.yml`` does.
+    """
+    return _section((), _tree(_KEYS))
+
+
 if TYPE_CHECKING:
 
     class MlflowConfig(_Section):
-        """The whole of ``mlflow.yml`` (its sections are built at import time)."""
+        """The whole of ``mlflow.yml`` (its sections are built when first used)."""
 
         server: Any
         tracking: Any
         ui: UiSection
 
-else:
-    MlflowConfig = _section((), _tree(_KEYS))
+
+def __getattr__(name: str) -> Any:
+    # MlflowConfig and its built sections, made on first use; a pickled config
+    # (a spawned worker's) finds its classes here too.
+    if name == "MlflowConfig" or name.endswith("Section"):
+        mlflow_config_model()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _is_section(field: Any) -> bool:
@@ -224,7 +244,8 @@ def set_keys(config: BaseModel) -> dict[tuple[str, ...], Any]:
     """The keys the file set (not the defaults), as paths, with their values.
 
     Examples:
-        >>> set_keys(MlflowConfig.model_validate({"ui": {"port": 8080}}))
+        >>> model = mlflow_config_model()
+        >>> set_keys(model.model_validate({"ui": {"port": 8080}}))
         {('ui', 'port'): 8080}
     """
     found: dict[tuple[str, ...], Any] = {}
