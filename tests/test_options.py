@@ -166,3 +166,17 @@ def test_a_null_key_does_not_hide_kedro_mlflows_spelling_of_it() -> None:
     )
     arguments = loaded.arguments_for_name("MLflowBasicLoggerHook")
     assert arguments["experiment_tags"] == {"team": "a"}
+
+
+def test_names_given_as_a_generator_are_read_once_and_kept() -> None:
+    from pipelinex_mlflow.core.configurable import apply_config
+
+    hook = pipelinex_mlflow.MLflowEnvVarsLoggerHook(
+        param_env_vars=(name for name in ["HOSTNAME", "USER"])
+    )
+    assert hook.options.param_env_vars == ["HOSTNAME", "USER"]
+    apply_config(
+        hook, LoadedConfig.from_raw({"tracking": {"env_vars": {"prefix": "e."}}})
+    )
+    assert hook.options.param_env_vars == ["HOSTNAME", "USER"]
+    assert hook.prefix == "e."

@@ -130,7 +130,12 @@ def configure(hook: Any, from_file: Mapping[str, Any]) -> None:
     accepted = inspect.signature(type(hook).__init__).parameters
     merged = dict(getattr(hook, _BASE, {}))
     merged.update({k: v for k, v in from_file.items() if k in accepted})
-    merged.update(given)
+    # The given values as checked (a generator given is read once, into the options).
+    options = vars(hook).get("options")
+    fields = type(options).model_fields if options is not None else {}
+    merged.update(
+        {k: getattr(options, k) if k in fields else v for k, v in given.items()}
+    )
     if merged == getattr(hook, _APPLIED, None):
         return
     hook.use(hook.Options.from_arguments(merged))

@@ -205,6 +205,7 @@ class RunTracking:
             reason: Why, for the one info line; ``None`` says nothing (a warning
                 said it already).
         """
+        self.end_stale_run()
         self.reset()
         # File codes still need a name for their local file; a bad name fails
         # here, before tracking is switched off for the process.

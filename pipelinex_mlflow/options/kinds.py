@@ -41,8 +41,13 @@ class EmptyInYml:
         self.value = value
 
 
-def _kind(accepts: Callable[[Any], bool], must_be: str) -> PlainValidator:
+def _kind(
+    accepts: Callable[[Any], bool], must_be: str, *, listed: bool = False
+) -> PlainValidator:
     def check(value: Any) -> Any:
+        if listed and _is_collection(value) and not isinstance(value, os.PathLike):
+            # Read once, as a list: a generator checked item by item is used up.
+            value = list(value)
         if not accepts(value):
             raise PydanticCustomError(
                 REFUSED, "must be {must_be}", {"must_be": must_be}
@@ -117,7 +122,7 @@ PositiveInteger = Annotated[
 Table = Annotated[dict[str, Any], PlainValidator(_as_dict), EmptyInYml({})]
 Names = Annotated[
     Sequence[str] | str | None,
-    _kind(_are_names, "a string, a list of strings, or None"),
+    _kind(_are_names, "a string, a list of strings, or None", listed=True),
     EmptyInYml([]),
 ]
 OptionalPath = Annotated[
@@ -128,7 +133,7 @@ OptionalPath = Annotated[
 ]
 Paths = Annotated[
     Sequence[str | os.PathLike[str]] | str | os.PathLike[str] | None,
-    _kind(_are_paths, "a path or glob pattern, a list of them, or None"),
+    _kind(_are_paths, "a path or glob pattern, a list of them, or None", listed=True),
     EmptyInYml([]),
 ]
 Function = Annotated[Callable[..., Any], _kind(callable, "a function")]

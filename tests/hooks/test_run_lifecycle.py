@@ -547,3 +547,20 @@ def test_git_state_of_the_project_is_tagged(
     assert run.data.tags["mlflow.source.git.branch"] == "feature"
     assert run.data.tags["git.dirty"] == "true"
     assert run.data.tags["mlflow.source.name"] == "repo"
+
+
+def test_a_run_left_open_is_ended_failed_when_the_next_kedro_run_is_untracked(
+    client: MlflowClient,
+) -> None:
+    """Kedro's service mode: one hook, a Kedro run that never ended, then an untracked one."""
+    from tests.hooks._pipeline import EXPERIMENT, inputs, only_run, pipeline, run
+
+    hook = MLflowBasicLoggerHook(experiment_name=EXPERIMENT)
+    # A Kedro run that started and was never ended (no after_pipeline_run).
+    hook._tracking.start(hook.run_features, {}, pipeline(), DataCatalog(inputs()))
+    left_open = hook.run
+    assert left_open is not None
+    hook.enable_mlflow = False
+    run((hook,))
+    assert hook.run is None
+    assert only_run(client).info.status == "FAILED"
