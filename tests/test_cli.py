@@ -18,6 +18,7 @@ from pipelinex_mlflow.tracking import (
     ensure_experiment,
     start_run,
 )
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.spool import Spooled, write_spool
 from tests.reliability_project import EXPERIMENT, generate
 
@@ -55,7 +56,7 @@ def test_replay_sends_the_projects_spools_and_names_bad_files(
     run = start_run(tracking_uri, "0")
     write_spool(
         run,
-        Spooled(metrics=[("loss", 0.5, 0, 1)], end=RunEnd("FAILED", 2)),
+        Spooled(metrics=[MetricPoint("loss", 0.5, 0, 1)], end=RunEnd("FAILED", 2)),
         project.project_path / "mlflow_spool",
     )
     result = _kedro_mlflow(project, "replay")

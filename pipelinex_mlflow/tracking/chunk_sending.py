@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
     from mlflow.tracking import MlflowClient
 
-    from pipelinex_mlflow.tracking.pending_values import MetricPoint, PendingValues
+    from pipelinex_mlflow.tracking.metric_point import MetricPoint
+    from pipelinex_mlflow.tracking.pending_values import PendingValues
     from pipelinex_mlflow.tracking.run_ref import RunRef
 
 CHANGED_PARAM_TAG_PREFIX = "pipelinex_mlflow.changed_param."

@@ -2,9 +2,9 @@
 
 A sender merges what every flush gave it into one :class:`PendingValues`, and
 sends it in ``log_batch`` requests of MLflow's maximum size
-(:meth:`PendingValues.take_chunk`). A metric travels as a :class:`MetricPoint`,
-with named fields, from the moment the sender takes it until MLflow's
-``Metric`` is made (or the spool's entry, if it is spooled).
+(:meth:`PendingValues.take_chunk`). A metric is a
+:class:`~pipelinex_mlflow.tracking.metric_point.MetricPoint` (re-exported here),
+with named fields.
 
 Examples:
     >>> pending = PendingValues(params={"a": "1"}, tags={"t": "x"})
@@ -12,25 +12,31 @@ Examples:
     >>> chunk = pending.take_chunk()
     >>> chunk.count, pending.count
     (3, 0)
-    >>> chunk.metrics[0].entry
-    ('loss', 0.5, 0, 17)
+    >>> chunk.metrics[0].key, chunk.metrics[0].step
+    ('loss', 0)
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from pipelinex_mlflow.tracking.spool import linked_model_id
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from mlflow.entities import Metric
-
-    from pipelinex_mlflow.tracking.spool import MetricEntry
+__all__ = [
+    "MAX_ENTITIES_PER_REQUEST",
+    "MAX_PARAMS_PER_REQUEST",
+    "MAX_REQUEST_CHARS",
+    "MAX_TAGS_PER_REQUEST",
+    "MetricPoint",
+    "PendingValues",
+    "valid_texts",
+]
 
 #: MLflow's limits for one ``log_batch`` request.
 MAX_PARAMS_PER_REQUEST = 100
@@ -40,56 +46,6 @@ MAX_ENTITIES_PER_REQUEST = 1000
 MAX_REQUEST_CHARS = 800_000
 # What a value costs in a request beyond its key and text (its JSON).
 _VALUE_OVERHEAD_CHARS = 16
-
-
-class MetricPoint(NamedTuple):
-    """One metric value as the sender holds it.
-
-    Attributes:
-        key: The metric's key.
-        value: Its value.
-        step: Its step.
-        timestamp: When it was measured, in milliseconds since the epoch.
-        model_id: The logged model it is linked to, if any.
-    """
-
-    key: str
-    value: float
-    step: int
-    timestamp: int
-    model_id: str | None = None
-
-    @classmethod
-    def of(cls, entry: MetricEntry) -> MetricPoint:
-        """The point of a spool entry, ``(key, value, step, timestamp[, model id])``.
-
-        Its key is made valid UTF-8, as MLflow takes it.
-
-        Examples:
-            >>> MetricPoint.of(("acc", 0.9, 3, 17, "m-1"))
-            MetricPoint(key='acc', value=0.9, step=3, timestamp=17, model_id='m-1')
-        """
-        key, value, step, timestamp = entry[:4]
-        return cls(valid_utf8(key), value, step, timestamp, linked_model_id(entry))
-
-    @property
-    def entry(self) -> MetricEntry:
-        """The spool's entry of this point (the form :meth:`of` reads)."""
-        if self.model_id is None:
-            return (self.key, self.value, self.step, self.timestamp)
-        return (self.key, self.value, self.step, self.timestamp, self.model_id)
-
-    def to_mlflow(self) -> Metric:
-        """MLflow's ``Metric`` of this point."""
-        from mlflow.entities import Metric
-
-        return Metric(
-            key=self.key,
-            value=self.value,
-            timestamp=self.timestamp,
-            step=self.step,
-            model_id=self.model_id,
-        )
 
 
 def valid_texts(values: Mapping[str, str]) -> dict[str, str]:

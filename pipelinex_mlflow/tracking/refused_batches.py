@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pipelinex_mlflow.tracking.pending_values import MetricPoint, PendingValues
+from pipelinex_mlflow.tracking.pending_values import PendingValues
 from pipelinex_mlflow.tracking.send_failures import (
     error_text,
     refuses_values,
@@ -32,6 +32,8 @@ from pipelinex_mlflow.tracking.send_failures import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from pipelinex_mlflow.tracking.metric_point import MetricPoint
 
 #: Single values a refused batch is probed for, one request each.
 MAX_SINGLE_PROBES = 50

@@ -89,7 +89,7 @@ def spool_unsent(
         params=rest.params,
         checked_params=rest.checked_params,
         tags=rest.tags,
-        metrics=[point.entry for point in rest.metrics],
+        metrics=list(rest.metrics),
         files=[(j.local, j.artifact_path) for j in jobs if j.local is not None],
         texts=[(j.text, str(j.artifact_path)) for j in jobs if j.text is not None],
         end=end,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.masking import get_logger, mask_secrets, mask_url_passwords
@@ -18,6 +18,7 @@ from pipelinex_mlflow.tracking.keys import (
     suffixed_key,
 )
 from pipelinex_mlflow.tracking.metric_checks import metric_value
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.param_checks import (
     LongParamPolicy,
     masked_param,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pipelinex_mlflow.tracking.run_ref import RunRef
-    from pipelinex_mlflow.tracking.spool import MetricEntry
 
 logger = get_logger(__name__)
 
@@ -40,7 +40,7 @@ logger = get_logger(__name__)
 @dataclass
 class _Buffer:
     params: dict[str, str] = field(default_factory=dict)
-    metrics: list[MetricEntry] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     # tag base -> entry name -> JSON-able value (see tracking.json_tags)
     json_tag_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -200,8 +200,10 @@ class RunLogger:
         now = _now_ms()
         flat = flatten_dict(metrics, sep=sep)
         keys = distinct_keys(flat)
-        entries = [(keys[k], metric_value(k, v), step, now) for k, v in flat.items()]
-        self._queue_metrics(entries, model_ids)
+        points = [
+            MetricPoint(keys[k], metric_value(k, v), step, now) for k, v in flat.items()
+        ]
+        self._queue_metrics(points, model_ids)
 
     def log_metric_history(
         self, key: str, values: Iterable[Any], *, model_ids: Sequence[str] = ()
@@ -213,21 +215,25 @@ class RunLogger:
         """
         now = _now_ms()
         clean = sanitize_key(key)
-        entries = [
-            (clean, metric_value(f"{key}[{i}]", v), i, now)
+        points = [
+            MetricPoint(clean, metric_value(f"{key}[{i}]", v), i, now)
             for i, v in enumerate(values)
         ]
-        self._queue_metrics(entries, model_ids)
+        self._queue_metrics(points, model_ids)
 
     def _queue_metrics(
-        self, entries: list[tuple[str, float, int, int]], model_ids: Sequence[str]
+        self, points: list[MetricPoint], model_ids: Sequence[str]
     ) -> None:
         # A metric linked to two models is sent once per model: MLflow keeps one
         # run metric and links it to both.
-        linked: list[MetricEntry] = (
-            [(*entry, model_id) for model_id in model_ids for entry in entries]
+        linked = (
+            [
+                replace(point, model_id=model_id)
+                for model_id in model_ids
+                for point in points
+            ]
             if model_ids
-            else list(entries)
+            else points
         )
         with self._lock:
             self._buffer.metrics.extend(linked)

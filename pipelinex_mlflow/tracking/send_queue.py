@@ -35,7 +35,7 @@ from pipelinex_mlflow.tracking.retry_policy import POLICY
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from pipelinex_mlflow.tracking.pending_values import MetricPoint
+    from pipelinex_mlflow.tracking.metric_point import MetricPoint
 
 #: How long the first waiting value may wait before a request goes out.
 SEND_DELAY_S = 1.0

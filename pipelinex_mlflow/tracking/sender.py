@@ -54,7 +54,7 @@ from pipelinex_mlflow.tracking.chunk_sending import (
 )
 from pipelinex_mlflow.tracking.file_uploads import FileUploads
 from pipelinex_mlflow.tracking.keys import MAX_TAG_LENGTH
-from pipelinex_mlflow.tracking.pending_values import MetricPoint, valid_texts
+from pipelinex_mlflow.tracking.pending_values import valid_texts
 from pipelinex_mlflow.tracking.refused_batches import PartlySent
 from pipelinex_mlflow.tracking.retry_policy import POLICY
 from pipelinex_mlflow.tracking.run_ending import mark_ended, spool_unsent
@@ -71,9 +71,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from pipelinex_mlflow.tracking.metric_point import MetricPoint
     from pipelinex_mlflow.tracking.pending_values import PendingValues
     from pipelinex_mlflow.tracking.run_ref import RunRef
-    from pipelinex_mlflow.tracking.spool import MetricEntry, RunEnd
+    from pipelinex_mlflow.tracking.spool import RunEnd
 
 __all__ = [
     "CHANGED_PARAM_TAG_PREFIX",
@@ -135,7 +136,7 @@ class RunSender:
         self,
         *,
         params: Mapping[str, str],
-        metrics: list[MetricEntry],
+        metrics: list[MetricPoint],
         tags: Mapping[str, str],
         check_existing_params: bool = False,
         json_tag_entries: Mapping[str, Mapping[str, Any]] | None = None,
@@ -154,11 +155,12 @@ class RunSender:
         """
         # MLflow refuses text that is not valid UTF-8, with the whole batch.
         params = valid_texts(params)
+        points = [point.valid() for point in metrics]
         if not check_existing_params:
             params = {self.claim_param(k, v): v for k, v in params.items()}
         self._queue.add(
             params,
-            [MetricPoint.of(entry) for entry in metrics],
+            points,
             valid_texts(tags),
             checked=check_existing_params,
             json_tag_entries=json_tag_entries,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipelinex_mlflow.tracking import RunEnd, RunRef
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.sender import SEND_TRIES, UNLOGGED_TAG, RunSender
 from pipelinex_mlflow.tracking.spool import read_spool
 from tests.conftest import ServerProcess
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
     from mlflow.tracking import MlflowClient
 
-    from pipelinex_mlflow.tracking.spool import MetricEntry
     from tests.conftest import MlflowServer
 
 pytestmark = pytest.mark.server
@@ -132,12 +132,12 @@ def proxied(
         yield proxy, RunRef(proxy.url, run_id), client
 
 
-def _metrics(count: int, *extra: str) -> list[MetricEntry]:
-    entries: list[MetricEntry] = [
-        (f"m{i}", float(i), 0, 1_700_000_000_000) for i in range(count)
+def _metrics(count: int, *extra: str) -> list[MetricPoint]:
+    entries = [
+        MetricPoint(f"m{i}", float(i), 0, 1_700_000_000_000) for i in range(count)
     ]
     for position, key in enumerate(extra):
-        entries.insert(position * 3, (key, 1.0, 0, 1_700_000_000_000))
+        entries.insert(position * 3, MetricPoint(key, 1.0, 0, 1_700_000_000_000))
     return entries
 
 

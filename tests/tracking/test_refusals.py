@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipelinex_mlflow.tracking import RunEnd, RunLogger, RunRef
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.sender import UNLOGGED_TAG, RunSender
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def test_a_key_mlflow_refuses_costs_only_its_value(run: RunRef) -> None:
         run,
         params={"lr": "0.5"},
         tags={f"key{LONE_SURROGATE}": "x", "team": "a"},
-        metrics=[("loss", 0.5, 0, 1)],
+        metrics=[MetricPoint("loss", 0.5, 0, 1)],
     )
     assert report.lost_values == 1, report  # type: ignore[attr-defined]
     assert "key\ufffd" in report.summary()  # type: ignore[attr-defined]
@@ -95,8 +96,8 @@ def test_a_refused_metric_costs_only_itself_and_is_named(
 ) -> None:
     if where == "server":
         run = request.getfixturevalue("server_run")
-    metrics = [(f"m{i}", float(i), 0, 1_700_000_000_000) for i in range(300)]
-    metrics.insert(150, (REFUSED_KEY, 1.0, 0, 1_700_000_000_000))
+    metrics = [MetricPoint(f"m{i}", float(i), 0, 1_700_000_000_000) for i in range(300)]
+    metrics.insert(150, MetricPoint(REFUSED_KEY, 1.0, 0, 1_700_000_000_000))
     report = _send_and_end(
         run, params={"lr": "0.5"}, metrics=metrics, tags={"team": "a"}
     )
@@ -117,7 +118,7 @@ def test_a_param_the_run_holds_with_another_value_costs_only_itself(
 ) -> None:
     client.log_param(run.run_id, "depth", "3")
     params = {f"p{i}": str(i) for i in range(50)} | {"depth": "4"}
-    report = _send_and_end(run, params=params, metrics=[("loss", 0.5, 0, 1)])
+    report = _send_and_end(run, params=params, metrics=[MetricPoint("loss", 0.5, 0, 1)])
     assert report.lost_values == 1, report  # type: ignore[attr-defined]
     assert "depth" in report.summary()  # type: ignore[attr-defined]
     data = client.get_run(run.run_id).data

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipelinex_mlflow.tracking import RunEnd, RunRef, TrackingError, replay_all
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.spool import Spooled, pending_spools, write_spool
 from tests.reliability_project import generate, kedro, kedro_env, output_of
 
@@ -39,7 +40,7 @@ def _good_spool(run: RunRef, folder: Path, tmp_path: Path) -> Path:
         run,
         Spooled(
             params={"lr": "0.5"},
-            metrics=[("loss", 0.5, 0, 1_700_000_000_000)],
+            metrics=[MetricPoint("loss", 0.5, 0, 1_700_000_000_000)],
             files=[(str(report), None)],
             end=RunEnd("FINISHED", 1_700_000_001_000),
         ),

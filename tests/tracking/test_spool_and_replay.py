@@ -18,6 +18,7 @@ from pipelinex_mlflow.tracking import (
     replay_all,
     start_run,
 )
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.sender import RunSender
 from pipelinex_mlflow.tracking.spool import (
     Spooled,
@@ -54,8 +55,8 @@ def _spooled(tmp_path: Path) -> Spooled:
         checked_params={"depth": "3"},
         tags={"team": "a"},
         metrics=[
-            ("loss", 0.5, 0, 1_700_000_000_000),
-            ("loss", 0.25, 1, 1_700_000_001_000),
+            MetricPoint("loss", 0.5, 0, 1_700_000_000_000),
+            MetricPoint("loss", 0.25, 1, 1_700_000_001_000),
         ],
         files=[(str(report), None), (str(model), "models")],
         texts=[("hello", "notes/hello.txt")],
@@ -143,7 +144,9 @@ def test_a_refused_server_costs_seconds_and_spools_everything(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     run = RunRef(_refused_url(), "0123456789abcdef")
     sender = RunSender(run)
-    sender.submit(params={"lr": "0.5"}, metrics=[("loss", 1.0, 0, 1)], tags={})
+    sender.submit(
+        params={"lr": "0.5"}, metrics=[MetricPoint("loss", 1.0, 0, 1)], tags={}
+    )
     report_file = tmp_path / "report.txt"
     report_file.write_text("done")
     sender.upload(str(report_file), None)
@@ -160,7 +163,7 @@ def test_a_refused_server_costs_seconds_and_spools_everything(
     assert "kedro mlflow replay" in report.summary()
     (batch,) = read_spool(report.spool).batches
     assert batch.params == {"lr": "0.5"}
-    assert batch.metrics == [("loss", 1.0, 0, 1)]
+    assert batch.metrics == [MetricPoint("loss", 1.0, 0, 1)]
     assert batch.end == RunEnd("FINISHED", 2)
 
 
@@ -173,7 +176,7 @@ def test_what_the_store_refuses_at_replay_is_named_and_the_file_is_done(
         run,
         Spooled(
             params={"lr": "0.5"},
-            metrics=[("loss", 0.5, 0, 1_700_000_000_000)],
+            metrics=[MetricPoint("loss", 0.5, 0, 1_700_000_000_000)],
             end=RunEnd("FINISHED", 1_700_000_001_000),
         ),
         tmp_path / "spool",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipelinex_mlflow.tracking import RunEnd, RunRef, TrackingError, replay
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.sender import RunSender
 from pipelinex_mlflow.tracking.spool import (
     SPOOL_DIR_ENV_VAR,
@@ -66,7 +67,9 @@ def test_an_unwritable_spool_is_counted_as_lost_with_the_runs_end(
     report_file = tmp_path / "report.txt"
     report_file.write_text("done")
     sender = RunSender(RunRef(_refused_url(), "0123456789abcdef"))
-    sender.submit(params={"lr": "0.5"}, metrics=[("loss", 1.0, 0, 1)], tags={})
+    sender.submit(
+        params={"lr": "0.5"}, metrics=[MetricPoint("loss", 1.0, 0, 1)], tags={}
+    )
     sender.upload(str(report_file), None)
     report = sender.close(time.monotonic() + 60, RunEnd("FINISHED", 2))
     assert (report.lost_values, report.lost_files) == (2, ["report.txt"])
@@ -292,7 +295,7 @@ def test_what_the_reader_would_refuse_is_left_out_of_the_spool_and_counted(
     odd.write_text("odd")
     spooled = Spooled(
         params={"lr": "0.5", "caf\udce9": "x"},
-        metrics=[("loss", 0.5, 0, 1_700_000_000_000)],
+        metrics=[MetricPoint("loss", 0.5, 0, 1_700_000_000_000)],
         files=[
             (str(good), "reports"),
             (str(odd), "caf\udce9"),

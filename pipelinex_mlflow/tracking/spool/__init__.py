@@ -17,33 +17,32 @@ holds with the same key, value, step and timestamp.
 
 One module per job: ``content`` (what a spool holds), ``folder`` (where spool
 files live and how they are named), ``schema`` (the records' schema, applied by
-the reader and the writer), ``refusals`` (what the schema would refuse, left
+the reader and the writer, and a metric point's row in them), ``refusals`` (what the schema would refuse, left
 out), ``writing`` and ``reading``; import their names from here.
 
 Examples:
     >>> import tempfile
     >>> from pathlib import Path
+    >>> from pipelinex_mlflow.tracking.metric_point import MetricPoint
     >>> from pipelinex_mlflow.tracking.run_ref import RunRef
     >>> folder = Path(tempfile.mkdtemp())
     >>> run = RunRef("http://127.0.0.1:5000", "0123abcd")
     >>> path = write_spool(
-    ...     run, Spooled(metrics=[("loss", 0.5, 0, 1700000000000)]), folder
+    ...     run, Spooled(metrics=[MetricPoint("loss", 0.5, 0, 1700000000000)]), folder
     ... )
     >>> path.name
     '0123abcd.zip'
     >>> read_spool(path).batches[0].metrics
-    [('loss', 0.5, 0, 1700000000000)]
+    [MetricPoint(key='loss', value=0.5, step=0, timestamp=1700000000000, model_id=None)]
 """
 
 from __future__ import annotations
 
 from pipelinex_mlflow.tracking.spool.content import (
-    MetricEntry,
     Refused,
     RunEnd,
     SpoolContent,
     Spooled,
-    linked_model_id,
 )
 from pipelinex_mlflow.tracking.spool.folder import (
     DEFAULT_SPOOL_DIR_NAME,
@@ -74,12 +73,10 @@ __all__ = [
     "SPOOL_LOCK_TIMEOUT_S",
     "SPOOL_SUFFIX",
     "BadSpoolError",
-    "MetricEntry",
     "Refused",
     "RunEnd",
     "SpoolContent",
     "Spooled",
-    "linked_model_id",
     "mark_rejected",
     "mark_replayed",
     "pending_spools",

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pipelinex_mlflow.tracking.metric_point import MetricPoint
     from pipelinex_mlflow.tracking.run_ref import RunRef
-
-#: ``(key, value, step, timestamp)``, and the id of the model it is linked to.
-MetricEntry = tuple[str, float, int, int] | tuple[str, float, int, int, str]
 
 
 @dataclass
@@ -54,7 +52,7 @@ class Spooled:
         params: Params to log.
         checked_params: Params the run may already hold: compared before logging.
         tags: Tags to set.
-        metrics: ``(key, value, step, timestamp[, model id])`` entries.
+        metrics: Metric points, in the order they came.
         files: ``(local path, artifact path)`` of files or folders to upload.
         texts: ``(text, artifact file)`` of texts to upload.
         end: The run's end, if it could not be recorded either.
@@ -64,7 +62,7 @@ class Spooled:
     params: dict[str, str] = field(default_factory=dict)
     checked_params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    metrics: list[MetricEntry] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
     files: list[tuple[str, str | None]] = field(default_factory=list)
     texts: list[tuple[str, str]] = field(default_factory=list)
     end: RunEnd | None = None
@@ -102,9 +100,3 @@ class SpoolContent:
     run: RunRef
     batches: list[Spooled]
     files_root: Path | None = None
-
-
-def linked_model_id(entry: MetricEntry) -> str | None:
-    """The id of the model a metric entry is linked to, if any."""
-    # A linked entry has a fifth part; mypy narrows the tuple by the literal length.
-    return entry[4] if len(entry) == 5 else None  # noqa: PLR2004

@@ -10,6 +10,7 @@ from pipelinex_mlflow.tracking.spool.schema import (
     FileRecord,
     TextRecord,
     empty_record,
+    metric_row,
     refusal,
 )
 from pipelinex_mlflow.tracking.value_text import valid_utf8
@@ -33,15 +34,16 @@ def leave_out_refused(spooled: Spooled, batch_id: str) -> None:
                 refused.reasons.append(
                     f"{kind.rstrip('s')} {valid_utf8(key)!r}: {problem}"
                 )
-    if refusal(BatchRecord, empty_record(metrics=spooled.metrics)) is not None:
+    rows = [metric_row(point) for point in spooled.metrics]
+    if refusal(BatchRecord, empty_record(metrics=rows)) is not None:
         kept = []
-        for entry in spooled.metrics:
-            problem = refusal(BatchRecord, empty_record(metrics=[entry]))
+        for point, row in zip(spooled.metrics, rows, strict=True):
+            problem = refusal(BatchRecord, empty_record(metrics=[row]))
             if problem is None:
-                kept.append(entry)
+                kept.append(point)
             else:
                 refused.values += 1
-                refused.reasons.append(f"metric {valid_utf8(entry[0])!r}: {problem}")
+                refused.reasons.append(f"metric {valid_utf8(point.key)!r}: {problem}")
         spooled.metrics = kept
     _leave_out_refused_files(spooled, batch_id)
 

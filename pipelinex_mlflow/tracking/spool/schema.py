@@ -2,6 +2,19 @@
 
 The writer leaves out what :func:`refusal` finds the reader would refuse, so one
 bad item never makes a whole spool unreadable.
+
+A metric is a :class:`~pipelinex_mlflow.tracking.metric_point.MetricPoint`
+everywhere but in the file, where it is a row (:data:`MetricRow`):
+:func:`metric_row` and :func:`metric_point` convert, the only places that do.
+
+Examples:
+    >>> point = MetricPoint("acc", 0.9, step=3, timestamp=17, model_id="m-1")
+    >>> metric_row(point)
+    ('acc', 0.9, 3, 17, 'm-1')
+    >>> metric_point(metric_row(point)) == point
+    True
+    >>> metric_row(MetricPoint("loss", 0.5, step=0, timestamp=17))
+    ('loss', 0.5, 0, 17)
 """
 
 from __future__ import annotations
@@ -12,11 +25,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from pipelinex_mlflow.tracking.metric_point import MetricPoint
 from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.spool.content import RunEnd, Spooled
 
 #: The version of the spool format, written in ``run.json``.
 SPOOL_FORMAT = 1
+
+#: A metric point in a spool file: ``[key, value, step, timestamp]``, and the id
+#: of the model it is linked to, if it is.
+MetricRow = tuple[str, float, int, int] | tuple[str, float, int, int, str]
 
 # The schema of a spool file's records. A spool may come from anywhere (copied
 # from another machine, crafted): every record is checked before anything is sent.
@@ -94,7 +112,7 @@ class BatchRecord(BaseModel):
     params: dict[str, str]
     checked_params: dict[str, str]
     tags: dict[str, str]
-    metrics: list[tuple[str, float, int, int] | tuple[str, float, int, int, str]]
+    metrics: list[MetricRow]
     files: list[FileRecord]
     texts: list[TextRecord]
     end: EndRecord | None
@@ -113,7 +131,7 @@ class BatchRecord(BaseModel):
             params=dict(self.params),
             checked_params=dict(self.checked_params),
             tags=dict(self.tags),
-            metrics=list(self.metrics),
+            metrics=[metric_point(row) for row in self.metrics],
             files=[(_named(f, root), f.artifact_path) for f in self.files],
             texts=[
                 (
@@ -137,6 +155,21 @@ def _named(record: FileRecord, root: Path | None) -> str:
     named.parent.mkdir(parents=True, exist_ok=True)
     extracted.rename(named)
     return str(named)
+
+
+def metric_row(point: MetricPoint) -> MetricRow:
+    """The row the spool file holds for ``point`` (four parts unless it is linked)."""
+    if point.model_id is None:
+        return (point.key, point.value, point.step, point.timestamp)
+    return (point.key, point.value, point.step, point.timestamp, point.model_id)
+
+
+def metric_point(row: MetricRow) -> MetricPoint:
+    """The point a spool file's ``row`` holds (its fifth part, a linked model's id)."""
+    # mypy narrows the tuple by the literal length.
+    model_id = row[4] if len(row) == 5 else None  # noqa: PLR2004
+    key, value, step, timestamp = row[:4]
+    return MetricPoint(key, value, step, timestamp, model_id)
 
 
 def empty_record(**values: Any) -> dict[str, Any]:

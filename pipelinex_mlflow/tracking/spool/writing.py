@@ -18,7 +18,7 @@ from pipelinex_mlflow.tracking.errors import TrackingError
 from pipelinex_mlflow.tracking.paths import containment_problem
 from pipelinex_mlflow.tracking.spool.folder import spool_path
 from pipelinex_mlflow.tracking.spool.refusals import leave_out_refused
-from pipelinex_mlflow.tracking.spool.schema import SPOOL_FORMAT
+from pipelinex_mlflow.tracking.spool.schema import SPOOL_FORMAT, metric_row
 from pipelinex_mlflow.tracking.value_text import valid_utf8
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def _add_batch(archive: zipfile.ZipFile, spooled: Spooled) -> None:
         "params": spooled.params,
         "checked_params": spooled.checked_params,
         "tags": spooled.tags,
-        "metrics": spooled.metrics,
+        "metrics": [metric_row(point) for point in spooled.metrics],
         "files": files,
         "texts": texts,
         "end": None
