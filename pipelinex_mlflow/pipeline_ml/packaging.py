@@ -213,10 +213,12 @@ def log_prepared_model(
             write_predictor(prepared.predictor, pickled)
         except TrackingError as exc:
             raise PipelineModelError(f"Model {options.name!r}: {exc}") from exc
-        save_args["pip_requirements"] = options.pip_requirements or [
-            *pinned_requirements(prepared.spec, pickled),
-            *options.extra_pip_requirements,
-        ]
+        if save_args.get("conda_env") is None:
+            # A conda_env (kedro-mlflow's way) replaces the pinned requirements.
+            save_args["pip_requirements"] = options.pip_requirements or [
+                *pinned_requirements(prepared.spec, pickled),
+                *options.extra_pip_requirements,
+            ]
         code = Path(tmp, "code")
         code.mkdir()
         save_args["code_paths"] = [

@@ -272,6 +272,53 @@ def _check_options(options: ModelOptions) -> None:
             f"pipeline_ml_factory: signature {signature!r} is not one of "
             f"{', '.join(SIGNATURE_MODES)}, or an mlflow.models.ModelSignature."
         )
+    _check_save_args_clashes(options)
+
+
+#: save_model arguments the pipeline model sets itself: its Python model is the
+#: inference pipeline, saved in the folder MLflow gives.
+_SET_BY_THE_PIPELINE_MODEL = (
+    "python_model",
+    "loader_module",
+    "data_path",
+    "path",
+    "mlflow_model",
+)
+
+
+def _check_save_args_clashes(options: ModelOptions) -> None:
+    """Refuse save_args (kedro-mlflow's log_model_kwargs) that cannot all hold.
+
+    Examples:
+        >>> ModelOptions(save_args={"conda_env": {}}, extra_pip_requirements=["x"])
+        Traceback (most recent call last):
+        ...
+        pipelinex_mlflow.pipeline_ml.spec.PipelineModelError: pipeline_ml_factory model 'model': conda_env replaces the model's pip requirements, so it cannot come with extra_pip_requirements. Give conda_env alone, or pip_requirements/extra_pip_requirements without it.
+    """
+    taken = sorted(k for k in options.save_args if k in _SET_BY_THE_PIPELINE_MODEL)
+    if taken:
+        raise PipelineModelError(
+            f"pipeline_ml_factory model {options.name!r}: {', '.join(taken)} "
+            "cannot be given: the pipeline model sets it (its Python model is the "
+            "inference pipeline). Remove it from log_model_kwargs."
+        )
+    if options.save_args.get("conda_env") is None:
+        return
+    given = [
+        name
+        for name, value in (
+            ("pip_requirements", options.pip_requirements),
+            ("extra_pip_requirements", options.extra_pip_requirements),
+        )
+        if value
+    ]
+    if given:
+        raise PipelineModelError(
+            f"pipeline_ml_factory model {options.name!r}: conda_env replaces the "
+            f"model's pip requirements, so it cannot come with {' or '.join(given)}. "
+            "Give conda_env alone, or pip_requirements/extra_pip_requirements "
+            "without it."
+        )
 
 
 # --------------------------------------------------------------------------------------

@@ -110,19 +110,34 @@ def save_with_flavor(
                 f"{sorted(kwargs)}: {exc}. Remove it, or see the flavor's "
                 "save_model documentation for what it takes."
             ) from None
-        raise _cannot_save(flavor, model, exc) from exc
+        raise _cannot_save(flavor, model, exc, kwargs) from exc
     except TrackingError:
         raise
     except Exception as exc:
-        raise _cannot_save(flavor, model, exc) from scrubbed(exc)
+        raise _cannot_save(flavor, model, exc, kwargs) from scrubbed(exc)
 
 
-def _cannot_save(flavor: Flavor, model: Any, exc: BaseException) -> TrackingError:
+def _cannot_save(
+    flavor: Flavor, model: Any, exc: BaseException, kwargs: dict[str, Any]
+) -> TrackingError:
+    if flavor.name == PYFUNC and (
+        isinstance(model, (str, Path)) or callable(model) or _is_python_model(model)
+    ):
+        # The object is one pyfunc saves: what failed is in the arguments.
+        return TrackingError(
+            f"{flavor.module_name}.save_model refused its arguments "
+            f"({type(exc).__name__}: {exc}). The save_args given: "
+            f"{', '.join(sorted(kwargs)) or 'none'}."
+        )
     return TrackingError(
         f"{flavor.module_name}.save_model could not save the "
         f"{type(model).__module__}.{type(model).__qualname__} ({type(exc).__name__}: "
         f"{exc}). The flavor wants {flavor.wants}."
     )
+
+
+def _is_python_model(model: Any) -> bool:
+    return isinstance(model, import_quietly("mlflow.pyfunc.model").PythonModel)
 
 
 def _check_pyfunc_model(model: Any, workflow: PyfuncWorkflow) -> None:

@@ -105,6 +105,18 @@ def test_a_wrong_pipeline_fails_at_registry_time_naming_the_dataset(
             "runner is given twice",
         ),
         ({"kpm_kwargs": {"runners": "x"}}, "kpm_kwargs takes runner, copy_mode"),
+        (
+            {
+                "log_model_kwargs": {"conda_env": {"dependencies": ["python"]}},
+                "extra_pip_requirements": ["scipy"],
+            },
+            "conda_env replaces the model's pip requirements, so it cannot come "
+            "with extra_pip_requirements",
+        ),
+        (
+            {"log_model_kwargs": {"python_model": "model.py"}},
+            "python_model cannot be given: the pipeline model sets it",
+        ),
     ],
 )
 def test_a_bad_argument_fails_at_registry_time(

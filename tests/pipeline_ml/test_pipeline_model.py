@@ -219,6 +219,43 @@ def test_the_model_carries_pinned_requirements_and_no_bytecode(
     assert not [d for d in walked if d.endswith(("__pycache__", "_vendor"))]
 
 
+def test_kedro_mlflows_conda_env_replaces_the_pinned_requirements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: MlflowClient
+) -> None:
+    """kedro-mlflow's tutorial passes log_model_kwargs={"conda_env": ...}."""
+    import mlflow
+    import yaml
+
+    conda_env = {
+        "name": "pml",
+        "channels": ["conda-forge"],
+        "dependencies": ["python=3.11", {"pip": ["kedro==1.7.0", "pandas"]}],
+    }
+    # The registry is a str.format template: its own braces are doubled.
+    escaped = repr({"conda_env": conda_env}).replace("{", "{{").replace("}", "}}")
+    registry = REGISTRY.replace(
+        '        tags={{"made_by": "pml_project"}},\n    )',
+        '        tags={{"made_by": "pml_project"}},\n'
+        f"        log_model_kwargs={escaped},\n    )",
+        1,
+    )
+    assert registry != REGISTRY
+    project = bootstrap(generate(tmp_path / "pml", registry=registry), monkeypatch)
+    kedro_run(project, pipeline_names=["training"])
+    (run,) = runs(client)
+    assert run.info.status == "FINISHED"
+    (logged,) = run_models(client, run)["model"]
+    folder = mlflow.artifacts.download_artifacts(f"models:/{logged.model_id}")
+    written = yaml.safe_load(Path(folder, "conda.yaml").read_text())
+    assert (written["name"], written["channels"]) == ("pml", ["conda-forge"])
+    python, pip = written["dependencies"]
+    # MLflow adds its own pin to the environment it is given; nothing else is.
+    assert (python, pip["pip"][1:]) == ("python=3.11", ["kedro==1.7.0", "pandas"])
+    assert pip["pip"][0].startswith("mlflow==")
+    requirements = Path(folder, "requirements.txt").read_text().split()
+    assert requirements[1:] == ["kedro==1.7.0", "pandas"]
+
+
 def test_a_filtered_run_missing_an_mlflow_input_says_what_to_run_instead(
     project: ProjectMetadata, client: MlflowClient, caplog: pytest.LogCaptureFixture
 ) -> None:
