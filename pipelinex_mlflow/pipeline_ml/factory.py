@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 from kedro.pipeline import Pipeline
 
 from pipelinex_mlflow.masking import get_logger
-from pipelinex_mlflow.pipeline_ml.spec import (
+from pipelinex_mlflow.pipeline_ml.model_options import (
     DEFAULT_MODEL_NAME,
-    InferenceSpec,
     ModelOptions,
     PipelineModelError,
-    register,
 )
+from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, register
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

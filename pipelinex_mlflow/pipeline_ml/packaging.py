@@ -27,8 +27,8 @@ from kedro.io import DatasetError
 from pipelinex_mlflow.io.model_backend import ModelBackend
 from pipelinex_mlflow.kedro_helpers import keeps_in_memory
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.pipeline_ml.model_options import PipelineModelError
 from pipelinex_mlflow.pipeline_ml.predictor import RUNNER_PARAM, InferencePredictor
-from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, PipelineModelError
 from pipelinex_mlflow.tracking import TrackingError
 from pipelinex_mlflow.tracking.flavors import PYFUNC, get_flavor
 from pipelinex_mlflow.tracking.models import (
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from kedro.io import CatalogProtocol
 
+    from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec
     from pipelinex_mlflow.tracking import RunLogger
     from pipelinex_mlflow.tracking.models import LoggedModelRef
 

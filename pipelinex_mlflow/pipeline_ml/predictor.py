@@ -35,7 +35,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 
 from pipelinex_mlflow.kedro_helpers import PARAMETERS, parameter_key
-from pipelinex_mlflow.pipeline_ml.spec import PREDICT_RUNNERS, CopyMode
+from pipelinex_mlflow.pipeline_ml.model_options import PREDICT_RUNNERS, CopyMode
 from pipelinex_mlflow.tracking import iter_leaves
 
 if TYPE_CHECKING:

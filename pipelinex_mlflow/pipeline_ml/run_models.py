@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.io import MLflowDataSet
 from pipelinex_mlflow.masking import get_logger
+from pipelinex_mlflow.pipeline_ml.model_options import PipelineModelError
 from pipelinex_mlflow.pipeline_ml.packaging import check_catalog, log_pipeline_model
-from pipelinex_mlflow.pipeline_ml.spec import PipelineModelError, SpecMatch, matches
+from pipelinex_mlflow.pipeline_ml.spec import SpecMatch, matches
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol

@@ -12,12 +12,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from pipelinex_mlflow.pipeline_ml.factory import PipelineML
-from pipelinex_mlflow.pipeline_ml.spec import (
-    InferenceSpec,
-    ModelOptions,
-    PipelineModelError,
-    matches,
-)
+from pipelinex_mlflow.pipeline_ml.model_options import ModelOptions, PipelineModelError
+from pipelinex_mlflow.pipeline_ml.spec import InferenceSpec, matches
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

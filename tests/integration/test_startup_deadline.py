@@ -497,7 +497,8 @@ class TestMySQLStores:
             started = time.monotonic()
             with pytest.raises(TrackingError, match="MySQL") as err:
                 check_reachable(uri, timeout_s=1)
-        assert time.monotonic() - started < 1 + 2  # the bound, and a grace
+        # Short of the default bound, whatever the load: the argument held.
+        assert time.monotonic() - started < SERVER_TIMEOUT_S
         assert "\n" not in str(err.value)
         assert "hunter2" not in str(err.value)
 

@@ -103,7 +103,9 @@ class TestDatabaseStores:
                 check_reachable(
                     f"postgresql+psycopg://bob:pw@127.0.0.1:{port}/m", timeout_s=1.5
                 )
-            assert 1.4 < time.monotonic() - started < 3
+            # It waits the bound (not less); the upper figure only guards a hang,
+            # as a loaded machine may take seconds longer to give up.
+            assert 1.4 < time.monotonic() - started < 30
 
     def test_a_host_name_that_does_not_resolve(self) -> None:
         with pytest.raises(
