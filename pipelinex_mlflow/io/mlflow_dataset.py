@@ -176,7 +176,9 @@ class MLflowDataSet(CatalogEntry, AbstractDataset[Any, Any]):
                 ``runs:/<run id>/<name>``); the entry is then read-only.
             save_args: For models: arguments of ``mlflow.<flavor>.save_model``
                 (``signature``, ``input_example``, ``pip_requirements``, ...).
-            load_args: For models: arguments of ``mlflow.<flavor>.load_model``.
+            load_args: For models: arguments of ``mlflow.<flavor>.load_model``; a
+                ``model_uri`` there (kedro-mlflow's spelling) is the entry's
+                ``model_uri``, refused beside another argument naming the model.
             pyfunc_workflow: For ``flavor="pyfunc"``: ``python_model`` or
                 ``loader_module``; inferred from the saved object when ``None``.
 

@@ -71,7 +71,8 @@ class ModelBackend:
         save_args: Passed to ``mlflow.<flavor>.save_model`` (``signature``,
             ``input_example``, ``pip_requirements``, ``code_paths``, ...);
             ``params``, ``tags`` and ``model_type`` describe the logged model.
-        load_args: Passed to ``mlflow.<flavor>.load_model``.
+        load_args: Passed to ``mlflow.<flavor>.load_model`` (the dataset has
+            made a ``model_uri`` there its ``model_uri`` already).
         pyfunc_workflow: For ``pyfunc``: ``python_model`` (a ``PythonModel`` or a
             function) or ``loader_module`` (a module name); inferred when ``None``.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from multiprocessing.reduction import ForkingPickler
@@ -133,6 +134,68 @@ class TestMetricCode:
             "item.loss",
             "item.f1.macro",
         }
+
+    def test_a_step_keyed_dict_in_a_kedro_run_is_flattened_and_warned_per_entry(
+        self,
+        client: MlflowClient,
+        tracking_uri: str,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """kedro-mlflow's ``{step: value}`` history: one metric per key, said once."""
+        catalog = DataCatalog(
+            {
+                "x": MLflowDataSet(dataset="m"),
+                "y": MLflowDataSet(dataset="a"),
+                "named": MLflowDataSet(dataset="m"),
+            }
+        )
+        pipeline = Pipeline(
+            [
+                node(lambda: {0: 0.9, 5: 0.7}, None, "x", name="steps_m"),
+                node(lambda: {1: 0.5, 2: "late"}, None, "y", name="steps_a"),
+                node(lambda: {"0": 1.0}, None, "named", name="text_keys"),
+            ]
+        )
+        hook = MLflowBasicLoggerHook(uri=tracking_uri, experiment_name="steps")
+        with caplog.at_level(logging.WARNING):
+            run_with_hooks(pipeline, catalog, (hook,))
+        experiment = client.get_experiment_by_name("steps")
+        assert experiment is not None
+        (run,) = client.search_runs([experiment.experiment_id])
+        assert run.info.status == "FINISHED"
+        ours = {k: v for k, v in run.data.metrics.items() if k[0] in "xyn"}
+        assert ours == {"x.0": 0.9, "x.5": 0.7, "y.1": 0.5, "named.0": 1.0}
+        assert run.data.params["y.2"] == "late"
+        warned = sorted(
+            r.getMessage()
+            for r in caplog.records
+            if "keys are all ints" in r.getMessage()
+        )
+        assert len(warned) == 2, warned
+        assert warned[0].startswith("MLflowDataSet 'x' (dataset='m')")
+        assert "one MLflow key per dict key ('x.0', 'x.5')" in warned[0]
+        assert "save a list of the values with dataset='m'" in warned[0]
+        assert "metric 'x' at steps 0..n-1" in warned[0]
+        assert warned[1].startswith("MLflowDataSet 'y' (dataset='a')")
+        assert "('y.1', 'y.2')" in warned[1]
+
+    def test_a_step_keyed_dict_is_warned_once_per_entry(
+        self,
+        client: MlflowClient,
+        outside_kedro: RunRef,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        entry = MLflowDataSet(dataset="m", dataset_name="loss")
+        with caplog.at_level(logging.WARNING):
+            entry.save({0: 3.0, 1: 2.0})
+            entry.save({2: [1.0, 0.5]})
+        assert client.get_run(outside_kedro.run_id).data.metrics == {
+            "loss.0": 3.0,
+            "loss.1": 2.0,
+            "loss.2": 0.5,
+        }
+        warned = [r for r in caplog.records if "keys are all ints" in r.getMessage()]
+        assert len(warned) == 1
 
     @pytest.mark.parametrize("bad", ["high", {"a": "x"}, [1, "b"], [], True])
     def test_non_numbers_are_refused(

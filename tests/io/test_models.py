@@ -218,6 +218,30 @@ class TestKedroMlflowSpellings:
         (version,) = client.search_model_versions("name = 'moved'")
         assert version.run_id == saving_run.run_id
 
+    @pytest.mark.parametrize(
+        "uri", ["models:/reg@champion", "runs:/{run_id}/regressor"]
+    )
+    def test_model_uri_in_load_args_loads_that_model(
+        self, client: MlflowClient, saving_run: RunRef, tracking_uri: str, uri: str
+    ) -> None:
+        model = _regressor()
+        _model_entry(
+            dataset_name="regressor", registered_model_name="reg", alias="champion"
+        ).save(model)
+        drain_run(saving_run)
+        set_current_run(None)  # a later run, elsewhere: the URI says where
+        model_uri = uri.format(run_id=saving_run.run_id)
+        reader = _model_entry(
+            dataset_name="other",
+            loading_tracking_uri=tracking_uri,
+            load_args={"model_uri": model_uri},
+        )
+        assert f"model_uri='{model_uri}'" in str(reader)
+        assert reader.exists()
+        loaded = reader.load()
+        assert type(loaded) is type(model)
+        np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
 
 class TestOtherRuns:
     def test_saving_experiment_name_logs_into_a_new_finished_run(
@@ -483,6 +507,33 @@ class TestBadInput:
                 {"model_uri": "models:/reg/1", "registered_model_name": "reg"},
                 "read-only",
             ),
+            (
+                {
+                    "model_uri": "models:/reg/1",
+                    "load_args": {"model_uri": "models:/reg/2"},
+                },
+                "load_args model_uri 'models:/reg/2' and model_uri 'models:/reg/1' "
+                "both say which model the entry holds. Give the URI once",
+            ),
+            (
+                {
+                    "loading_run_id": "0123abcd",
+                    "load_args": {"model_uri": "models:/r/1"},
+                },
+                "load_args model_uri 'models:/r/1' and loading_run_id '0123abcd' both "
+                "say which model the entry holds. Remove loading_run_id",
+            ),
+            (
+                {
+                    "registered_model_name": "reg",
+                    "alias": "champion",
+                    "load_args": {"model_uri": "models:/reg@champion"},
+                },
+                "and registered_model_name 'reg' both say which model the entry "
+                "holds. A model_uri entry is read-only",
+            ),
+            ({"load_args": {"model_uri": None}}, "load_args model_uri must be"),
+            ({"load_args": {"model_uri": "models:/reg"}}, "no version or alias"),
             ({"pyfunc_workflow": "python_model"}, "applies to flavor 'pyfunc' only"),
             (
                 {"flavor": "pyfunc", "pyfunc_workflow": "nope"},

@@ -15,16 +15,36 @@ Examples:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
+
+from kedro.io import DatasetError
 
 from pipelinex_mlflow.io.backends.base import (
     BackendSettings,
     CopyMode,
     DatasetBackend,
     LocalFile,
+    ModelOptions,
     require_name,
 )
 from pipelinex_mlflow.io.model_backend import ModelBackend
+
+_READ_ONLY_FIX = (
+    "A model_uri entry is read-only: use one entry to load by model_uri and "
+    "another, without it, to save and register."
+)
+# What to do instead when load_args' model_uri meets another argument that also
+# says which model the entry holds.
+_CLASH_FIXES = {
+    "model_uri": "Give the URI once, as model_uri, and remove it from load_args.",
+    "loading_run_id": (
+        "Remove loading_run_id to load the model_uri, or remove model_uri from "
+        "load_args to load the model this entry logged in that run."
+    ),
+    "registered_model_name": _READ_ONLY_FIX,
+    "alias": _READ_ONLY_FIX,
+}
 
 
 class LoggedModelBackend(DatasetBackend):
@@ -45,7 +65,7 @@ class LoggedModelBackend(DatasetBackend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        options = settings.model
+        options = uri_from_load_args(settings.model, settings.target.loading_run_id)
         self.model = ModelBackend(
             options.flavor,
             registered_model_name=options.registered_model_name,
@@ -97,3 +117,55 @@ class LoggedModelBackend(DatasetBackend):
     def describe(self) -> dict[str, Any]:
         """The flavor, registration and ``model_uri``."""
         return self.model.describe()
+
+
+def uri_from_load_args(
+    options: ModelOptions, loading_run_id: str | None = None
+) -> ModelOptions:
+    """``options`` with a ``model_uri`` given in ``load_args`` made the entry's own.
+
+    kedro-mlflow users write ``load_args: {model_uri: ...}``, because
+    ``mlflow.<flavor>.load_model`` takes the URI as ``model_uri``; here the
+    loader is given the downloaded folder, so the URI is the entry's
+    ``model_uri``: the entry loads that model and is read-only.
+
+    Args:
+        options: The entry's model arguments.
+        loading_run_id: The run the entry loads from, if one was given.
+
+    Raises:
+        DatasetError: When another argument also says which model the entry
+            holds, naming both and what to keep.
+
+    Examples:
+        >>> options = ModelOptions(load_args={"model_uri": "models:/r@champion"})
+        >>> moved = uri_from_load_args(options)
+        >>> moved.model_uri, moved.load_args
+        ('models:/r@champion', {})
+        >>> uri_from_load_args(options, loading_run_id="0123abcd")
+        Traceback (most recent call last):
+        ...
+        kedro.io.core.DatasetError: MLflowDataSet load_args model_uri ...
+    """
+    load_args = dict(options.load_args or {})
+    if "model_uri" not in load_args:
+        return options
+    uri = load_args.pop("model_uri")
+    if not isinstance(uri, str) or not uri.strip():
+        raise DatasetError(
+            "MLflowDataSet load_args model_uri must be a non-empty string, such as "
+            "models:/<name>@<alias>."
+        )
+    others = {
+        "model_uri": options.model_uri if options.model_uri != uri else None,
+        "loading_run_id": loading_run_id,
+        "registered_model_name": options.registered_model_name,
+        "alias": options.alias,
+    }
+    for name, value in others.items():
+        if value is not None:
+            raise DatasetError(
+                f"MLflowDataSet load_args model_uri {uri!r} and {name} {value!r} "
+                f"both say which model the entry holds. {_CLASH_FIXES[name]}"
+            )
+    return replace(options, model_uri=uri, load_args=load_args)
