@@ -129,9 +129,19 @@ def load_project_config(config_loader: AbstractConfigLoader) -> LoadedConfig:
         source = describe_config_files(loader)
         if config is not None and config.server.credentials is not None:
             export_credentials(config, _credentials(loader), source)
+        if config is not None and _disables_autologging(config):
+            from pipelinex_mlflow.tracking import disable_autologging
+
+            disable_autologging()
         loaded = LoadedConfig.of(config, source)
         _last_read = (loader, loaded)
         return loaded
+
+
+def _disables_autologging(config: MlflowConfig) -> bool:
+    """Whether the file writes kedro-mlflow's ``disable_autologging: true``."""
+    path = ("tracking", "disable_tracking", "disable_autologging")
+    return set_keys(config).get(path) is True
 
 
 def _credentials(loader: Any) -> Mapping[str, Any]:

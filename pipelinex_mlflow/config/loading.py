@@ -119,7 +119,23 @@ def _problem(error: Mapping[str, Any]) -> str:
         allowed = _allowed_keys(path[:-1])
         return f"{where}: unknown key; the keys here are: {', '.join(allowed)}"
     shown = _shown_input(path, error.get("input"))
-    return f"{where}: {error['msg']} (it is {shown})"
+    reason = _reason(path)
+    return f"{where}: {error['msg']} (it is {shown})" + (
+        f": {reason}" if reason else ""
+    )
+
+
+def _reason(path: tuple[str, ...]) -> str | None:
+    """Why a key takes only some values: its field's description, if it has one."""
+    model: type[BaseModel] = mlflow_config_model()
+    for part in path[:-1]:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    field = model.model_fields.get(path[-1]) if path else None
+    return field.description if field else None
 
 
 def _shown_input(path: tuple[str, ...], value: Any) -> str:

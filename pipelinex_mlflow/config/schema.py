@@ -72,8 +72,8 @@ class RequestHeaderProviderSection(_Section):
 
     type: None = Field(
         default=None,
-        description="Not supported: set headers with MLFLOW_TRACKING_TOKEN or a "
-        "credentials entry instead.",
+        description="request header providers are not supported: set "
+        "MLFLOW_TRACKING_TOKEN (or a credentials entry) instead",
     )
     pass_context: StrictBool = False
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -112,23 +112,36 @@ class _ServerKeys(_Section):
 class _DisableTrackingKeys(_Section):
     """Runs to leave untracked."""
 
-    # kedro-mlflow turns MLflow's autologging off; pipelinex_mlflow never turns it on.
+    # As in kedro-mlflow: true turns MLflow's autologging off before the run (where
+    # it is on by default, Databricks, a node's fit() would start runs of its own);
+    # false, or left out, leaves it as it is.
     disable_autologging: StrictBool = True
 
 
 class _ExperimentKeys(_Section):
     """The experiment the runs go to."""
 
-    # A deleted experiment of that name is always restored.
-    restore_if_deleted: Literal[True] = True
+    restore_if_deleted: Literal[True] = Field(
+        default=True,
+        description="pipelinex_mlflow always restores a deleted experiment of that "
+        "name; delete or rename it in MLflow, or set another experiment name",
+    )
 
 
 class _DictParamsKeys(_Section):
     """How nested parameters are flattened: always, recursively, with ``sep``."""
 
-    # Each leaf is its own param, so it can be searched and a secret one masked.
-    flatten: Literal[True] = True
-    recursive: Literal[True] = True
+    flatten: Literal[True] = Field(
+        default=True,
+        description="dict parameters are always flattened, each leaf its own param, "
+        "so it can be searched and a secret one masked (kedro-mlflow's false "
+        "logged a dict as one param)",
+    )
+    recursive: Literal[True] = Field(
+        default=True,
+        description="dict parameters are always flattened down to their leaves "
+        "(kedro-mlflow's false flattened one level only)",
+    )
 
 
 class UiSection(_Section):
@@ -272,6 +285,8 @@ def hook_arguments(config: BaseModel) -> dict[str, dict[str, Any]]:
             if key.path not in present:
                 continue
             value = present[key.path]
+            if value is None and key.null is not None:
+                value = key.null  # written as null: kedro-mlflow's meaning
             value = not value if key.negated else value
             # An empty (or null) key sets nothing where another spelling of it
             # holds a value.

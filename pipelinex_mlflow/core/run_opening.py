@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelinex_mlflow.kedro_helpers import project_root
 from pipelinex_mlflow.masking import get_logger, mask_url_passwords
+from pipelinex_mlflow.options import RunNaming
 from pipelinex_mlflow.tracking import (
     PROCESS_TAG,
     RUN_KEY_ENV_VAR,
@@ -126,7 +127,26 @@ def experiment_name(options: RunOptions) -> str:
     )
 
 
-def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
+def run_name(options: RunOptions, run_params: Mapping[str, Any]) -> str | None:
+    """The new run's name: ``run_name``, or the Kedro run's pipelines joined with ``+``.
+
+    Examples:
+        >>> from pipelinex_mlflow.options import RunNaming, RunOptions
+        >>> named = RunOptions(run_name=RunNaming.PIPELINES)
+        >>> run_name(named, {"pipeline_names": ["a", "b"]}), run_name(named, {})
+        ('a+b', '__default__')
+        >>> run_name(RunOptions(), {}) is None
+        True
+    """
+    if isinstance(options.run_name, RunNaming):
+        # kedro-mlflow's rule: the requested names, "__default__" when none.
+        return "+".join(pipeline_names(run_params))
+    return options.run_name
+
+
+def open_tracked_run(
+    settings: RunSettings, project: Path, run_params: Mapping[str, Any]
+) -> OpenedRun:
     """Open the MLflow run of a Kedro run of ``project``, in the mode its settings say.
 
     Raises:
@@ -154,7 +174,7 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
             experiment_name=experiment,
             key=check_run_key(key),
             artifact_location=settings.options.artifact_location,
-            run_name=settings.options.run_name,
+            run_name=run_name(settings.options, run_params),
             experiment_tags=settings.options.experiment_tags,
         )
         return OpenedRun(run, experiment_id, RunMode.SHARED, created, key)
@@ -163,7 +183,7 @@ def open_tracked_run(settings: RunSettings, project: Path) -> OpenedRun:
         experiment_name=experiment,
         artifact_location=settings.options.artifact_location,
         run_id=settings.options.run_id,
-        run_name=settings.options.run_name,
+        run_name=run_name(settings.options, run_params),
         nested=settings.options.nested,
         experiment_tags=settings.options.experiment_tags,
         # At creation: a process killed in its first second is known too.

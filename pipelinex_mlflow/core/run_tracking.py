@@ -138,7 +138,9 @@ class RunTracking:
         for feature in features:
             feature.prepare(pipeline, catalog, run_params)
         owner = self._owner
-        opened = open_tracked_run(owner, project_root(run_params.get("project_path")))
+        opened = open_tracked_run(
+            owner, project_root(run_params.get("project_path")), run_params
+        )
         # The run exists: from here on, each step only warns when it fails.
         run_logger = RunLogger(
             opened.run,

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
     from pipelinex_mlflow.core.run_features import RunFeature
+    from pipelinex_mlflow.options import RunNaming
 
 
 logger = get_logger(__name__)
@@ -107,7 +108,7 @@ class MLflowBasicLoggerHook(OptionsHolder):
         uri: str | None = None,
         experiment_name: str | None = None,
         artifact_location: str | None = None,
-        run_name: str | None = None,
+        run_name: str | RunNaming | None = None,
         run_id: str | None = None,
         nested: bool = False,
         tags: Mapping[str, Any] | None = None,
@@ -144,6 +145,7 @@ class MLflowBasicLoggerHook(OptionsHolder):
                 Defaults to MLflow's choice, except for a local SQLite store, whose
                 artifacts go to ``mlartifacts/`` beside the database file.
             run_name: The run's name in the MLflow UI; MLflow picks one if ``None``.
+                ``RunNaming.PIPELINES``: the pipelines' names joined with ``+``.
             run_id: Resume this existing run instead of starting a new one.
             nested: Start the run as a child of the run the caller opened with
                 ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).

@@ -21,7 +21,7 @@ from pipelinex_mlflow.options.companions import (
     CatalogOptions,
     EnvVarsOptions,
 )
-from pipelinex_mlflow.options.kinds import as_names
+from pipelinex_mlflow.options.kinds import RunNaming, as_names
 from pipelinex_mlflow.options.run import RunOptions
 from pipelinex_mlflow.options.timing import TimingOptions
 
@@ -32,6 +32,7 @@ __all__ = [
     "EnvVarsOptions",
     "HookOptions",
     "InYml",
+    "RunNaming",
     "RunOptions",
     "TimingOptions",
     "YmlKey",

@@ -45,14 +45,19 @@ class InYml:
             (ours over kedro-mlflow's spelling of the same setting).
         negated: The key says the opposite (``disable_tracking.all`` sets
             ``enable_mlflow``).
+        null: What the key written as ``null`` sets, where that is not
+            ``None`` (kedro-mlflow's ``run.name: null`` names the run after
+            its pipelines); a key left out still sets nothing.
     """
 
     paths: tuple[str, ...]
     negated: bool = False
+    null: Any = None
 
-    def __init__(self, *paths: str, negated: bool = False) -> None:
+    def __init__(self, *paths: str, negated: bool = False, null: Any = None) -> None:
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "negated", negated)
+        object.__setattr__(self, "null", null)
 
 
 class YmlKey(NamedTuple):
@@ -65,6 +70,8 @@ class YmlKey(NamedTuple):
     default: Any
     #: The option's annotated kind, to check the file's value with.
     kind: Any
+    #: What the key written as ``null`` sets (see :class:`InYml`).
+    null: Any = None
 
 
 class HookOptions(BaseModel):
@@ -105,7 +112,12 @@ class HookOptions(BaseModel):
             kind = field.rebuild_annotation()
             for path in in_yml.paths:
                 yield YmlKey(
-                    tuple(path.split(".")), name, in_yml.negated, default, kind
+                    tuple(path.split(".")),
+                    name,
+                    in_yml.negated,
+                    default,
+                    kind,
+                    in_yml.null,
                 )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import PlainValidator
@@ -102,6 +103,24 @@ NonEmptyText = Annotated[
 ]
 OptionalText = Annotated[
     str | None, _kind(lambda v: v is None or isinstance(v, str), "a string or None")
+]
+
+
+class RunNaming(Enum):
+    """A run name chosen when the run starts, from the Kedro run."""
+
+    #: The Kedro run's pipelines joined with ``+`` (``__default__`` when none is
+    #: named): what kedro-mlflow's ``tracking.run.name: null`` means.
+    PIPELINES = "pipelines"
+
+
+#: A run's name: a string, :attr:`RunNaming.PIPELINES`, or ``None`` (MLflow picks one).
+RunName = Annotated[
+    str | RunNaming | None,
+    _kind(
+        lambda v: v is None or isinstance(v, (str, RunNaming)),
+        "a string, RunNaming.PIPELINES or None",
+    ),
 ]
 Number = Annotated[float, _kind(_is_number, "a number, for example 9 or -5.5")]
 Seconds = Annotated[

@@ -24,6 +24,8 @@ from pipelinex_mlflow.options.kinds import (
     Number,
     OptionalText,
     PositiveInteger,
+    RunName,
+    RunNaming,
     Seconds,
     Table,
 )
@@ -50,7 +52,11 @@ class RunOptions(HookOptions):
             f"{_KEDRO_MLFLOW_EXPERIMENT}.artifact_location",
         ),
     ] = None
-    run_name: Annotated[OptionalText, InYml("tracking.run.name")] = None
+    # kedro-mlflow's `name: null` named the run after its pipelines; left out, MLflow
+    # picks a name.
+    run_name: Annotated[
+        RunName, InYml("tracking.run.name", null=RunNaming.PIPELINES)
+    ] = None
     run_id: Annotated[OptionalText, InYml("tracking.run.id")] = None
     nested: Annotated[Flag, InYml("tracking.run.nested")] = False
     tags: Annotated[Table, InYml("tracking.run.tags")] = Field(default_factory=dict)

@@ -89,7 +89,8 @@ def open_run(
     experiment gets ``experiment_tags`` (see :func:`ensure_experiment`).
 
     With ``nested``, the new run is a child of the run the caller opened with
-    ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``).
+    ``mlflow.start_run()`` (or named in ``MLFLOW_RUN_ID``); with neither, it is a
+    top-level run, as ``mlflow.start_run(nested=True)`` makes it (said at INFO).
 
     Returns:
         The run and its experiment id.
@@ -106,11 +107,8 @@ def open_run(
             tracking_uri, experiment_name, artifact_location, experiment_tags
         )
         parent = find_active_fluent_run_id() if nested else None
-        if nested and parent is None:
-            logger.warning(
-                "nested=True found no enclosing MLflow run (none active, no "
-                "MLFLOW_RUN_ID); starting a top-level run."
-            )
+        if nested:
+            _say_where_nested_goes(parent)
         run = start_run(
             tracking_uri,
             experiment_id,
@@ -124,6 +122,37 @@ def open_run(
             f"{exc.message}"
         ) from scrubbed(exc)
     return run, experiment_id
+
+
+def _say_where_nested_goes(parent: str | None) -> None:
+    """Say, at INFO, where ``nested=True`` put the run: not a mistake either way.
+
+    kedro-mlflow's template writes ``nested: True``: without an active run its
+    run is top-level, as ours; with one (the caller's), it logged into that run
+    where ours is a child of it.
+    """
+    if parent is None:
+        logger.info(
+            "nested=True: no MLflow run is active to nest under (none opened with "
+            "mlflow.start_run(), no MLFLOW_RUN_ID), so this run is a top-level run."
+        )
+    else:
+        logger.info(
+            "nested=True: this run is a child of the caller's run %s (kedro-mlflow "
+            "logged into the caller's run; nested: false does that here).",
+            parent,
+        )
+
+
+def disable_autologging() -> None:
+    """Turn MLflow's autologging off for every library (kedro-mlflow's default).
+
+    Where it is on by default (Databricks), a node's ``fit()`` would start runs
+    of its own beside the Kedro run's.
+    """
+    import mlflow
+
+    mlflow.autolog(disable=True)
 
 
 #: A tag on every run this version creates: file entries upload under their whole
