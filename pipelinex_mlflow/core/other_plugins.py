@@ -30,7 +30,10 @@ logger = get_logger(__name__)
 
 #: The entry point group Kedro loads plugin hooks from.
 HOOKS_ENTRY_POINT_GROUP = "kedro.hooks"
-#: The distributions whose hooks make an MLflow run of their own.
+#: The entry point group Kedro loads plugins' project commands from.
+COMMANDS_ENTRY_POINT_GROUP = "kedro.project_commands"
+#: The distributions whose hooks make an MLflow run of their own (and whose
+#: commands are ``kedro mlflow`` too).
 OTHER_MLFLOW_PLUGINS = ("kedro-mlflow",)
 
 # The plugins warned of: once per process.
@@ -55,9 +58,14 @@ def active_plugins(installed: Iterable[str], disabled: Iterable[str]) -> list[st
 
 def plugins_with_hooks() -> set[str]:
     """The installed distributions declaring ``kedro.hooks`` entry points, as Kedro sees them."""
+    return plugins_declaring(HOOKS_ENTRY_POINT_GROUP)
+
+
+def plugins_declaring(group: str) -> set[str]:
+    """The installed distributions declaring entry points of ``group``, by their names."""
     return {
         entry_point.dist.metadata["Name"]
-        for entry_point in metadata.entry_points(group=HOOKS_ENTRY_POINT_GROUP)
+        for entry_point in metadata.entry_points(group=group)
         if entry_point.dist is not None
     }
 

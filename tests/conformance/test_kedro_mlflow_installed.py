@@ -5,19 +5,24 @@ kedro-mlflow registers its hook through a ``kedro.hooks`` entry point, so each
 installed makes two MLflow runs. Without installing it, a fake one stands in:
 a ``kedro_mlflow-2.0.3.dist-info`` folder declaring that entry point, and the
 module it names, on the ``PYTHONPATH`` of a real ``kedro run``; Kedro finds and
-registers it as it would the real one. Its hook only records that it ran.
+registers it as it would the real one. Its hook only records that it ran; its
+commands are a ``kedro mlflow`` group of its own, as kedro-mlflow's are.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conformance.projects import (
     FIND_PIPELINES_REGISTRY,
+    KEDRO_TIMEOUT_S,
     copy_store,
+    kedro_env,
     output_of,
     pipeline_package,
     track,
@@ -40,10 +45,14 @@ FAKE_KEDRO_MLFLOW = {
     "kedro_mlflow-2.0.3.dist-info/entry_points.txt": """
         [kedro.hooks]
         mlflow_hook = fake_kedro_mlflow:hooks
+
+        [kedro.project_commands]
+        kedro_mlflow = fake_kedro_mlflow:commands
     """,
     "fake_kedro_mlflow.py": """
         from pathlib import Path
 
+        import click
         from kedro.framework.hooks import hook_impl
 
 
@@ -56,6 +65,21 @@ FAKE_KEDRO_MLFLOW = {
 
 
         hooks = FakeMlflowHook()
+
+
+        @click.group(name="Mlflow")
+        def commands():
+            \"\"\"kedro-mlflow's commands: its group is `kedro mlflow` too.\"\"\"
+
+
+        @commands.group(name="mlflow")
+        def mlflow_commands():
+            \"\"\"kedro-mlflow's mlflow group.\"\"\"
+
+
+        @mlflow_commands.command()
+        def init():
+            \"\"\"The fake kedro-mlflow's init.\"\"\"
     """,
 }
 
@@ -132,3 +156,30 @@ def test_kedro_mlflow_installed_is_warned_of_once_and_the_run_is_tracked(
     assert "two MLflow runs" in warned[0], tracked.output
     assert "`pip uninstall kedro-mlflow`" in warned[0], tracked.output
     assert 'DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow",)' in warned[0], tracked.output
+
+
+def test_our_commands_stay_reachable_when_kedro_mlflows_shadow_kedro_mlflow(
+    tmp_path: Path, migrated_db: Path
+) -> None:
+    """Kedro gives ``kedro mlflow`` to the first plugin it finds: here, kedro-mlflow."""
+    project = write_wharf(tmp_path / "wharf", migrated_db, SETTINGS)
+    env = kedro_env(**with_fake_kedro_mlflow(tmp_path / "site"))
+
+    def kedro(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "kedro", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=KEDRO_TIMEOUT_S,
+            check=False,
+        )
+        assert result.returncode == 0, output_of(result)
+        return result.stdout
+
+    assert "The fake kedro-mlflow's init." in kedro("mlflow", "--help")
+    ours = kedro("pipelinex-mlflow", "--help")
+    for command in ("end-run", "init", "modelify", "replay", "runs", "ui"):
+        assert f"  {command} " in ours, ours
+    assert "pipelinex-mlflow" in kedro("--help")
