@@ -172,4 +172,10 @@ PROCESS_STATE: tuple[StatePiece, ...] = (
         "run_params keys already warned of as unknown",
         "process",
     ),
+    StatePiece(
+        _P + "core.other_plugins",
+        ("_warned",),
+        "whether kedro-mlflow's active hook was warned of",
+        "process",
+    ),
 )

@@ -334,3 +334,16 @@ def test_ui_of_a_tracking_server_prints_its_experiment_url(
     assert unreachable.exit_code == 0, unreachable.output
     assert "http://127.0.0.1:9/" in unreachable.output
     assert "Warning:" in unreachable.output
+
+
+def test_the_alias_is_reachable_and_unlisted_without_kedro_mlflow() -> None:
+    """``kedro pipelinex-mlflow`` is ``kedro mlflow``; listed only beside kedro-mlflow."""
+    from pipelinex_mlflow.cli import ALIAS
+
+    listed = CliRunner().invoke(commands, ["--help"])
+    aliased = CliRunner().invoke(commands, [ALIAS, "--help"])
+
+    assert ALIAS not in listed.output, listed.output
+    assert aliased.exit_code == 0, aliased.output
+    for command in ("end-run", "init", "modelify", "replay", "runs", "ui"):
+        assert f"  {command} " in aliased.output, aliased.output

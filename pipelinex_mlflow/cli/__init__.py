@@ -15,6 +15,7 @@ Examples:
         $ kedro mlflow ui                      # the MLflow UI on the project's runs
         $ PIPELINEX_MLFLOW_RUN_KEY=nightly-42 kedro mlflow end-run --status FINISHED
         $ kedro mlflow modelify --pipeline training --run-id 0123abcd...
+        $ kedro pipelinex-mlflow runs          # the same, with kedro-mlflow installed
 """
 
 from __future__ import annotations
@@ -27,8 +28,17 @@ from pipelinex_mlflow.cli.modelify import modelify_command
 from pipelinex_mlflow.cli.replay import replay_command
 from pipelinex_mlflow.cli.runs import runs_command
 from pipelinex_mlflow.cli.ui import ui_command
+from pipelinex_mlflow.core.other_plugins import (
+    COMMANDS_ENTRY_POINT_GROUP,
+    active_plugins,
+    plugins_declaring,
+)
 
-__all__ = ["commands"]
+__all__ = ["ALIAS", "commands"]
+
+#: The second name of ``kedro mlflow``: kedro-mlflow's commands are ``kedro mlflow``
+#: too, and Kedro gives the name to whichever plugin it finds first.
+ALIAS = "pipelinex-mlflow"
 
 
 @click.group(name="pipelinex_mlflow")
@@ -47,3 +57,19 @@ mlflow_commands.add_command(runs_command)
 mlflow_commands.add_command(ui_command)
 mlflow_commands.add_command(end_run_command)
 mlflow_commands.add_command(modelify_command)
+
+# Listed in ``kedro --help`` only when kedro-mlflow may shadow ``kedro mlflow``.
+commands.add_command(
+    click.Group(
+        name=ALIAS,
+        commands=dict(mlflow_commands.commands),
+        help=(
+            "pipelinex_mlflow's `kedro mlflow` commands, under a name kedro-mlflow's "
+            "`kedro mlflow` cannot shadow (`pip uninstall kedro-mlflow` gives "
+            "`kedro mlflow` back)."
+        ),
+        hidden=not active_plugins(
+            plugins_declaring(COMMANDS_ENTRY_POINT_GROUP), disabled=()
+        ),
+    )
+)

@@ -18,6 +18,7 @@ from kedro.io import DatasetError
 from pipelinex_mlflow.config import MlflowConfigError
 from pipelinex_mlflow.core.exit_guard import ExitGuard, run_exit_flushes
 from pipelinex_mlflow.core.guard import warn_on_failure
+from pipelinex_mlflow.core.other_plugins import warn_of_other_mlflow_plugins
 from pipelinex_mlflow.core.run_ending import end_tracked_run
 from pipelinex_mlflow.core.run_features import RunFeature, RunScope
 from pipelinex_mlflow.core.run_opening import RunSettings, announce, open_tracked_run
@@ -122,6 +123,10 @@ class RunTracking:
             self.finish("FAILED")
             with warn_on_failure(self._owner, "switch tracking off"):
                 self.switch_off(pipeline, catalog, run_params, reason=None)
+        else:
+            # The run is open: a second one, by kedro-mlflow, would be a surprise.
+            with warn_on_failure(self._owner, "check for kedro-mlflow's hook"):
+                warn_of_other_mlflow_plugins()
 
     def _open(
         self,
